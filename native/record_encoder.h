@@ -1,0 +1,54 @@
+// Serialises parsed netlink objects into the record format (record_format.h).
+// Pure C++: used by the addon's socket loop and by the parse() test entry point.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "netlink_parse.h"
+#include "record_format.h"
+
+namespace routeguard {
+
+// FNV-1a over a route's identity; see record_format.h (w9 of a route record).
+uint32_t RouteKeyHash(const Route& route);
+
+class RecordWriter {
+ public:
+  void Link(bool removed, const routeguard::Link& link, uint16_t flags);
+  void Address(bool removed, const routeguard::Address& addr, uint16_t flags);
+  void Route(bool removed, const routeguard::Route& route, uint16_t flags);
+  void Nexthop(bool removed, const routeguard::Nexthop& nh, uint16_t flags);
+  // Control record with up to two payload words.
+  void Control(record::Kind kind, uint32_t w0 = 0, uint32_t w1 = 0);
+  void Error(int errnum, const std::string& message);
+
+  size_t size_bytes() const { return words_.size() * 4; }
+  bool empty() const { return words_.empty(); }
+  const uint32_t* data() const { return words_.data(); }
+  // Hands the buffer over (for an ArrayBuffer) and leaves the writer empty.
+  std::vector<uint32_t> Take();
+
+ private:
+  std::vector<uint32_t> words_;
+};
+
+// A MessageSink that writes every parsed object as a record, flagging dump
+// replies (NLM_F_MULTI) with record::kFromDump. Malformed messages are counted.
+class RecordingSink : public MessageSink {
+ public:
+  explicit RecordingSink(RecordWriter& out) : out_(out) {}
+  void OnLink(const MessageHeader& h, bool removed, const routeguard::Link& v) override;
+  void OnAddress(const MessageHeader& h, bool removed, const routeguard::Address& v) override;
+  void OnRoute(const MessageHeader& h, bool removed, const routeguard::Route& v) override;
+  void OnNexthop(const MessageHeader& h, bool removed, const routeguard::Nexthop& v) override;
+  void OnMalformed(const MessageHeader&, Malformed) override { ++malformed_; }
+  uint32_t malformed() const { return malformed_; }
+
+ private:
+  RecordWriter& out_;
+  uint32_t malformed_ = 0;
+};
+
+}  // namespace routeguard

@@ -1,0 +1,85 @@
+// The binary record format that carries parsed netlink objects from the addon
+// into JavaScript: one ArrayBuffer per batch, many records, one N-API crossing.
+// Mirrored field by field in src/netlink/record-format.ts — change both together.
+//
+// All fields are host-endian (the buffer never leaves the process) and every
+// record is 4-byte aligned, so JS reads it through a Uint32Array/Uint8Array
+// without copying or DataView calls.
+//
+// Record header (2 words):
+//   w0: kind (u16, low half) | flags (u16, high half)
+//   w1: total length of the record in bytes, header included, multiple of 4
+// The payload follows; word indexes below are relative to the payload.
+#pragma once
+
+#include <cstdint>
+
+namespace routeguard {
+namespace record {
+
+enum Kind : uint16_t {
+  kLinkNew = 1,
+  kLinkDel = 2,
+  kAddrNew = 3,
+  kAddrDel = 4,
+  kRouteNew = 5,
+  kRouteDel = 6,
+  kNexthopNew = 7,
+  kNexthopDel = 8,
+  // Control records, produced by the socket layer (not the parser).
+  kDumpBegin = 16,  // w0 = Object, w1 = DumpReason
+  kDumpEnd = 17,    // w0 = Object
+  kSynced = 18,     // w0 = DumpReason (initial sync or a resync finished)
+  kOverflow = 19,   // w0 = overflows so far (ENOBUFS: events were lost, a resync follows)
+  kDropped = 20,    // w0 = DropReason, w1 = count since the previous kDropped record
+  kError = 21,      // w0 = errno (positive), w1 = message length, then message bytes
+};
+
+enum Flags : uint16_t {
+  kFromDump = 1,    // part of a dump reply (initial sync, resync or retry)
+};
+
+enum Object : uint32_t { kObjLink = 1, kObjAddr = 2, kObjRoute = 3, kObjNexthop = 4 };
+enum DumpReason : uint32_t { kInitial = 0, kResync = 1, kRetry = 2 };
+enum DropReason : uint32_t { kNotFromKernel = 1, kTruncated = 2, kMalformed = 3 };
+
+constexpr uint32_t kHeaderWords = 2;
+
+// ---- Link payload ----
+//   w0 index (i32)  w1 flags  w2 change  w3 mtu  w4 master
+//   w5 type (u16) | operstate (u8) << 16 | carrier (i8 as u8, 0xff = absent) << 24
+//   w6 hwaddr_len (u8) | name_len (u8) << 8 | kind_len (u8) << 16
+//   then hwaddr bytes, name bytes, kind bytes; zero padded to 4
+constexpr uint32_t kLinkFixedWords = 7;
+
+// ---- Address payload ----
+//   w0 index (i32)  w1 flags (32-bit IFA_FLAGS)
+//   w2 family (u8) | prefix_len << 8 | scope << 16 | present << 24
+//   w3 preferred  w4 valid  w5 cstamp  w6 tstamp  w7 label_len
+//   w8..w11 address (16 bytes)  w12..w15 local (16 bytes)
+//   then label bytes; zero padded to 4
+constexpr uint32_t kAddrFixedWords = 16;
+
+// ---- Route payload ----
+//   w0 family (u8) | dst_len << 8 | src_len << 16 | tos << 24
+//   w1 protocol (u8) | scope << 8 | type << 16 | pref << 24
+//   w2 rtm_flags  w3 table  w4 priority  w5 oif  w6 nh_id  w7 expires
+//   w8 present (u16) | gw_family (u8) << 16
+//   w9 key hash: FNV-1a over the identity (family, table, dst_len, src_len, tos,
+//      priority, dst, src) — see RouteKeyHash(); equal identities hash equal
+//   w10 multipath nexthop count  w11 iif  w12 mtu  w13 reserved (0)
+//   w14..w17 dst  w18..w21 src  w22..w25 gateway  w26..w29 prefsrc
+//   then `count` nexthops of 6 words each:
+//     n0 ifindex  n1 flags (u8) | hops << 8 | gw_family << 16  n2..n5 gateway
+constexpr uint32_t kRouteFixedWords = 30;
+constexpr uint32_t kRouteNexthopWords = 6;
+
+// ---- Nexthop object payload ----
+//   w0 id  w1 oif  w2 flags
+//   w3 family (u8) | protocol << 8 | present << 16 | gw_family << 24
+//   w4 group member count  w5..w8 gateway
+//   then `count` members of 2 words: id, weight
+constexpr uint32_t kNexthopFixedWords = 9;
+
+}  // namespace record
+}  // namespace routeguard

@@ -1,0 +1,78 @@
+/**
+ * The addon's interface, declared once (the @serialport/bindings-cpp pattern):
+ * the native side stays thin and typed at this boundary; src/ owns policy.
+ * Batches and lookup results are ArrayBuffers in the record format
+ * (native/record_format.h, src/netlink/record-format.ts).
+ */
+
+export interface NativeMonitorOptions {
+  /** Network namespace to watch: "/run/netns/NAME" or "/proc/PID/ns/net". */
+  netns?: string;
+  /** Receive buffer in bytes; SO_RCVBUFFORCE when permitted, else SO_RCVBUF. */
+  receiveBufferBytes?: number;
+}
+
+export interface NativeMonitorStats {
+  /** The socket's netlink port id (nl_pid), as bound by the kernel. */
+  portId: number;
+  /** Receive buffer the kernel actually granted (SO_RCVBUF readback). */
+  receiveBufferBytes: number;
+  overflows: number;
+  droppedNotFromKernel: number;
+  droppedTruncated: number;
+  droppedMalformed: number;
+  dumpRetries: number;
+  messages: number;
+  batches: number;
+}
+
+export interface NativeMonitor {
+  /** Joins the multicast groups (done in the constructor) then starts the initial dump. */
+  start(): void;
+  /** Re-dumps everything (a resync): records flagged kFromDump, framed by kDumpBegin/kDumpEnd. */
+  resync(): void;
+  ref(): void;
+  unref(): void;
+  /** Idempotent. No batch is delivered after close() returns. */
+  close(): void;
+  stats(): NativeMonitorStats;
+}
+
+export interface NativeRouteQuery {
+  family: 4 | 6;
+  /** 16 bytes; IPv4 in the first 4. */
+  to: Uint8Array;
+  from?: Uint8Array;
+  oif?: number;
+  iif?: number;
+  mark?: number;
+  uid?: number;
+}
+
+export interface NativeRouteLookup {
+  /**
+   * Returns one route record (kRouteNew) in an ArrayBuffer, or throws an Error with
+   * `errno` (positive), `code` ("ENETUNREACH", ...) and `extack` (the kernel's
+   * extended-ack message, when it sent one).
+   */
+  get(query: NativeRouteQuery): ArrayBuffer;
+  close(): void;
+}
+
+/** Errors thrown by the addon carry these. */
+export interface NativeError extends Error {
+  errno?: number;
+  code?: string;
+  syscall?: string;
+  extack?: string;
+}
+
+export interface NativeBinding {
+  Monitor: new (
+    options: NativeMonitorOptions,
+    onBatch: (batch: ArrayBuffer) => void,
+  ) => NativeMonitor;
+  RouteLookup: new (options: { netns?: string }) => NativeRouteLookup;
+  /** Parses raw netlink datagram bytes with the same parser the socket uses (tests, tools). */
+  parse(datagram: Uint8Array): ArrayBuffer;
+}

@@ -1,0 +1,49 @@
+/**
+ * What the layers above the mirror (the judge, the connection manager) read:
+ * a live view of the kernel's state, the event stream, and kernel route lookups.
+ * `NetlinkMonitor` implements NetworkSource; tests of pure logic may supply their own.
+ */
+import type { Address, Link, NetworkEvent, Nexthop, Route, RouteQuery } from './types';
+
+export interface NetworkStateView {
+  link(index: number): Link | undefined;
+  linkByName(name: string): Link | undefined;
+  links(): Iterable<Link>;
+  addresses(): Iterable<Address>;
+  /** Addresses configured on one interface. */
+  addressesOn(index: number): Address[];
+  /**
+   * Every configured address equal to `ip` (canonical text, see normalizeIp), on any
+   * interface; for IPv4 the match is on IFA_LOCAL. Link-local addresses may repeat
+   * across interfaces: filter by index.
+   */
+  findAddresses(ip: string): Address[];
+  /** Routes with this exact destination prefix in one table ("203.0.113.0/24", "::/0"). */
+  routesTo(table: number, prefix: string): Route[];
+  routes(): Iterable<Route>;
+  readonly routeCount: number;
+  nexthop(id: number): Nexthop | undefined;
+  nexthops(): Iterable<Nexthop>;
+}
+
+/** The outcome of a kernel route lookup: never throws for a routing answer. */
+export type RouteLookupResult =
+  | { ok: true; route: Route }
+  | {
+      ok: false;
+      /** "ENETUNREACH", "EHOSTUNREACH", "EACCES" (prohibit), "EINVAL", ... */
+      code: string;
+      errno: number;
+      /** Human text including the kernel's extended-ack message when it sent one. */
+      message: string;
+    };
+
+export interface NetworkSource {
+  readonly state: NetworkStateView;
+  /** True once the initial dump has been merged. */
+  readonly synced: boolean;
+  /** Synchronous RTM_GETROUTE (a few microseconds); the authoritative answer. */
+  lookupRoute(query: RouteQuery): RouteLookupResult;
+  on(event: 'event', listener: (event: NetworkEvent) => void): this;
+  off(event: 'event', listener: (event: NetworkEvent) => void): this;
+}
