@@ -30,16 +30,16 @@ enum class Malformed : uint8_t {
 class MessageSink {
  public:
   virtual ~MessageSink() = default;
-  virtual void OnLink(const MessageHeader&, bool removed, const Link&) {}
-  virtual void OnAddress(const MessageHeader&, bool removed, const Address&) {}
-  virtual void OnRoute(const MessageHeader&, bool removed, const Route&) {}
-  virtual void OnNexthop(const MessageHeader&, bool removed, const Nexthop&) {}
+  virtual void OnLink(const MessageHeader&, bool /*removed*/, const Link&) {}
+  virtual void OnAddress(const MessageHeader&, bool /*removed*/, const Address&) {}
+  virtual void OnRoute(const MessageHeader&, bool /*removed*/, const Route&) {}
+  virtual void OnNexthop(const MessageHeader&, bool /*removed*/, const Nexthop&) {}
   // NLMSG_DONE. `error` is the (negative) errno carried by a DONE, 0 normally.
-  virtual void OnDone(const MessageHeader&, int32_t error) {}
+  virtual void OnDone(const MessageHeader&, int32_t /*error*/) {}
   // NLMSG_ERROR. error == 0 is an ACK. `extack` is NLMSGERR_ATTR_MSG when sent.
   // `request` is the header of the request that failed.
-  virtual void OnError(const MessageHeader&, int32_t error, const std::string& extack,
-                       const MessageHeader& request) {}
+  virtual void OnError(const MessageHeader&, int32_t /*error*/, const std::string& /*extack*/,
+                       const MessageHeader& /*request*/) {}
   // NLMSG_OVERRUN, NLMSG_NOOP and message types we do not handle.
   virtual void OnOther(const MessageHeader&) {}
   // A message that failed validation; parsing continues with the next message when
