@@ -1,0 +1,230 @@
+// Writes parsed netlink objects as records (record_format.h): host-endian u32
+// words, a two-word header, variable-length bytes appended and zero padded to 4.
+#include "record_encoder.h"
+
+#include <linux/netlink.h>
+
+#include <algorithm>
+#include <cstring>
+#include <initializer_list>
+#include <utility>
+
+namespace routeguard {
+namespace {
+
+using record::kHeaderWords;
+
+// Four bytes into one word, b0 in the low byte (the "a | b << 8 | ..." fields).
+uint32_t Pack8(uint8_t b0, uint8_t b1, uint8_t b2, uint8_t b3) {
+  return static_cast<uint32_t>(b0) | static_cast<uint32_t>(b1) << 8 |
+         static_cast<uint32_t>(b2) << 16 | static_cast<uint32_t>(b3) << 24;
+}
+
+// Opens a record: reserves the header and the fixed payload (zeroed) and returns
+// the index of the payload's first word. Close() fills in the length (bytes, u32:
+// a record comes from one netlink message of at most 64 KiB, so it is a few
+// hundred KiB at most, even with thousands of multipath nexthops).
+size_t Open(std::vector<uint32_t>& w, record::Kind kind, uint16_t flags, uint32_t fixed_words) {
+  const size_t start = w.size();
+  w.resize(start + kHeaderWords + fixed_words, 0);
+  w[start] = static_cast<uint32_t>(kind) | static_cast<uint32_t>(flags) << 16;
+  return start + kHeaderWords;
+}
+
+void Close(std::vector<uint32_t>& w, size_t payload) {
+  const size_t start = payload - kHeaderWords;
+  w[start + 1] = static_cast<uint32_t>((w.size() - start) * 4);
+}
+
+// Appends raw bytes, zero padded to a whole word.
+void AppendBytes(std::vector<uint32_t>& w, const uint8_t* bytes, size_t n) {
+  if (n == 0) return;
+  const size_t at = w.size();
+  w.resize(at + (n + 3) / 4, 0);
+  std::memcpy(&w[at], bytes, n);
+}
+
+// Several byte strings packed back to back, then padded once (the link record).
+void AppendPacked(std::vector<uint32_t>& w, std::initializer_list<std::pair<const uint8_t*, size_t>> parts) {
+  std::vector<uint8_t> buf;
+  for (const auto& part : parts) buf.insert(buf.end(), part.first, part.first + part.second);
+  AppendBytes(w, buf.data(), buf.size());
+}
+
+void PutIp(std::vector<uint32_t>& w, size_t word, const IpBytes& ip) {
+  std::memcpy(&w[word], ip.data(), ip.size());
+}
+
+const uint8_t* Bytes(const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); }
+
+// Link lengths are single bytes in the record; interface names are at most 15
+// bytes (IFNAMSIZ) and kinds are short, so the cap only matters for hostile input.
+size_t CapU8(size_t n) { return std::min<size_t>(n, 0xff); }
+
+// FNV-1a, 32-bit (offset basis 2166136261, prime 16777619).
+class Fnv1a {
+ public:
+  void Byte(uint8_t b) {
+    hash_ ^= b;
+    hash_ *= 16777619u;
+  }
+  void U32(uint32_t v) {  // little-endian byte order regardless of host
+    for (int shift = 0; shift < 32; shift += 8) Byte(static_cast<uint8_t>(v >> shift));
+  }
+  void Ip(const IpBytes& ip) {
+    for (uint8_t b : ip) Byte(b);
+  }
+  uint32_t value() const { return hash_; }
+
+ private:
+  uint32_t hash_ = 2166136261u;
+};
+
+}  // namespace
+
+uint32_t RouteKeyHash(const routeguard::Route& route) {
+  Fnv1a h;
+  h.Byte(route.family);
+  h.U32(route.table);
+  h.Byte(route.dst_len);
+  h.Byte(route.src_len);
+  h.Byte(route.tos);
+  h.U32(route.priority);
+  h.Ip(route.dst);
+  h.Ip(route.src);
+  return h.value();
+}
+
+void RecordWriter::Link(bool removed, const routeguard::Link& link, uint16_t flags) {
+  const size_t p = Open(words_, removed ? record::kLinkDel : record::kLinkNew, flags,
+                        record::kLinkFixedWords);
+  const size_t hw_len = std::min<size_t>(link.hwaddr.size(), 32);
+  const size_t name_len = CapU8(link.name.size());
+  const size_t kind_len = CapU8(link.kind.size());
+  words_[p + 0] = static_cast<uint32_t>(link.index);
+  words_[p + 1] = link.flags;
+  words_[p + 2] = link.change;
+  words_[p + 3] = link.mtu;
+  words_[p + 4] = link.master;
+  words_[p + 5] = static_cast<uint32_t>(link.type) | static_cast<uint32_t>(link.operstate) << 16 |
+                  static_cast<uint32_t>(static_cast<uint8_t>(link.carrier)) << 24;
+  words_[p + 6] = Pack8(static_cast<uint8_t>(hw_len), static_cast<uint8_t>(name_len),
+                        static_cast<uint8_t>(kind_len), 0);
+  AppendPacked(words_, {{link.hwaddr.data(), hw_len},
+                        {Bytes(link.name), name_len},
+                        {Bytes(link.kind), kind_len}});
+  Close(words_, p);
+}
+
+void RecordWriter::Address(bool removed, const routeguard::Address& addr, uint16_t flags) {
+  const size_t p = Open(words_, removed ? record::kAddrDel : record::kAddrNew, flags,
+                        record::kAddrFixedWords);
+  words_[p + 0] = static_cast<uint32_t>(addr.index);
+  words_[p + 1] = addr.flags;
+  words_[p + 2] = Pack8(addr.family, addr.prefix_len, addr.scope, addr.present);
+  words_[p + 3] = addr.preferred;
+  words_[p + 4] = addr.valid;
+  words_[p + 5] = addr.cstamp;
+  words_[p + 6] = addr.tstamp;
+  words_[p + 7] = static_cast<uint32_t>(addr.label.size());
+  PutIp(words_, p + 8, addr.address);
+  PutIp(words_, p + 12, addr.local);
+  AppendBytes(words_, Bytes(addr.label), addr.label.size());
+  Close(words_, p);
+}
+
+void RecordWriter::Route(bool removed, const routeguard::Route& route, uint16_t flags) {
+  const size_t p = Open(words_, removed ? record::kRouteDel : record::kRouteNew, flags,
+                        record::kRouteFixedWords);
+  words_[p + 0] = Pack8(route.family, route.dst_len, route.src_len, route.tos);
+  words_[p + 1] = Pack8(route.protocol, route.scope, route.type, route.pref);
+  words_[p + 2] = route.flags;
+  words_[p + 3] = route.table;
+  words_[p + 4] = route.priority;
+  words_[p + 5] = route.oif;
+  words_[p + 6] = route.nh_id;
+  words_[p + 7] = route.expires;
+  words_[p + 8] = static_cast<uint32_t>(route.present) | static_cast<uint32_t>(route.gw_family) << 16;
+  words_[p + 9] = RouteKeyHash(route);
+  words_[p + 10] = static_cast<uint32_t>(route.multipath.size());
+  words_[p + 11] = route.iif;
+  words_[p + 12] = route.mtu;
+  // w13 reserved, left zero by Open().
+  PutIp(words_, p + 14, route.dst);
+  PutIp(words_, p + 18, route.src);
+  PutIp(words_, p + 22, route.gateway);
+  PutIp(words_, p + 26, route.prefsrc);
+  for (const RouteNexthop& nh : route.multipath) {
+    const size_t n = words_.size();
+    words_.resize(n + record::kRouteNexthopWords, 0);
+    words_[n + 0] = nh.ifindex;
+    words_[n + 1] = Pack8(nh.flags, nh.hops, nh.gw_family, 0);
+    PutIp(words_, n + 2, nh.gateway);
+  }
+  Close(words_, p);
+}
+
+void RecordWriter::Nexthop(bool removed, const routeguard::Nexthop& nh, uint16_t flags) {
+  const size_t p = Open(words_, removed ? record::kNexthopDel : record::kNexthopNew, flags,
+                        record::kNexthopFixedWords);
+  words_[p + 0] = nh.id;
+  words_[p + 1] = nh.oif;
+  words_[p + 2] = nh.flags;
+  words_[p + 3] = Pack8(nh.family, nh.protocol, nh.present, nh.gw_family);
+  words_[p + 4] = static_cast<uint32_t>(nh.group.size());
+  PutIp(words_, p + 5, nh.gateway);
+  for (const NexthopGroupMember& m : nh.group) {
+    words_.push_back(m.id);
+    words_.push_back(m.weight);
+  }
+  Close(words_, p);
+}
+
+void RecordWriter::Control(record::Kind kind, uint32_t w0, uint32_t w1) {
+  // Always two payload words: readers index w0/w1 without checking the kind.
+  const size_t p = Open(words_, kind, 0, 2);
+  words_[p + 0] = w0;
+  words_[p + 1] = w1;
+  Close(words_, p);
+}
+
+void RecordWriter::Error(int errnum, const std::string& message) {
+  const size_t p = Open(words_, record::kError, 0, 2);
+  // Positive errno whichever sign the caller used (netlink reports -errno).
+  const uint32_t magnitude = errnum < 0 ? 0u - static_cast<uint32_t>(errnum) : static_cast<uint32_t>(errnum);
+  words_[p + 0] = magnitude;
+  words_[p + 1] = static_cast<uint32_t>(message.size());
+  AppendBytes(words_, Bytes(message), message.size());
+  Close(words_, p);
+}
+
+std::vector<uint32_t> RecordWriter::Take() {
+  std::vector<uint32_t> out;
+  out.swap(words_);
+  return out;
+}
+
+namespace {
+// Dump replies carry NLM_F_MULTI; multicast events do not.
+uint16_t RecordFlags(const MessageHeader& h) {
+  return (h.flags & NLM_F_MULTI) ? record::kFromDump : 0;
+}
+}  // namespace
+
+void RecordingSink::OnLink(const MessageHeader& h, bool removed, const routeguard::Link& v) {
+  out_.Link(removed, v, RecordFlags(h));
+}
+
+void RecordingSink::OnAddress(const MessageHeader& h, bool removed, const routeguard::Address& v) {
+  out_.Address(removed, v, RecordFlags(h));
+}
+
+void RecordingSink::OnRoute(const MessageHeader& h, bool removed, const routeguard::Route& v) {
+  out_.Route(removed, v, RecordFlags(h));
+}
+
+void RecordingSink::OnNexthop(const MessageHeader& h, bool removed, const routeguard::Nexthop& v) {
+  out_.Nexthop(removed, v, RecordFlags(h));
+}
+
+}  // namespace routeguard
