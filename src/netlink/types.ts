@@ -188,12 +188,15 @@ export interface SyncedEvent extends EventBase {
 }
 
 /**
- * The kernel dropped events (ENOBUFS). The mirror re-dumped and emitted the real
- * differences as ordinary events; this notice follows them with the counts.
+ * The mirror re-dumped the kernel's state and emitted the real differences as
+ * ordinary events; this notice follows them with the counts. Reasons: 'overflow'
+ * (ENOBUFS: the kernel dropped events), 'requested' (resync() was called),
+ * 'confirm' (a link changed state, after which the kernel may flush or flag
+ * routes without telling anyone, so the mirror checks).
  */
 export interface ResyncEvent extends EventBase {
   type: 'resync';
-  reason: 'overflow' | 'requested';
+  reason: 'overflow' | 'requested' | 'confirm';
   added: number;
   changed: number;
   removed: number;

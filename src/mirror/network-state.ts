@@ -1,0 +1,395 @@
+/**
+ * The network-state mirror: links, addresses, routes (all tables) and nexthop
+ * objects, kept equal to the kernel's by applying the addon's record batches.
+ *
+ * - Dumps are mark-and-sweep: every object seen in a dump (or by a live event
+ *   meanwhile) is stamped with the dump's generation; when the sync completes,
+ *   whatever was not stamped is gone. An ENOBUFS resync therefore yields exactly
+ *   the real differences, as ordinary events, and never looks like churn.
+ * - The initial sync is silent (no per-object events), then 'synced'.
+ * - IPv4 flushes routes without RTM_DELROUTE when a device is deleted; the mirror
+ *   applies that itself (fib_disable_ip on NETDEV_UNREGISTER). Other silent kernel
+ *   changes (linkdown flags, routes flushed on admin down or with the last address)
+ *   are picked up by a confirmation dump the monitor schedules (see monitor.ts).
+ */
+import * as F from '../netlink/record-format';
+import { DumpObject, Kind } from '../netlink/record-format';
+import {
+  forEachRecord,
+  readAddress,
+  readLink,
+  readNexthop,
+  readRoute,
+  viewOf,
+  type RecordView,
+} from '../netlink/decode';
+import { normalizeIp, parseIp } from '../netlink/ip';
+import type { Address, Link, NetworkEvent, Nexthop, Route } from '../netlink/types';
+import type { NetworkStateView } from '../netlink/view';
+import { RouteTable } from './route-table';
+
+export type ResyncReason = 'overflow' | 'requested' | 'confirm';
+
+/** What the monitor learns from a batch besides object events. */
+export interface ApplyHooks {
+  emit(event: NetworkEvent): void;
+  /** A link went up/down, lost carrier, or vanished: the kernel may have changed routes silently. */
+  silentChangesPossible(): void;
+  /** ENOBUFS: the addon is resyncing. */
+  overflow(count: number): void;
+  error(errno: number, message: string): void;
+}
+
+interface Stamped<T> {
+  value: T;
+  gen: number;
+}
+
+const OBJECT_COUNT = 5;
+
+function addressKey(a: Address): string {
+  return `${a.family}|${a.index}|${a.local ?? a.address}|${a.prefixLength}`;
+}
+
+/** Address facts that count as a change during a resync (lifetimes only count down). */
+function sameAddress(a: Address, b: Address): boolean {
+  return a.flags === b.flags && a.scope === b.scope && a.address === b.address && a.label === b.label;
+}
+
+function sameLink(a: Link, b: Link): boolean {
+  return (
+    a.name === b.name && a.flags === b.flags && a.operstate === b.operstate && a.carrier === b.carrier &&
+    a.mtu === b.mtu && a.kind === b.kind && a.master === b.master && a.hardwareAddress === b.hardwareAddress
+  );
+}
+
+function sameNexthop(a: Nexthop, b: Nexthop): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export class NetworkState implements NetworkStateView {
+  private readonly linkMap = new Map<number, Stamped<Link>>();
+  private readonly addressMap = new Map<string, Stamped<Address>>();
+  private readonly nexthopMap = new Map<number, Stamped<Nexthop>>();
+  readonly routeTable = new RouteTable();
+
+  private generation = 0;
+  /** Current dump generation per DumpObject; live events are stamped with it too. */
+  private readonly gen = new Uint32Array(OBJECT_COUNT);
+  private readonly dumping = new Set<number>();
+  private initialDone = false;
+  private pendingResyncReason: ResyncReason = 'requested';
+  private diff = { added: 0, changed: 0, removed: 0 };
+
+  get synced(): boolean {
+    return this.initialDone;
+  }
+
+  /** Tells the mirror why the next resync happens (for the 'resync' notice). */
+  expectResync(reason: ResyncReason): void {
+    this.pendingResyncReason = reason;
+  }
+
+  // ---- NetworkStateView ----
+
+  link(index: number): Link | undefined {
+    return this.linkMap.get(index)?.value;
+  }
+
+  linkByName(name: string): Link | undefined {
+    for (const { value } of this.linkMap.values()) if (value.name === name) return value;
+    return undefined;
+  }
+
+  *links(): IterableIterator<Link> {
+    for (const { value } of this.linkMap.values()) yield value;
+  }
+
+  *addresses(): IterableIterator<Address> {
+    for (const { value } of this.addressMap.values()) yield value;
+  }
+
+  addressesOn(index: number): Address[] {
+    const out: Address[] = [];
+    for (const { value } of this.addressMap.values()) if (value.index === index) out.push(value);
+    return out;
+  }
+
+  findAddresses(ip: string): Address[] {
+    const wanted = normalizeIp(ip);
+    const out: Address[] = [];
+    if (!wanted) return out;
+    for (const { value } of this.addressMap.values()) {
+      if ((value.local ?? value.address) === wanted) out.push(value);
+    }
+    return out;
+  }
+
+  routesTo(table: number, prefix: string): Route[] {
+    const slash = prefix.lastIndexOf('/');
+    const parsed = parseIp(slash >= 0 ? prefix.slice(0, slash) : prefix);
+    if (!parsed) return [];
+    const length = slash >= 0 ? Number(prefix.slice(slash + 1)) : parsed.family === 4 ? 32 : 128;
+    return this.routeTable.slotsTo(table, parsed.family, parsed.bytes, length).map((s) => this.routeTable.read(s));
+  }
+
+  *routes(): IterableIterator<Route> {
+    for (const slot of this.routeTable.slots()) yield this.routeTable.read(slot);
+  }
+
+  get routeCount(): number {
+    return this.routeTable.size;
+  }
+
+  nexthop(id: number): Nexthop | undefined {
+    return this.nexthopMap.get(id)?.value;
+  }
+
+  *nexthops(): IterableIterator<Nexthop> {
+    for (const { value } of this.nexthopMap.values()) yield value;
+  }
+
+  /** Plain arrays of everything (for `routeguard dump`). */
+  snapshot(): { links: Link[]; addresses: Address[]; routes: Route[]; nexthops: Nexthop[] } {
+    return {
+      links: [...this.links()],
+      addresses: [...this.addresses()],
+      routes: [...this.routes()],
+      nexthops: [...this.nexthops()],
+    };
+  }
+
+  // ---- applying batches ----
+
+  apply(batch: ArrayBuffer, time: number, hooks: ApplyHooks): void {
+    const view = viewOf(batch);
+    forEachRecord(view, (kind, flags, p) => {
+      const fromDump = (flags & F.FLAG_FROM_DUMP) !== 0;
+      switch (kind) {
+        case Kind.LinkNew:
+        case Kind.LinkDel:
+          this.applyLink(readLink(view, p), kind === Kind.LinkDel, fromDump, time, hooks);
+          break;
+        case Kind.AddrNew:
+        case Kind.AddrDel:
+          this.applyAddress(readAddress(view, p), kind === Kind.AddrDel, fromDump, time, hooks);
+          break;
+        case Kind.RouteNew:
+          this.applyRouteNew(view, p, fromDump, time, hooks);
+          break;
+        case Kind.RouteDel:
+          this.applyRouteDel(view, p, time, hooks);
+          break;
+        case Kind.NexthopNew:
+        case Kind.NexthopDel:
+          this.applyNexthop(readNexthop(view, p), kind === Kind.NexthopDel, fromDump, time, hooks);
+          break;
+        case Kind.DumpBegin:
+          this.dumping.add(view.u32[p]);
+          this.gen[view.u32[p]] = ++this.generation;
+          break;
+        case Kind.Synced:
+          this.finishSync(time, hooks);
+          break;
+        case Kind.Overflow:
+          this.pendingResyncReason = 'overflow';
+          hooks.overflow(view.u32[p]);
+          break;
+        case Kind.Dropped:
+          hooks.emit({
+            type: 'dropped',
+            reason: (F.DROP_REASONS[view.u32[p]] || 'malformed') as 'malformed',
+            count: view.u32[p + 1],
+            time,
+          });
+          break;
+        case Kind.Error: {
+          const len = view.u32[p + 1];
+          hooks.error(view.u32[p], new TextDecoder().decode(view.u8.subarray((p + 2) * 4, (p + 2) * 4 + len)));
+          break;
+        }
+        default:
+          break; // kDumpEnd: sweeping waits for kSynced, so an interrupted dump's retry is covered
+      }
+    });
+  }
+
+  /** Emits an object event unless the initial sync is still silent; counts resync differences. */
+  private report(event: NetworkEvent, fromDump: boolean, hooks: ApplyHooks): void {
+    if (!this.initialDone) return;
+    if (fromDump && event.type !== 'synced' && event.type !== 'resync' && event.type !== 'dropped') {
+      this.diff[event.action]++;
+    }
+    hooks.emit(event);
+  }
+
+  private applyLink(link: Link, removed: boolean, fromDump: boolean, time: number, hooks: ApplyHooks): void {
+    const old = this.linkMap.get(link.index);
+    if (removed) {
+      if (!old) return;
+      this.removeLink(old.value, time, hooks);
+      return;
+    }
+    this.linkMap.set(link.index, { value: link, gen: this.gen[DumpObject.Link] });
+    if (!old) {
+      this.report({ type: 'link', action: 'added', link, previous: null, time }, fromDump, hooks);
+    } else if (!sameLink(old.value, link)) {
+      const o = old.value;
+      const stateChanged =
+        o.up !== link.up || o.lowerUp !== link.lowerUp || o.carrier !== link.carrier || o.operstate !== link.operstate;
+      // A dump that sees a change is already re-reading the routes; only live events need confirming.
+      if (stateChanged && !fromDump) {
+        hooks.silentChangesPossible();
+      }
+      this.report({ type: 'link', action: 'changed', link, previous: o, time }, fromDump, hooks);
+    }
+  }
+
+  private removeLink(link: Link, time: number, hooks: ApplyHooks, fromDump = false): void {
+    this.linkMap.delete(link.index);
+    // The kernel deletes the device's addresses (with RTM_DELADDR, which then finds
+    // nothing) and flushes its IPv4 routes without any RTM_DELROUTE.
+    for (const [key, { value }] of this.addressMap) {
+      if (value.index !== link.index) continue;
+      this.addressMap.delete(key);
+      this.report({ type: 'address', action: 'removed', address: value, previous: value, time }, fromDump, hooks);
+    }
+    const table = this.routeTable;
+    for (const slot of table.slots()) {
+      const hops = table.multipathOf(slot);
+      const onLink = hops
+        ? hops.every((h) => h.index === link.index)
+        : table.word(slot, F.ROUTE_OIF) === link.index &&
+          (table.word(slot, F.ROUTE_PRESENT_GWFAMILY) & F.ROUTE_HAS_OIF) !== 0;
+      if (!onLink) continue;
+      const route = table.read(slot);
+      table.remove(slot);
+      this.report({ type: 'route', action: 'removed', route, previous: route, time }, fromDump, hooks);
+    }
+    this.report({ type: 'link', action: 'removed', link, previous: link, time }, fromDump, hooks);
+    if (!fromDump) hooks.silentChangesPossible();
+  }
+
+  private applyAddress(address: Address, removed: boolean, fromDump: boolean, time: number, hooks: ApplyHooks): void {
+    const key = addressKey(address);
+    const old = this.addressMap.get(key);
+    if (removed) {
+      if (!old) return;
+      this.addressMap.delete(key);
+      this.report({ type: 'address', action: 'removed', address, previous: old.value, time }, fromDump, hooks);
+      return;
+    }
+    this.addressMap.set(key, { value: address, gen: this.gen[DumpObject.Addr] });
+    if (!old) {
+      this.report({ type: 'address', action: 'added', address, previous: null, time }, fromDump, hooks);
+    } else if (!fromDump || !sameAddress(old.value, address)) {
+      // Live RTM_NEWADDR always counts: it refreshes lifetimes (DHCP renew, every RA).
+      this.report({ type: 'address', action: 'changed', address, previous: old.value, time }, fromDump, hooks);
+    }
+  }
+
+  private applyRouteNew(view: RecordView, p: number, fromDump: boolean, time: number, hooks: ApplyHooks): void {
+    const table = this.routeTable;
+    const before = this.initialDone ? table.find(view, p) : -1;
+    const previous = before >= 0 ? table.read(before) : null;
+    const { status } = table.upsert(view, p, this.gen[DumpObject.Route], !fromDump);
+    if (!this.initialDone || (status === 'same' && fromDump)) return;
+    const route = readRoute(view, p);
+    const action = status === 'added' ? 'added' : 'changed';
+    this.report({ type: 'route', action, route, previous, time }, fromDump, hooks);
+  }
+
+  private applyRouteDel(view: RecordView, p: number, time: number, hooks: ApplyHooks): void {
+    const table = this.routeTable;
+    const slot = table.find(view, p);
+    if (slot < 0) return;
+    const previous = table.read(slot);
+    const deleted = readRoute(view, p);
+    // IPv6 deletes one sibling of a multipath route at a time: drop that nexthop only.
+    if (previous.multipath && !deleted.multipath && previous.multipath.length > 1) {
+      const rest = previous.multipath.filter(
+        (h) => !((deleted.oif === null || h.index === deleted.oif) && h.gateway === deleted.gateway),
+      );
+      if (rest.length > 0 && rest.length < previous.multipath.length) {
+        table.replaceNexthops(slot, rest);
+        this.report({ type: 'route', action: 'changed', route: table.read(slot), previous, time }, false, hooks);
+        return;
+      }
+    }
+    table.remove(slot);
+    this.report({ type: 'route', action: 'removed', route: previous, previous, time }, false, hooks);
+  }
+
+  private applyNexthop(nh: Nexthop, removed: boolean, fromDump: boolean, time: number, hooks: ApplyHooks): void {
+    const old = this.nexthopMap.get(nh.id);
+    if (removed) {
+      if (!old) return;
+      this.nexthopMap.delete(nh.id);
+      this.report({ type: 'nexthop', action: 'removed', nexthop: old.value, previous: old.value, time }, fromDump, hooks);
+      return;
+    }
+    this.nexthopMap.set(nh.id, { value: nh, gen: this.gen[DumpObject.Nexthop] });
+    if (!old) this.report({ type: 'nexthop', action: 'added', nexthop: nh, previous: null, time }, fromDump, hooks);
+    else if (!sameNexthop(old.value, nh)) {
+      this.report({ type: 'nexthop', action: 'changed', nexthop: nh, previous: old.value, time }, fromDump, hooks);
+    }
+  }
+
+  /** kSynced: sweep what the finished dumps did not see, then announce. */
+  private finishSync(time: number, hooks: ApplyHooks): void {
+    for (const obj of this.dumping) this.sweep(obj, time, hooks);
+    this.dumping.clear();
+    if (!this.initialDone) {
+      this.initialDone = true;
+      hooks.emit({
+        type: 'synced',
+        links: this.linkMap.size,
+        addresses: this.addressMap.size,
+        routes: this.routeTable.size,
+        nexthops: this.nexthopMap.size,
+        time,
+      });
+    } else {
+      hooks.emit({ type: 'resync', reason: this.pendingResyncReason, ...this.diff, time });
+    }
+    this.diff = { added: 0, changed: 0, removed: 0 };
+    this.pendingResyncReason = 'requested';
+  }
+
+  private sweep(obj: number, time: number, hooks: ApplyHooks): void {
+    const current = this.gen[obj];
+    switch (obj) {
+      case DumpObject.Link:
+        for (const { value, gen } of [...this.linkMap.values()]) {
+          if (gen !== current) this.removeLink(value, time, hooks, true);
+        }
+        break;
+      case DumpObject.Addr:
+        for (const [key, { value, gen }] of this.addressMap) {
+          if (gen === current) continue;
+          this.addressMap.delete(key);
+          this.report({ type: 'address', action: 'removed', address: value, previous: value, time }, true, hooks);
+        }
+        break;
+      case DumpObject.Route: {
+        const table = this.routeTable;
+        for (const slot of table.slots()) {
+          if (table.generationOf(slot) === current) continue;
+          const route = this.initialDone ? table.read(slot) : null;
+          table.remove(slot);
+          if (route) this.report({ type: 'route', action: 'removed', route, previous: route, time }, true, hooks);
+        }
+        break;
+      }
+      case DumpObject.Nexthop:
+        for (const [id, { value, gen }] of this.nexthopMap) {
+          if (gen === current) continue;
+          this.nexthopMap.delete(id);
+          this.report({ type: 'nexthop', action: 'removed', nexthop: value, previous: value, time }, true, hooks);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * The route mirror: every route of every table, stored compactly. A full
+ * Internet table is ~1.2M routes; one JS object per route would cost several
+ * hundred bytes and most of the sync time, so routes live as fixed-size word
+ * slots (the record format's route payload, copied as is) in 1 MiB chunks,
+ * found through an open-addressing index, and become `Route` objects only
+ * when someone reads them. Multipath nexthops (rare in big tables) live in a Map.
+ *
+ * Identity follows the kernel's: family, table, destination/length,
+ * source/length, TOS, metric (fib_table_insert / fib6_add_rt2node).
+ */
+import * as F from '../netlink/record-format';
+import { readRoute, readRouteNexthops, type RecordView } from '../netlink/decode';
+import { parseIp } from '../netlink/ip';
+import type { Route, RouteNexthop } from '../netlink/types';
+
+const STRIDE = 32; // 30 payload words + generation + padding: a slot is 128 bytes
+const GEN = 30;
+const CHUNK_SHIFT = 13; // 8192 slots = 1 MiB per chunk
+const CHUNK_SLOTS = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK_SLOTS - 1;
+
+// Words compared to decide whether a re-reported route changed. The key hash (w9) is
+// derived; expiry (w7) counts down between dumps and is compared only for live events.
+const VALUE_WORDS = [1, 2, 4, 5, 6, 8, 10, 11, 12, 22, 23, 24, 25, 26, 27, 28, 29];
+
+export type UpsertStatus = 'added' | 'changed' | 'same';
+
+function primaryHash(u32: Uint32Array, p: number): number {
+  // table + family/prefix lengths (not TOS or metric, so all metrics of a prefix share
+  // a probe chain and routesTo() finds them together) + destination + source.
+  let h = Math.imul(u32[p + F.ROUTE_TABLE] ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (u32[p] & 0x00ffffff), 0xc2b2ae35);
+  for (let i = F.ROUTE_DST; i < F.ROUTE_DST + 8; i++) {
+    h = Math.imul(h ^ u32[p + i], 0x27d4eb2f);
+    h ^= h >>> 15;
+  }
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+export class RouteTable {
+  private chunks: Uint32Array[] = [];
+  private chunkBytes: Uint8Array[] = [];
+  private free: number[] = [];
+  private highWater = 0;
+  private index = new Int32Array(1024); // slot + 1; 0 = empty
+  private mask = 1023;
+  private readonly multipath = new Map<number, RouteNexthop[]>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Bytes held by slots and index (for the benchmark's bytes-per-route figure). */
+  get byteSize(): number {
+    return this.chunks.length * CHUNK_SLOTS * STRIDE * 4 + this.index.byteLength;
+  }
+
+  private words(slot: number): Uint32Array {
+    return this.chunks[slot >>> CHUNK_SHIFT];
+  }
+
+  private base(slot: number): number {
+    return (slot & CHUNK_MASK) * STRIDE;
+  }
+
+  private sameKey(slot: number, u32: Uint32Array, p: number): boolean {
+    const w = this.words(slot);
+    const b = this.base(slot);
+    if (w[b] !== u32[p] || w[b + F.ROUTE_TABLE] !== u32[p + F.ROUTE_TABLE]) return false;
+    if (w[b + F.ROUTE_PRIORITY] !== u32[p + F.ROUTE_PRIORITY]) return false;
+    for (let i = F.ROUTE_DST; i < F.ROUTE_DST + 8; i++) if (w[b + i] !== u32[p + i]) return false;
+    return true;
+  }
+
+  /** Slot of the route with the same identity as the record at `p`, or -1. */
+  find(view: RecordView, p: number): number {
+    const u32 = view.u32;
+    let i = primaryHash(u32, p) & this.mask;
+    for (;;) {
+      const e = this.index[i];
+      if (e === 0) return -1;
+      if (this.sameKey(e - 1, u32, p)) return e - 1;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  /**
+   * Inserts or updates the route record at payload word `p` of `view`, stamping it with
+   * `generation`. `compareExpiry` false ignores a changed expiry (dumps, where it only
+   * counts down). Returns the slot and whether it was added, changed or the same.
+   */
+  upsert(view: RecordView, p: number, generation: number, compareExpiry: boolean): { slot: number; status: UpsertStatus } {
+    const u32 = view.u32;
+    const found = this.find(view, p);
+    if (found >= 0) {
+      const w = this.words(found);
+      const b = this.base(found);
+      let same = !compareExpiry || w[b + F.ROUTE_EXPIRES] === u32[p + F.ROUTE_EXPIRES];
+      for (let k = 0; same && k < VALUE_WORDS.length; k++) same = w[b + VALUE_WORDS[k]] === u32[p + VALUE_WORDS[k]];
+      const hops = this.nexthopsOf(view, p);
+      if (same && hops) same = sameNexthops(this.multipath.get(found), hops);
+      w.set(u32.subarray(p, p + F.ROUTE_FIXED_WORDS), b);
+      w[b + GEN] = generation;
+      this.setMultipath(found, hops);
+      return { slot: found, status: same ? 'same' : 'changed' };
+    }
+    const slot = this.allocate();
+    const w = this.words(slot);
+    const b = this.base(slot);
+    w.set(u32.subarray(p, p + F.ROUTE_FIXED_WORDS), b);
+    w[b + GEN] = generation;
+    this.setMultipath(slot, this.nexthopsOf(view, p));
+    this.insertIndex(slot);
+    return { slot, status: 'added' };
+  }
+
+  private nexthopsOf(view: RecordView, p: number): RouteNexthop[] | null {
+    const present = view.u32[p + F.ROUTE_PRESENT_GWFAMILY] & 0xffff;
+    if (!(present & F.ROUTE_HAS_MULTIPATH)) return null;
+    return readRouteNexthops(view, p, view.u32[p + F.ROUTE_NH_COUNT]);
+  }
+
+  private setMultipath(slot: number, hops: RouteNexthop[] | null): void {
+    if (hops) this.multipath.set(slot, hops);
+    else this.multipath.delete(slot);
+  }
+
+  /** Removes a route by slot. */
+  remove(slot: number): void {
+    const w = this.words(slot);
+    const b = this.base(slot);
+    let i = primaryHash(w, b) & this.mask;
+    while (this.index[i] !== slot + 1) i = (i + 1) & this.mask;
+    // Backward-shift deletion keeps linear-probe chains intact without tombstones.
+    let j = i;
+    for (;;) {
+      j = (j + 1) & this.mask;
+      const e = this.index[j];
+      if (e === 0) break;
+      const home = primaryHash(this.words(e - 1), this.base(e - 1)) & this.mask;
+      const between = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (!between) {
+        this.index[i] = e;
+        i = j;
+      }
+    }
+    this.index[i] = 0;
+    w[b] = 0; // family 0 marks a free slot for iteration
+    this.multipath.delete(slot);
+    this.free.push(slot);
+    this.count--;
+  }
+
+  /** Replaces the nexthop list of a multipath route (IPv6 deletes siblings one at a time). */
+  replaceNexthops(slot: number, hops: RouteNexthop[]): void {
+    const w = this.words(slot);
+    const b = this.base(slot);
+    if (hops.length === 1) {
+      // One sibling left: the kernel now reports a plain route through it.
+      const [h] = hops;
+      const af = w[b] & 0xff;
+      w[b + F.ROUTE_OIF] = h.index;
+      let present = (w[b + F.ROUTE_PRESENT_GWFAMILY] & 0xffff & ~F.ROUTE_HAS_MULTIPATH) | F.ROUTE_HAS_OIF;
+      let gwFamily = 0;
+      if (h.gateway) {
+        present |= F.ROUTE_HAS_GATEWAY;
+        gwFamily = parseIp(h.gateway)?.family === 6 ? 10 : 2;
+        writeIp(w, b + F.ROUTE_GATEWAY, h.gateway);
+      }
+      w[b + F.ROUTE_PRESENT_GWFAMILY] = present | ((gwFamily || af) << 16);
+      w[b + F.ROUTE_NH_COUNT] = 0;
+      this.multipath.delete(slot);
+      return;
+    }
+    w[b + F.ROUTE_NH_COUNT] = hops.length;
+    this.multipath.set(slot, hops);
+  }
+
+  generationOf(slot: number): number {
+    return this.words(slot)[this.base(slot) + GEN];
+  }
+
+  read(slot: number): Route {
+    const w = this.words(slot);
+    return readRoute({ u32: w, u8: this.chunkBytes[slot >>> CHUNK_SHIFT] }, this.base(slot), this.multipath.get(slot));
+  }
+
+  /** Raw words of a slot (family, table, oif, prefsrc, ...) without building an object. */
+  word(slot: number, word: number): number {
+    return this.words(slot)[this.base(slot) + word];
+  }
+
+  multipathOf(slot: number): RouteNexthop[] | undefined {
+    return this.multipath.get(slot);
+  }
+
+  /** Live slots, in storage order. Safe against removal of the current slot. */
+  *slots(): IterableIterator<number> {
+    for (let s = 0; s < this.highWater; s++) {
+      if (this.words(s)[this.base(s)] !== 0) yield s;
+    }
+  }
+
+  /** Slots of routes whose destination prefix is exactly (table, family, dst/len), any metric or TOS. */
+  slotsTo(table: number, family: 4 | 6, dst: Uint8Array, dstLen: number): number[] {
+    const probe = new Uint32Array(F.ROUTE_FIXED_WORDS);
+    const bytes = new Uint8Array(probe.buffer);
+    probe[0] = (family === 6 ? 10 : 2) | (dstLen << 8);
+    probe[F.ROUTE_TABLE] = table;
+    bytes.set(dst.subarray(0, 16), F.ROUTE_DST * 4);
+    const out: number[] = [];
+    let i = primaryHash(probe, 0) & this.mask;
+    for (;;) {
+      const e = this.index[i];
+      if (e === 0) return out;
+      const w = this.words(e - 1);
+      const b = this.base(e - 1);
+      let match = (w[b] & 0x00ffffff) === probe[0] && w[b + F.ROUTE_TABLE] === table;
+      for (let k = F.ROUTE_DST; match && k < F.ROUTE_DST + 4; k++) match = w[b + k] === probe[k];
+      if (match) out.push(e - 1);
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  clear(): void {
+    this.chunks = [];
+    this.chunkBytes = [];
+    this.free = [];
+    this.highWater = 0;
+    this.index = new Int32Array(1024);
+    this.mask = 1023;
+    this.multipath.clear();
+    this.count = 0;
+  }
+
+  private allocate(): number {
+    this.count++;
+    if (this.count * 2 > this.index.length) this.growIndex();
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
+    const slot = this.highWater++;
+    if (slot >>> CHUNK_SHIFT >= this.chunks.length) {
+      const words = new Uint32Array(CHUNK_SLOTS * STRIDE);
+      this.chunks.push(words);
+      this.chunkBytes.push(new Uint8Array(words.buffer));
+    }
+    return slot;
+  }
+
+  private insertIndex(slot: number): void {
+    let i = primaryHash(this.words(slot), this.base(slot)) & this.mask;
+    while (this.index[i] !== 0) i = (i + 1) & this.mask;
+    this.index[i] = slot + 1;
+  }
+
+  private growIndex(): void {
+    const old = this.index;
+    this.index = new Int32Array(old.length * 2);
+    this.mask = this.index.length - 1;
+    for (let i = 0; i < old.length; i++) if (old[i] !== 0) this.insertIndex(old[i] - 1);
+  }
+}
+
+function sameNexthops(a: RouteNexthop[] | undefined, b: RouteNexthop[]): boolean {
+  if (!a || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i].index !== b[i].index || a[i].flags !== b[i].flags || a[i].weight !== b[i].weight || a[i].gateway !== b[i].gateway) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function writeIp(w: Uint32Array, word: number, text: string): void {
+  const bytes = new Uint8Array(w.buffer, w.byteOffset + word * 4, 16);
+  bytes.set(parseIp(text)?.bytes ?? new Uint8Array(16));
+}
