@@ -277,6 +277,9 @@ export class NetworkState implements NetworkStateView {
       if (!old) return;
       this.addressMap.delete(key);
       this.report({ type: 'address', action: 'removed', address, previous: old.value, time }, fromDump, hooks);
+      // IPv4 flushes routes using this source, or all of the device's routes with its last
+      // address, without RTM_DELROUTE (fib_del_ifaddr, fib_disable_ip): confirm with a dump.
+      if (!fromDump && address.family === 4) hooks.silentChangesPossible();
       return;
     }
     this.addressMap.set(key, { value: address, gen: this.gen[DumpObject.Addr] });

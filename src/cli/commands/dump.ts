@@ -1,0 +1,39 @@
+/** `routeguard dump [--json] [--netns PATH]`: the kernel's links, addresses and routes of all tables. */
+import { NetlinkMonitor } from '../../monitor';
+import { formatAddress, formatLink, formatNexthop, formatRoute } from '../format';
+import type { CliIo } from '../io';
+import { parseCommandArgs } from '../options';
+
+const HELP = `usage: routeguard dump [--json] [--netns PATH]
+
+Prints the current links, addresses, routes of all tables and nexthop objects
+(the facts \`ip -j link/addr/route show table all\` gives).
+  --json         one JSON object { links, addresses, routes, nexthops }
+  --netns PATH   another network namespace (/run/netns/NAME or /proc/PID/ns/net)
+`;
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const { values, help } = parseCommandArgs(argv, { json: { type: 'boolean' }, netns: { type: 'string' } }, HELP);
+  if (help) {
+    io.stdout.write(help);
+    return 0;
+  }
+  const monitor = new NetlinkMonitor({ netns: values.netns as string | undefined, confirmDelayMs: false, signal: io.signal });
+  try {
+    await monitor.start();
+    const snap = monitor.state.snapshot();
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify(snap)}\n`);
+      return 0;
+    }
+    const dev = (i: number) => monitor.state.link(i)?.name ?? `if${i}`;
+    const out: string[] = ['# links', ...snap.links.map(formatLink), '', '# addresses'];
+    out.push(...snap.addresses.map((a) => formatAddress(a, dev)), '', '# routes');
+    out.push(...snap.routes.map((r) => formatRoute(r, dev)));
+    if (snap.nexthops.length > 0) out.push('', '# nexthops', ...snap.nexthops.map((n) => formatNexthop(n, dev)));
+    io.stdout.write(`${out.join('\n')}\n`);
+    return 0;
+  } finally {
+    monitor.close();
+  }
+}

@@ -1,0 +1,337 @@
+/**
+ * NetlinkMonitor: the addon's socket, the network-state mirror behind it, and
+ * kernel route lookups, as one object. Data flows one way: kernel -> addon ->
+ * NetworkState -> 'event' listeners (the judge, your code).
+ */
+import { EventEmitter } from 'node:events';
+import {
+  BadNamespaceError,
+  InvalidArgumentError,
+  MonitorClosedError,
+  NetlinkError,
+  PermissionDeniedError,
+  RouteguardError,
+} from './errors';
+import { loadBinding } from './native/binding';
+import type { NativeError, NativeMonitor, NativeMonitorStats, NativeRouteLookup } from './native/binding-types';
+import { readRoute, viewOf } from './netlink/decode';
+import { HEADER_WORDS } from './netlink/record-format';
+import { parseIp } from './netlink/ip';
+import type { NetworkEvent, RouteQuery } from './netlink/types';
+import type { NetworkSource, RouteLookupResult } from './netlink/view';
+import { NetworkState } from './mirror/network-state';
+
+export interface MonitorOptions {
+  /** Network namespace to watch: "/run/netns/NAME" or "/proc/PID/ns/net". Default: this process's. */
+  netns?: string;
+  /** Netlink receive buffer in bytes (SO_RCVBUFFORCE when permitted). Default 8 MiB. */
+  receiveBufferBytes?: number;
+  /** Time source for event timestamps. Default: monotonic milliseconds since the epoch. */
+  clock?: { now(): number };
+  /** Closes the monitor when aborted. */
+  signal?: AbortSignal;
+  /**
+   * Delay before re-dumping to confirm the kernel's silent route changes after a link
+   * changes state or an IPv4 address goes (IPv4 flushes routes without RTM_DELROUTE).
+   * `false` disables it. Default 250 ms.
+   */
+  confirmDelayMs?: number | false;
+  /** Keep the process alive while the monitor is open. Default true; see unref(). */
+  ref?: boolean;
+}
+
+export const MONITOR_DEFAULTS = {
+  receiveBufferBytes: 8 * 1024 * 1024,
+  confirmDelayMs: 250,
+} as const;
+
+export interface MonitorStats extends NativeMonitorStats {
+  routes: number;
+  /** Bytes held by the compact route table. */
+  routeTableBytes: number;
+}
+
+const monotonicClock = { now: () => performance.timeOrigin + performance.now() };
+
+export interface NetlinkMonitorEvents {
+  event: [NetworkEvent];
+  /** A problem the monitor survived (a failed dump, a netlink error). */
+  warning: [RouteguardError];
+  close: [];
+}
+
+export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implements NetworkSource {
+  readonly state = new NetworkState();
+  private readonly options: MonitorOptions;
+  private readonly clock: { now(): number };
+  private native: NativeMonitor | null = null;
+  private lookup: NativeRouteLookup | null = null;
+  private closed = false;
+  private starting: Promise<this> | null = null;
+  private confirmTimer: NodeJS.Timeout | null = null;
+  private resyncInFlight = false;
+  private confirmAgain = false;
+  private readonly abortListener = () => this.close();
+
+  constructor(options: MonitorOptions = {}) {
+    super();
+    validateOptions(options);
+    this.options = options;
+    this.clock = options.clock ?? monotonicClock;
+    options.signal?.addEventListener('abort', this.abortListener, { once: true });
+  }
+
+  get synced(): boolean {
+    return this.state.synced;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Opens the socket, joins the groups, dumps everything; resolves once the mirror is synced. */
+  start(): Promise<this> {
+    if (this.starting) return this.starting;
+    this.starting = new Promise<this>((resolve, reject) => {
+      if (this.closed || this.options.signal?.aborted) {
+        reject(new MonitorClosedError('start()'));
+        return;
+      }
+      const onEvent = (e: NetworkEvent) => {
+        if (e.type !== 'synced') return;
+        this.off('event', onEvent);
+        this.off('close', onClose);
+        resolve(this);
+      };
+      const onClose = () => {
+        this.off('event', onEvent);
+        reject(new MonitorClosedError('start()'));
+      };
+      this.on('event', onEvent);
+      this.once('close', onClose);
+      try {
+        const binding = loadBinding();
+        this.native = new binding.Monitor(
+          {
+            netns: this.options.netns,
+            receiveBufferBytes: this.options.receiveBufferBytes ?? MONITOR_DEFAULTS.receiveBufferBytes,
+          },
+          (batch) => this.onBatch(batch),
+        );
+        if (this.options.ref === false) this.native.unref();
+        this.native.start();
+      } catch (err) {
+        this.off('event', onEvent);
+        this.off('close', onClose);
+        this.native = null;
+        this.closed = true;
+        reject(mapNativeError(err, this.options.netns));
+      }
+    });
+    return this.starting;
+  }
+
+  private onBatch(batch: ArrayBuffer): void {
+    if (this.closed) return;
+    this.state.apply(batch, this.clock.now(), {
+      emit: (event) => this.deliver(event),
+      silentChangesPossible: () => this.scheduleConfirm(),
+      overflow: () => {
+        this.resyncInFlight = true;
+      },
+      error: (errno, message) =>
+        this.warn(new NetlinkError(`netlink: ${message || `errno ${errno}`}`, errno)),
+    });
+  }
+
+  private deliver(event: NetworkEvent): void {
+    if (event.type === 'resync') {
+      this.resyncInFlight = false;
+      if (this.confirmAgain) {
+        this.confirmAgain = false;
+        this.scheduleConfirm();
+      }
+    }
+    try {
+      this.emit('event', event);
+    } catch (err) {
+      // A throwing listener is the application's bug: surface it as an uncaught
+      // exception, as any callback's would be, but never mid-batch, where it would
+      // leave the mirror half-updated.
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+  }
+
+  private warn(err: RouteguardError): void {
+    if (this.listenerCount('warning') > 0) this.emit('warning', err);
+  }
+
+  private scheduleConfirm(): void {
+    const delay = this.options.confirmDelayMs ?? MONITOR_DEFAULTS.confirmDelayMs;
+    if (delay === false || this.closed || !this.state.synced || this.confirmTimer) return;
+    if (this.resyncInFlight) {
+      this.confirmAgain = true;
+      return;
+    }
+    this.confirmTimer = setTimeout(() => {
+      this.confirmTimer = null;
+      if (this.closed || !this.native) return;
+      this.state.expectResync('confirm');
+      this.resyncInFlight = true;
+      this.native.resync();
+    }, delay);
+    this.confirmTimer.unref();
+  }
+
+  /** Re-dumps the kernel's state; differences arrive as ordinary events, then a 'resync' notice. */
+  resync(): void {
+    if (!this.native || this.closed) throw new MonitorClosedError('resync()');
+    this.state.expectResync('requested');
+    this.resyncInFlight = true;
+    this.native.resync();
+  }
+
+  /**
+   * Asks the kernel which route it would use (RTM_GETROUTE, like `ip route get`).
+   * Routing answers (no route, unreachable, ...) come back as `{ ok: false }`;
+   * only misuse throws.
+   */
+  lookupRoute(query: RouteQuery): RouteLookupResult {
+    if (this.closed) throw new MonitorClosedError('lookupRoute()');
+    const to = parseIp(query?.to ?? '');
+    if (!to) throw new InvalidArgumentError(`lookupRoute: "to" must be an IP address, got ${JSON.stringify(query?.to)}`);
+    let from: Uint8Array | undefined;
+    if (query.from !== undefined) {
+      const parsed = parseIp(query.from);
+      if (!parsed || parsed.family !== to.family) {
+        throw new InvalidArgumentError(
+          `lookupRoute: "from" must be an IPv${to.family} address like "to", got ${JSON.stringify(query.from)}`,
+        );
+      }
+      from = parsed.bytes;
+    }
+    for (const key of ['oif', 'iif', 'mark', 'uid'] as const) {
+      const v = query[key];
+      if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) {
+        throw new InvalidArgumentError(`lookupRoute: "${key}" must be an unsigned 32-bit integer, got ${v}`);
+      }
+    }
+    if (!this.lookup) {
+      try {
+        this.lookup = new (loadBinding().RouteLookup)({ netns: this.options.netns });
+      } catch (err) {
+        throw mapNativeError(err, this.options.netns);
+      }
+    }
+    try {
+      const buffer = this.lookup.get({
+        family: to.family,
+        to: to.bytes,
+        from,
+        oif: query.oif,
+        iif: query.iif,
+        mark: query.mark,
+        uid: query.uid,
+      });
+      return { ok: true, route: readRoute(viewOf(buffer), HEADER_WORDS) };
+    } catch (err) {
+      const e = err as NativeError;
+      if (typeof e?.errno !== 'number') throw err;
+      return { ok: false, code: e.code ?? `E${e.errno}`, errno: e.errno, message: e.message };
+    }
+  }
+
+  ref(): this {
+    this.native?.ref();
+    return this;
+  }
+
+  unref(): this {
+    this.native?.unref();
+    return this;
+  }
+
+  stats(): MonitorStats {
+    if (!this.native) throw new MonitorClosedError('stats()');
+    return {
+      ...this.native.stats(),
+      routes: this.state.routeCount,
+      routeTableBytes: this.state.routeTable.byteSize,
+    };
+  }
+
+  /** Idempotent. Ends async iteration; no event is emitted afterwards. */
+  close(): void {
+    if (this.closed && !this.native && !this.lookup) return;
+    this.closed = true;
+    if (this.confirmTimer) clearTimeout(this.confirmTimer);
+    this.confirmTimer = null;
+    this.options.signal?.removeEventListener('abort', this.abortListener);
+    this.native?.close();
+    this.native = null;
+    this.lookup?.close();
+    this.lookup = null;
+    this.emit('close');
+  }
+
+  /** `for await (const event of monitor)`: events from now until close() (or the loop breaks). */
+  async *[Symbol.asyncIterator](): AsyncGenerator<NetworkEvent, void, undefined> {
+    const queue: NetworkEvent[] = [];
+    let wake: (() => void) | null = null;
+    const onEvent = (e: NetworkEvent) => {
+      queue.push(e);
+      wake?.();
+    };
+    const onClose = () => wake?.();
+    this.on('event', onEvent);
+    this.on('close', onClose);
+    try {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift()!;
+        if (this.closed) return;
+        await new Promise<void>((r) => (wake = r));
+        wake = null;
+      }
+    } finally {
+      this.off('event', onEvent);
+      this.off('close', onClose);
+    }
+  }
+}
+
+function validateOptions(o: MonitorOptions): void {
+  if (o === null || typeof o !== 'object') throw new InvalidArgumentError('NetlinkMonitor options must be an object');
+  if (o.netns !== undefined && (typeof o.netns !== 'string' || o.netns === '')) {
+    throw new InvalidArgumentError(`netns must be a path like /run/netns/NAME, got ${JSON.stringify(o.netns)}`);
+  }
+  if (
+    o.receiveBufferBytes !== undefined &&
+    !(Number.isInteger(o.receiveBufferBytes) && o.receiveBufferBytes >= 4096 && o.receiveBufferBytes <= 2 ** 31 - 1)
+  ) {
+    throw new InvalidArgumentError(`receiveBufferBytes must be an integer from 4096 to 2^31-1, got ${o.receiveBufferBytes}`);
+  }
+  if (o.confirmDelayMs !== undefined && o.confirmDelayMs !== false && !(Number(o.confirmDelayMs) >= 0)) {
+    throw new InvalidArgumentError(`confirmDelayMs must be a number of milliseconds >= 0 or false, got ${o.confirmDelayMs}`);
+  }
+}
+
+/** Addon errors (errno + syscall) to routeguard's error classes. */
+export function mapNativeError(err: unknown, netns: string | undefined): Error {
+  const e = err as NativeError;
+  if (err instanceof TypeError) return new InvalidArgumentError(e.message);
+  if (typeof e?.errno !== 'number') return err instanceof Error ? err : new Error(String(err));
+  if (e.code === 'EPERM' || e.code === 'EACCES') {
+    return new PermissionDeniedError(
+      `${e.message}${netns ? ` (entering ${netns} needs CAP_SYS_ADMIN: run as root)` : ''}`,
+      { cause: err },
+    );
+  }
+  const isNsError = e.syscall === 'open' || e.syscall === 'setns';
+  if (netns && isNsError) {
+    const detail = e.code === 'ENOENT' ? 'no such file' : e.code === 'EINVAL' ? 'not a network namespace' : e.message;
+    return new BadNamespaceError(netns, detail, { cause: err });
+  }
+  return new NetlinkError(e.message, e.errno, e.syscall, { cause: err });
+}
