@@ -21,7 +21,8 @@ export function parseIp(text: string): ParsedIp | null {
     for (let i = 0; i < 4; i++) bytes[i] = Number(parts[i]);
     return { family: 4, bytes };
   }
-  if (!isIPv6(text)) return null;
+  // A zone ("fe80::1%eth0") names an interface, not part of the address: callers split it off.
+  if (!isIPv6(text) || text.includes('%')) return null;
   let head = text;
   let tailV4: number[] | null = null;
   const lastColon = text.lastIndexOf(':');
