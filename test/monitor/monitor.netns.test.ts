@@ -1,0 +1,281 @@
+/**
+ * The monitor against the real kernel, inside namespaces these tests create.
+ */
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { NetlinkMonitor } from '../../src/monitor';
+import type { NetworkEvent, RouteEvent, AddressEvent } from '../../src/netlink/types';
+import { kernelFacts, mirrorFacts } from '../helpers/ip-facts';
+import { createNetns, createVeth, describeNetns, waitFor, type NetNs } from '../helpers/netns';
+
+const IFA_F_TENTATIVE = 0x40;
+
+describeNetns('NetlinkMonitor (real kernel, private namespace)', () => {
+  let ns: NetNs;
+  let monitor: NetlinkMonitor;
+  let events: NetworkEvent[];
+
+  async function startMonitor(options: ConstructorParameters<typeof NetlinkMonitor>[0] = {}): Promise<NetlinkMonitor> {
+    monitor = new NetlinkMonitor({ netns: ns.path, ...options });
+    events = [];
+    monitor.on('event', (e) => events.push(e));
+    await monitor.start();
+    return monitor;
+  }
+
+  function expectMirrorEqualsKernel(): void {
+    const kernel = kernelFacts(ns);
+    const mirror = mirrorFacts(monitor.state);
+    expect(mirror.links).toEqual(kernel.links);
+    expect(mirror.addresses).toEqual(kernel.addresses);
+    expect(mirror.routes).toEqual(kernel.routes);
+  }
+
+  beforeEach(() => {
+    ns = createNetns('rgmon');
+    createVeth(ns, 'v0', null, 'v1');
+    // Fast DAD so the tentative -> valid transition happens within the test.
+    ns.exec('sysctl', ['-qw', 'net.ipv6.neigh.v0.retrans_time_ms=100', 'net.ipv6.neigh.v1.retrans_time_ms=100']);
+  });
+
+  afterEach(() => {
+    monitor?.close();
+    ns.destroy();
+  });
+
+  it('dumps links, addresses and routes of all tables, equal to ip -j', async () => {
+    ns.ip('addr add 192.0.2.1/24 dev v0');
+    ns.ip('addr add 2001:db8:1::1/64 dev v0 nodad');
+    ns.ip('route add 198.51.100.0/24 via 192.0.2.2 dev v0 metric 50');
+    ns.ip('route add 203.0.113.0/24 via 192.0.2.3 table 100');
+    ns.ip('route add blackhole 203.0.113.128/25');
+    ns.ip('-6 route add 2001:db8:9::/48 via 2001:db8:1::2 dev v0 table 200');
+    await startMonitor();
+    const synced = events.find((e) => e.type === 'synced');
+    expect(synced).toMatchObject({ type: 'synced', links: 3 });
+    expect(events.filter((e) => e.type !== 'synced')).toEqual([]); // the initial dump is silent
+    expect(monitor.state.linkByName('v0')).toMatchObject({ name: 'v0', kind: 'veth', up: true });
+    expect(monitor.state.routesTo(100, '203.0.113.0/24')).toMatchObject([{ gateway: '192.0.2.3', table: 100 }]);
+    expect(monitor.state.routesTo(254, '203.0.113.128/25')).toMatchObject([{ type: 'blackhole' }]);
+    expect(monitor.state.findAddresses('2001:db8:1::1')).toMatchObject([{ family: 6, prefixLength: 64 }]);
+    expectMirrorEqualsKernel();
+  });
+
+  it('streams IPv4 and IPv6 address events, including tentative -> valid after DAD', async () => {
+    await startMonitor();
+    const v0 = ns.ifindex('v0');
+    ns.ip('addr add 192.0.2.1/24 dev v0 label v0:web');
+    const added4 = await waitFor(() =>
+      events.find((e): e is AddressEvent => e.type === 'address' && e.action === 'added' && e.address.local === '192.0.2.1'),
+    );
+    expect(added4.address).toMatchObject({ family: 4, index: v0, prefixLength: 24, label: 'v0:web', scope: 0 });
+
+    ns.ip('addr add 2001:db8:1::1/64 dev v0 valid_lft 300 preferred_lft 100');
+    const tentative = await waitFor(() =>
+      events.find((e): e is AddressEvent => e.type === 'address' && e.address.address === '2001:db8:1::1'),
+    );
+    expect(tentative.action).toBe('added');
+    expect(tentative.address.flags & IFA_F_TENTATIVE).toBe(IFA_F_TENTATIVE);
+    expect(tentative.address.validLifetime).toBeGreaterThan(290);
+    expect(tentative.address.preferredLifetime).toBeLessThanOrEqual(100);
+    const valid = await waitFor(() =>
+      events.find(
+        (e): e is AddressEvent =>
+          e.type === 'address' && e.action === 'changed' && e.address.address === '2001:db8:1::1' &&
+          (e.address.flags & IFA_F_TENTATIVE) === 0,
+      ),
+    );
+    expect(valid.previous!.flags & IFA_F_TENTATIVE).toBe(IFA_F_TENTATIVE);
+
+    ns.ip('addr del 192.0.2.1/24 dev v0');
+    await waitFor(() => events.find((e) => e.type === 'address' && e.action === 'removed' && e.address.local === '192.0.2.1'));
+    expect(monitor.state.findAddresses('192.0.2.1')).toEqual([]);
+    await waitFor(() => events.find((e) => e.type === 'resync' && e.reason === 'confirm'), 3000, 'confirmation dump');
+    expectMirrorEqualsKernel();
+  });
+
+  it('streams routes in main and other tables, multipath, replacements and removals', async () => {
+    ns.ip('addr add 192.0.2.1/24 dev v0');
+    ns.ip('addr add 2001:db8:1::1/64 dev v0 nodad');
+    await startMonitor();
+    const routeEvent = (pred: (e: RouteEvent) => boolean) =>
+      waitFor(() => events.find((e): e is RouteEvent => e.type === 'route' && pred(e)));
+
+    ns.ip('route add 198.51.100.0/24 via 192.0.2.2 table 100');
+    const other = await routeEvent((e) => e.action === 'added' && e.route.table === 100);
+    expect(other.route).toMatchObject({ destination: '198.51.100.0', destinationLength: 24, gateway: '192.0.2.2' });
+
+    ns.ip('route add 203.0.113.0/24 nexthop via 192.0.2.2 weight 2 nexthop via 192.0.2.3');
+    const mp = await routeEvent((e) => e.action === 'added' && e.route.destination === '203.0.113.0');
+    expect(mp.route.multipath).toEqual([
+      { index: ns.ifindex('v0'), flags: 0, weight: 2, gateway: '192.0.2.2' },
+      { index: ns.ifindex('v0'), flags: 0, weight: 1, gateway: '192.0.2.3' },
+    ]);
+
+    ns.ip('-6 route add 2001:db8:5::/64 nexthop via 2001:db8:1::2 dev v0 nexthop via 2001:db8:1::3 dev v0');
+    await waitFor(() => monitor.state.routesTo(254, '2001:db8:5::/64')[0]?.multipath?.length === 2);
+    // IPv6 deletes one sibling: the mirror keeps the other (fib6 sends a DELROUTE per nexthop).
+    ns.ip('-6 route del 2001:db8:5::/64 via 2001:db8:1::2 dev v0');
+    await waitFor(() => {
+      const [r] = monitor.state.routesTo(254, '2001:db8:5::/64');
+      return r && !r.multipath && r.gateway === '2001:db8:1::3';
+    }, 3000, 'one IPv6 nexthop left');
+
+    ns.ip('route add 192.0.2.128/25 via 192.0.2.2 metric 100');
+    ns.ip('route add 192.0.2.128/25 via 192.0.2.3 metric 10');
+    ns.ip('route del 192.0.2.128/25 via 192.0.2.2 metric 100');
+    await routeEvent((e) => e.action === 'removed' && e.route.destination === '192.0.2.128' && e.route.metric === 100);
+    expect(monitor.state.routesTo(254, '192.0.2.128/25')).toMatchObject([{ metric: 10, gateway: '192.0.2.3' }]);
+
+    ns.ip('route del 198.51.100.0/24 table 100');
+    await routeEvent((e) => e.action === 'removed' && e.route.table === 100);
+    expect(monitor.state.routesTo(100, '198.51.100.0/24')).toEqual([]);
+    expectMirrorEqualsKernel();
+  });
+
+  it('follows links down, up and deleted; routes the kernel flushes silently disappear too', async () => {
+    ns.ip('addr add 192.0.2.1/24 dev v0');
+    ns.ip('route add 198.51.100.0/24 via 192.0.2.2 dev v0');
+    await startMonitor();
+    const v0 = ns.ifindex('v0');
+    ns.ip('link set v0 down');
+    const down = await waitFor(() =>
+      events.find((e) => e.type === 'link' && e.action === 'changed' && e.link.index === v0 && !e.link.up),
+    );
+    expect(down).toMatchObject({ previous: { up: true } });
+    // IPv4 flushes 198.51.100.0/24 on admin down without RTM_DELROUTE; the confirmation dump finds it.
+    await waitFor(() => monitor.state.routesTo(254, '198.51.100.0/24').length === 0, 3000, 'silent flush seen');
+    expectMirrorEqualsKernel();
+
+    ns.ip('link set v0 up');
+    await waitFor(() => monitor.state.link(v0)?.up);
+    ns.ip('route add 198.51.100.0/24 via 192.0.2.2 dev v0');
+    await waitFor(() => monitor.state.routesTo(254, '198.51.100.0/24').length === 1);
+
+    ns.ip('link del v0'); // takes v1 with it
+    await waitFor(() => events.find((e) => e.type === 'link' && e.action === 'removed' && e.link.index === v0));
+    expect(monitor.state.link(v0)).toBeUndefined();
+    expect(monitor.state.addressesOn(v0)).toEqual([]);
+    expect(monitor.state.routesTo(254, '198.51.100.0/24')).toEqual([]);
+    expectMirrorEqualsKernel();
+  });
+
+  it('recovers from a forced overflow (ENOBUFS): resync emits only real differences, mirror equals kernel', async () => {
+    ns.ip('addr add 192.0.2.1/24 dev v0');
+    for (let i = 0; i < 50; i++) ns.ip(`route add 10.${i}.0.0/16 via 192.0.2.2 table 300`);
+    await startMonitor({ receiveBufferBytes: 4096 });
+    // Block this thread while ip floods the socket: nobody reads, the kernel drops messages.
+    const lines: string[] = [];
+    for (let i = 0; i < 3000; i++) lines.push(`route add 172.${16 + (i >> 8)}.${i & 255}.0/24 via 192.0.2.2 table 400`);
+    for (let i = 0; i < 25; i++) lines.push(`route del 10.${i}.0.0/16 table 300`);
+    ns.ipBatch(lines);
+    const resync = await waitFor(
+      () => events.find((e) => e.type === 'resync' && e.reason === 'overflow'),
+      20_000,
+      'overflow resync',
+    );
+    expect(monitor.stats().overflows).toBeGreaterThan(0);
+    expectMirrorEqualsKernel();
+    // Every difference was reported once, as an ordinary event, and nothing unchanged was.
+    const added = new Set(events.filter((e) => e.type === 'route' && e.action === 'added').map((e) => (e as RouteEvent).route.destination));
+    const removed = new Set(events.filter((e) => e.type === 'route' && e.action === 'removed').map((e) => (e as RouteEvent).route.destination));
+    expect(added.size).toBe(3000);
+    expect(removed.size).toBe(25);
+    expect(events.some((e) => e.type === 'route' && (e as RouteEvent).route.table === 300 && e.action !== 'removed')).toBe(false);
+    expect(resync).toMatchObject({ type: 'resync' });
+  });
+
+  it('drops a forged message sent to its port id by a user process', async () => {
+    await startMonitor();
+    const { portId } = monitor.stats();
+    // RTM_NEWLINK for a fake interface index 4242, sent from an ordinary netlink socket.
+    const script = `
+import socket, struct
+ifi = struct.pack('=BxHiII', 0, 1, 4242, 0x1, 0xffffffff)
+name = b'forged0\\0'
+rta = struct.pack('=HH', 4 + len(name), 3) + name + b'\\0' * ((4 - len(name) % 4) % 4)
+body = ifi + rta
+msg = struct.pack('=IHHII', 16 + len(body), 16, 0, 1, 4242) + body
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+s.bind((0, 0))
+s.sendto(msg, (${portId}, 0))
+`;
+    ns.exec('python3', ['-c', script]);
+    const dropped = await waitFor(() => events.find((e) => e.type === 'dropped'));
+    expect(dropped).toMatchObject({ reason: 'not-from-kernel', count: 1 });
+    expect(monitor.state.link(4242)).toBeUndefined();
+    expect(monitor.stats().droppedNotFromKernel).toBe(1);
+  });
+
+  it('asks the kernel for routes (RTM_GETROUTE) and reports routing failures as results', async () => {
+    ns.ip('addr add 192.0.2.1/24 dev v0');
+    ns.ip('route add unreachable 203.0.113.0/24');
+    await startMonitor();
+    const ok = monitor.lookupRoute({ to: '192.0.2.77' });
+    expect(ok).toMatchObject({ ok: true, route: { oif: ns.ifindex('v0'), preferredSource: '192.0.2.1' } });
+    expect(monitor.lookupRoute({ to: '203.0.113.5' })).toMatchObject({ ok: false, code: 'EHOSTUNREACH' });
+    expect(monitor.lookupRoute({ to: '198.51.100.1' })).toMatchObject({ ok: false, code: 'ENETUNREACH' });
+    expect(monitor.lookupRoute({ to: '2001:db8::1' })).toMatchObject({ ok: false, code: 'ENETUNREACH' });
+    // A source that is not local: the kernel refuses it.
+    expect(monitor.lookupRoute({ to: '192.0.2.77', from: '192.0.2.200' })).toMatchObject({ ok: false, code: 'EINVAL' });
+    expect(() => monitor.lookupRoute({ to: 'nope' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
+    expect(() => monitor.lookupRoute({ to: '192.0.2.1', from: '::1' })).toThrow(/from/);
+  });
+
+  it('matches ip -j fact by fact after a scripted sequence', async () => {
+    await startMonitor();
+    ns.ipBatch([
+      'addr add 192.0.2.1/24 dev v0',
+      'addr add 198.51.100.1/24 dev v1',
+      'addr add 2001:db8:1::1/64 dev v0 nodad',
+      'addr add fd00:1::1/64 dev v1 nodad',
+      'route add 203.0.113.0/24 via 192.0.2.2',
+      'route add 203.0.113.0/25 via 198.51.100.2 table 7',
+      'route add default via 192.0.2.254 metric 600',
+      'route add 192.0.2.64/26 nexthop via 192.0.2.2 nexthop via 198.51.100.2',
+      '-6 route add 2001:db8:7::/48 via fd00:1::2',
+      '-6 route add default via 2001:db8:1::fe metric 1024',
+      'route replace 203.0.113.0/24 via 192.0.2.3',
+      'addr del 198.51.100.1/24 dev v1',
+      'route add prohibit 198.51.100.0/25 table 7',
+      '-6 route del 2001:db8:7::/48',
+    ]);
+    // The IPv4 address removal flushed routes silently; wait for the confirmation dump.
+    await waitFor(() => events.find((e) => e.type === 'resync' && e.reason === 'confirm'), 5000, 'confirmation dump');
+    expectMirrorEqualsKernel();
+  });
+
+  it('is consumable with for await and stops on abort', async () => {
+    const controller = new AbortController();
+    monitor = new NetlinkMonitor({ netns: ns.path, signal: controller.signal });
+    const seen: string[] = [];
+    const consumer = (async () => {
+      for await (const e of monitor) {
+        seen.push(e.type === 'address' ? `${e.action} ${e.address.local}` : e.type);
+        if (e.type === 'address') controller.abort();
+      }
+    })();
+    await monitor.start();
+    ns.ip('addr add 192.0.2.9/24 dev v0');
+    await consumer;
+    expect(seen).toEqual(['synced', 'added 192.0.2.9']);
+    expect(monitor.isClosed).toBe(true);
+  });
+});
+
+describeNetns('NetlinkMonitor errors', () => {
+  it('names a bad namespace path', async () => {
+    const m = new NetlinkMonitor({ netns: '/run/netns/routeguard-does-not-exist' });
+    await expect(m.start()).rejects.toMatchObject({ code: 'ERR_BAD_NETNS', message: expect.stringContaining('routeguard-does-not-exist') });
+  });
+
+  it('rejects a path that is not a network namespace', async () => {
+    const m = new NetlinkMonitor({ netns: '/proc/self/ns/uts' });
+    await expect(m.start()).rejects.toMatchObject({ code: 'ERR_BAD_NETNS' });
+  });
+
+  it('validates options with clear messages', () => {
+    expect(() => new NetlinkMonitor({ netns: '' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
+    expect(() => new NetlinkMonitor({ receiveBufferBytes: 12 })).toThrow(/receiveBufferBytes/);
+    expect(() => new NetlinkMonitor({ confirmDelayMs: -1 })).toThrow(/confirmDelayMs/);
+  });
+});
