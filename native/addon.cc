@@ -1,0 +1,483 @@
+// The Node-API surface (src/native/binding-types.ts): Monitor, RouteLookup, parse.
+// Thin by design: validation and conversion at the boundary; the socket layer
+// (netlink_socket, route_lookup) does the work, src/ owns the policy.
+//
+// I/O: a uv_poll_t on the environment's own loop watches the non-blocking
+// netlink socket; no threads, no timers. Each readable event drains the socket
+// (bounded per batch) and calls onBatch once with an ArrayBuffer of records,
+// through MakeCallback and an async context, so AsyncLocalStorage survives.
+#include <napi.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "netlink_parse.h"
+#include "netlink_socket.h"
+#include "record_encoder.h"
+#include "route_lookup.h"
+
+namespace routeguard {
+namespace {
+
+// ---- Errors ----------------------------------------------------------------
+
+std::string ErrnoName(int errnum) {
+  char name[64];
+  uv_err_name_r(-errnum, name, sizeof(name));  // libuv's codes are -errno on Unix
+  return name;
+}
+
+// An Error shaped like Node's system errors, except that errno is positive.
+Napi::Error ToJsError(Napi::Env env, const SystemError& e) {
+  Napi::Error error = Napi::Error::New(env, e.message());
+  Napi::Object obj = error.Value();
+  obj.Set("code", ErrnoName(e.errnum()));
+  obj.Set("errno", e.errnum());
+  if (!e.syscall().empty()) obj.Set("syscall", e.syscall());
+  if (!e.extack().empty()) obj.Set("extack", e.extack());
+  return error;
+}
+
+Napi::Error StateError(Napi::Env env, const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Value().Set("code", "ERR_INVALID_STATE");
+  return error;
+}
+
+// ---- Conversions -------------------------------------------------------------
+
+// Hands the records to JS without copying; falls back to a copy on runtimes
+// that forbid external buffers (napi_no_external_buffers_allowed).
+Napi::ArrayBuffer ToArrayBuffer(Napi::Env env, std::vector<uint32_t> words) {
+  const size_t bytes = words.size() * sizeof(uint32_t);
+  if (bytes == 0) return Napi::ArrayBuffer::New(env, 0);
+  auto* owned = new std::vector<uint32_t>(std::move(words));
+  napi_value result;
+  napi_status status = napi_create_external_arraybuffer(
+      env, owned->data(), bytes,
+      [](napi_env, void*, void* hint) { delete static_cast<std::vector<uint32_t>*>(hint); }, owned,
+      &result);
+  if (status == napi_ok) return Napi::ArrayBuffer(env, result);
+  Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, bytes);
+  std::memcpy(copy.Data(), owned->data(), bytes);
+  delete owned;
+  return copy;
+}
+
+bool IsAbsent(const Napi::Value& v) { return v.IsUndefined(); }
+
+std::string ReadNetns(const Napi::Value& v) {
+  if (IsAbsent(v)) return {};
+  if (!v.IsString()) {
+    throw Napi::TypeError::New(v.Env(), "netns must be a string path (/run/netns/NAME or /proc/PID/ns/net)");
+  }
+  std::string path = v.As<Napi::String>().Utf8Value();
+  if (path.empty() || path.find('\0') != std::string::npos) {
+    throw Napi::TypeError::New(
+        v.Env(), "netns must be a non-empty string path without NUL bytes (/run/netns/NAME or /proc/PID/ns/net)");
+  }
+  return path;
+}
+
+// An integer in [min, max]: TypeError when not a number, RangeError when out of range.
+uint32_t ReadUint32(const Napi::Value& v, const char* name, double min, double max) {
+  if (!v.IsNumber()) {
+    throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a number");
+  }
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= max) || std::floor(d) != d) {
+    throw Napi::RangeError::New(v.Env(), std::string(name) + " must be an integer from " +
+                                             std::to_string(static_cast<uint64_t>(min)) + " to " +
+                                             std::to_string(static_cast<uint64_t>(max)));
+  }
+  return static_cast<uint32_t>(d);
+}
+
+Napi::Object ReadOptions(const Napi::Value& v, const char* what) {
+  if (IsAbsent(v)) return Napi::Object::New(v.Env());
+  if (!v.IsObject() || v.IsFunction()) {
+    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an object");
+  }
+  return v.As<Napi::Object>();
+}
+
+// ---- Monitor -----------------------------------------------------------------
+
+class Monitor;
+
+// Outlives the Monitor when needed: libuv owns the handle's memory from
+// uv_close() until the close callback.
+struct PollWatcher {
+  uv_poll_t handle;  // first member: the uv_poll_t* converts back to PollWatcher*
+  Monitor* owner = nullptr;  // null once the monitor let go
+  napi_async_cleanup_hook_handle cleanup_hook = nullptr;
+};
+
+class Monitor : public Napi::ObjectWrap<Monitor> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Monitor",
+                       {
+                           InstanceMethod<&Monitor::Start>("start"),
+                           InstanceMethod<&Monitor::Resync>("resync"),
+                           InstanceMethod<&Monitor::RefHandle>("ref"),
+                           InstanceMethod<&Monitor::UnrefHandle>("unref"),
+                           InstanceMethod<&Monitor::Close>("close"),
+                           InstanceMethod<&Monitor::Stats>("stats"),
+                       });
+  }
+
+  explicit Monitor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Monitor>(info) {
+    Napi::Env env = info.Env();
+    Napi::Object options = ReadOptions(info[0], "options");
+    std::string netns = ReadNetns(options.Get("netns"));
+    uint32_t rcvbuf = NetlinkMonitor::kDefaultReceiveBufferBytes;
+    Napi::Value bytes = options.Get("receiveBufferBytes");
+    if (!IsAbsent(bytes)) rcvbuf = ReadUint32(bytes, "receiveBufferBytes", 1, INT_MAX);
+    if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "onBatch must be a function");
+    // The callback lives on the JS object (not in a strong native reference), so
+    // a monitor whose callback closes over it can still be garbage collected.
+    Value().DefineProperty(Napi::PropertyDescriptor::Value(OnBatchKey(env), info[1], napi_configurable));
+    // The resource is this object: an AsyncLocalStorage store active here is
+    // the one active in onBatch.
+    async_context_ = std::make_unique<Napi::AsyncContext>(env, "routeguard.Monitor", Value());
+
+    try {
+      core_ = std::make_unique<NetlinkMonitor>(netns, rcvbuf);
+    } catch (const SystemError& e) {
+      throw ToJsError(env, e);
+    }
+
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      throw Napi::Error::New(env, "cannot get the event loop of this environment");
+    }
+    auto* watcher = new PollWatcher();
+    int err = uv_poll_init(loop, &watcher->handle, core_->fd());
+    if (err != 0) {
+      delete watcher;  // never registered with the loop
+      throw Napi::Error::New(env, std::string("uv_poll_init failed: ") + uv_strerror(err));
+    }
+    watcher->owner = this;
+    watcher_ = watcher;
+    // worker.terminate() tears the environment down with our handle open; an
+    // async cleanup hook lets us close it first (the hook is removed in the
+    // handle's close callback, which also tells Node the cleanup is done).
+    if (napi_add_async_cleanup_hook(env, OnEnvCleanup, watcher, &watcher->cleanup_hook) != napi_ok) {
+      watcher->cleanup_hook = nullptr;
+      Release();
+      throw Napi::Error::New(env, "cannot register an environment cleanup hook");
+    }
+  }
+
+  ~Monitor() override { Release(); }
+
+ private:
+  static Napi::Symbol OnBatchKey(Napi::Env env) {
+    return Napi::Symbol::For(env, "routeguard.Monitor.onBatch");
+  }
+
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!watcher_) throw StateError(env, "start(): the monitor is closed");
+    if (core_->started()) throw StateError(env, "start(): the monitor is already started");
+    int err = uv_poll_start(&watcher_->handle, UV_READABLE, OnPoll);
+    if (err != 0) throw Napi::Error::New(env, std::string("uv_poll_start failed: ") + uv_strerror(err));
+    try {
+      core_->Start(pending_);
+    } catch (const SystemError& e) {
+      uv_poll_stop(&watcher_->handle);
+      throw ToJsError(env, e);
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value Resync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!watcher_) throw StateError(env, "resync(): the monitor is closed");
+    if (!core_->started()) throw StateError(env, "resync(): call start() first");
+    try {
+      core_->Resync(pending_);
+    } catch (const SystemError& e) {
+      throw ToJsError(env, e);
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value RefHandle(const Napi::CallbackInfo& info) {
+    if (watcher_) uv_ref(reinterpret_cast<uv_handle_t*>(&watcher_->handle));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value UnrefHandle(const Napi::CallbackInfo& info) {
+    if (watcher_) uv_unref(reinterpret_cast<uv_handle_t*>(&watcher_->handle));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (watcher_) {
+      Release();
+      Value().Delete(OnBatchKey(env));  // let the callback (and what it holds) go
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const MonitorStats& s = core_->stats();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("portId", s.port_id);
+    out.Set("receiveBufferBytes", s.receive_buffer_bytes);
+    out.Set("overflows", static_cast<double>(s.overflows));
+    out.Set("droppedNotFromKernel", static_cast<double>(s.dropped_not_from_kernel));
+    out.Set("droppedTruncated", static_cast<double>(s.dropped_truncated));
+    out.Set("droppedMalformed", static_cast<double>(s.dropped_malformed));
+    out.Set("dumpRetries", static_cast<double>(s.dump_retries));
+    out.Set("dumpErrors", static_cast<double>(s.dump_errors));
+    out.Set("messages", static_cast<double>(s.messages));
+    out.Set("batches", static_cast<double>(s.batches));
+    return out;
+  }
+
+  // Stops polling and closes the socket; the handle's memory goes in its close
+  // callback. Idempotent; safe from close(), the destructor (GC), the
+  // environment cleanup hook, and from inside onBatch.
+  void Release() {
+    if (!watcher_) return;
+    PollWatcher* watcher = watcher_;
+    watcher_ = nullptr;
+    watcher->owner = nullptr;
+    // uv_close stops the poll at once (uv__poll_stop): after it, libuv no longer
+    // refers to the descriptor, so closing the socket cannot hit a reused fd.
+    uv_close(reinterpret_cast<uv_handle_t*>(&watcher->handle), OnHandleClosed);
+    core_->Close();
+    pending_.Take();  // records nobody will receive
+  }
+
+  static void OnHandleClosed(uv_handle_t* handle) {
+    auto* watcher = reinterpret_cast<PollWatcher*>(handle);
+    if (watcher->cleanup_hook) napi_remove_async_cleanup_hook(watcher->cleanup_hook);
+    delete watcher;
+  }
+
+  static void OnEnvCleanup(napi_async_cleanup_hook_handle, void* arg) {
+    auto* watcher = static_cast<PollWatcher*>(arg);
+    // If the monitor already let go, its uv_close is pending and the close
+    // callback removes the hook, which completes this cleanup.
+    if (watcher->owner) watcher->owner->Release();
+  }
+
+  static void OnPoll(uv_poll_t* handle, int status, int events) {
+    auto* watcher = reinterpret_cast<PollWatcher*>(handle);
+    if (watcher->owner) watcher->owner->OnReadable(status);
+  }
+
+  void OnReadable(int status) {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    try {
+      // On POLLERR libuv stops the handle and reports UV_EBADF (uv__poll_io).
+      // Netlink raises POLLERR for a pending socket error, i.e. ENOBUFS after an
+      // overflow: read to learn what it is, then poll again.
+      NetlinkMonitor::DrainResult result = core_->Drain(pending_);
+      if (result == NetlinkMonitor::DrainResult::kFatal) {
+        uv_poll_stop(&watcher_->handle);
+      } else if (status < 0) {
+        int err = uv_poll_start(&watcher_->handle, UV_READABLE, OnPoll);
+        if (err != 0) {
+          pending_.Error(-err, std::string("cannot resume polling the netlink socket: ") + uv_strerror(err));
+        }
+      }
+      Deliver(env);
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(env, e.Value());
+    } catch (const std::exception& e) {
+      napi_fatal_exception(env, Napi::Error::New(env, std::string("routeguard: ") + e.what()).Value());
+    }
+  }
+
+  void Deliver(Napi::Env env) {
+    if (pending_.empty()) return;
+    Napi::ArrayBuffer batch = ToArrayBuffer(env, pending_.Take());
+    core_->CountBatch();
+    Napi::Value fn = Value().Get(OnBatchKey(env));
+    if (!fn.IsFunction()) return;
+    napi_value argv[] = {batch};
+    napi_value result;
+    // Keep the wrapper alive while JS runs: the callback may drop the last
+    // reference to it (close() inside onBatch is fine: Release() is idempotent).
+    Ref();
+    napi_status status = napi_make_callback(env, static_cast<napi_async_context>(*async_context_),
+                                            Value(), fn, 1, argv, &result);
+    Unref();
+    if (status == napi_ok) return;
+    // The callback threw: surface it as an uncaught exception, as for any other
+    // callback. Our state was settled before the call, so nothing is half-done.
+    // While a worker is terminating nothing is pending and JS cannot run.
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+      napi_value exception;
+      if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) {
+        napi_fatal_exception(env, exception);
+      }
+    }
+  }
+
+  std::unique_ptr<NetlinkMonitor> core_;
+  PollWatcher* watcher_ = nullptr;
+  std::unique_ptr<Napi::AsyncContext> async_context_;
+  RecordWriter pending_;  // records for the next batch (start()/resync() write here too)
+};
+
+// ---- RouteLookup -------------------------------------------------------------
+
+class Lookup : public Napi::ObjectWrap<Lookup> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "RouteLookup",
+                       {
+                           InstanceMethod<&Lookup::Get>("get"),
+                           InstanceMethod<&Lookup::Close>("close"),
+                       });
+  }
+
+  explicit Lookup(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Lookup>(info), env_(info.Env()) {
+    Napi::Object options = ReadOptions(info[0], "options");
+    std::string netns = ReadNetns(options.Get("netns"));
+    try {
+      core_ = std::make_unique<RouteLookup>(netns);
+    } catch (const SystemError& e) {
+      throw ToJsError(info.Env(), e);
+    }
+    // Close the socket when the environment goes (worker.terminate()) even if
+    // the object is never collected.
+    if (napi_add_env_cleanup_hook(env_, OnEnvCleanup, this) == napi_ok) hook_registered_ = true;
+  }
+
+  ~Lookup() override { Release(); }
+
+ private:
+  Napi::Value Get(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (core_->closed()) throw StateError(env, "get(): the route lookup is closed");
+    RouteQuery query = ReadQuery(info[0]);
+    Route route;
+    try {
+      route = core_->Get(query);
+    } catch (const SystemError& e) {
+      throw ToJsError(env, e);
+    }
+    RecordWriter out;
+    out.Route(false, route, 0);
+    return ToArrayBuffer(env, out.Take());
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Release();
+    return info.Env().Undefined();
+  }
+
+  void Release() {
+    if (hook_registered_) {
+      napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);
+      hook_registered_ = false;
+    }
+    if (core_) core_->Close();
+  }
+
+  static void OnEnvCleanup(void* arg) {
+    auto* self = static_cast<Lookup*>(arg);
+    self->hook_registered_ = false;  // Node drops it after calling it
+    self->core_->Close();
+  }
+
+  static IpBytes ReadAddress(const Napi::Value& v, const char* name) {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        v.As<Napi::Uint8Array>().ElementLength() != 16) {
+      throw Napi::TypeError::New(v.Env(), std::string(name) +
+                                              " must be a Uint8Array of 16 bytes (IPv4 in the first 4)");
+    }
+    IpBytes bytes{};
+    std::memcpy(bytes.data(), v.As<Napi::Uint8Array>().Data(), bytes.size());
+    return bytes;
+  }
+
+  static RouteQuery ReadQuery(const Napi::Value& v) {
+    Napi::Env env = v.Env();
+    if (!v.IsObject() || v.IsFunction()) throw Napi::TypeError::New(env, "query must be an object");
+    Napi::Object q = v.As<Napi::Object>();
+    RouteQuery query;
+    Napi::Value family = q.Get("family");
+    if (!family.IsNumber() || (family.As<Napi::Number>().DoubleValue() != 4 &&
+                               family.As<Napi::Number>().DoubleValue() != 6)) {
+      throw Napi::TypeError::New(env, "query.family must be 4 or 6");
+    }
+    query.family = static_cast<uint8_t>(family.As<Napi::Number>().Uint32Value());
+    query.to = ReadAddress(q.Get("to"), "query.to");
+    Napi::Value from = q.Get("from");
+    if (!IsAbsent(from)) {
+      query.has_from = true;
+      query.from = ReadAddress(from, "query.from");
+    }
+    struct Field {
+      const char* key;
+      const char* name;
+      bool* has;
+      uint32_t* value;
+    } fields[] = {
+        {"oif", "query.oif", &query.has_oif, &query.oif},
+        {"iif", "query.iif", &query.has_iif, &query.iif},
+        {"mark", "query.mark", &query.has_mark, &query.mark},
+        {"uid", "query.uid", &query.has_uid, &query.uid},
+    };
+    for (const Field& f : fields) {
+      Napi::Value value = q.Get(f.key);
+      if (IsAbsent(value)) continue;
+      *f.has = true;
+      *f.value = ReadUint32(value, f.name, 0, UINT32_MAX);
+    }
+    return query;
+  }
+
+  napi_env env_;
+  std::unique_ptr<RouteLookup> core_;
+  bool hook_registered_ = false;
+};
+
+// ---- parse -------------------------------------------------------------------
+
+Napi::Value Parse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value v = info[0];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "parse() needs a Uint8Array of netlink datagram bytes");
+  }
+  Napi::Uint8Array bytes = v.As<Napi::Uint8Array>();
+  RecordWriter out;
+  RecordingSink sink(out);
+  ParseDatagram(bytes.Data(), bytes.ElementLength(), sink);
+  return ToArrayBuffer(env, out.Take());
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Monitor", Monitor::Define(env));
+  exports.Set("RouteLookup", Lookup::Define(env));
+  exports.Set("parse", Napi::Function::New<Parse>(env, "parse"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace routeguard
+
+static Napi::Object InitRouteguard(Napi::Env env, Napi::Object exports) {
+  return routeguard::Init(env, exports);
+}
+
+NODE_API_MODULE(routeguard, InitRouteguard)

@@ -1,0 +1,206 @@
+// The NETLINK_ROUTE socket layer: opening sockets (optionally inside another
+// network namespace), and the monitor that joins the rtnetlink multicast groups,
+// runs the dumps and turns what it reads into records (record_format.h).
+// Pure C++ and libc, no Node-API: native/addon.cc drives it from a uv_poll_t.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "record_encoder.h"
+#include "record_format.h"
+
+namespace routeguard {
+
+// A failed system call or kernel request. `errnum` is positive; `syscall` names
+// what failed ("open", "setns", "socket", ...; empty when the kernel answered a
+// netlink request with an error); `message` says what went wrong and what to do.
+class SystemError : public std::exception {
+ public:
+  SystemError(int errnum, std::string syscall, std::string message, std::string extack = {})
+      : errnum_(errnum),
+        syscall_(std::move(syscall)),
+        message_(std::move(message)),
+        extack_(std::move(extack)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+  int errnum() const { return errnum_; }
+  const std::string& syscall() const { return syscall_; }
+  const std::string& message() const { return message_; }
+  // The kernel's extended-ack text (NLMSGERR_ATTR_MSG), when it sent one.
+  const std::string& extack() const { return extack_; }
+
+ private:
+  int errnum_;
+  std::string syscall_;
+  std::string message_;
+  std::string extack_;
+};
+
+// Owns a file descriptor; closes it on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  int release();
+  void reset();
+
+ private:
+  int fd_ = -1;
+};
+
+// Opens a non-blocking, close-on-exec NETLINK_ROUTE socket. With a non-empty
+// `netns` ("/run/netns/NAME" or "/proc/PID/ns/net") the socket is created inside
+// that network namespace: the calling thread enters it with setns(), creates the
+// socket and returns to its own namespace (a socket stays in the namespace it was
+// created in). Throws SystemError (ENOENT/ENOTDIR/EINVAL for a bad path, EPERM
+// without CAP_SYS_ADMIN). If the thread cannot return to its own namespace the
+// process is aborted with a message: every later socket of the thread would
+// silently live in the wrong namespace.
+UniqueFd OpenRouteSocket(const std::string& netns);
+
+// Asks the kernel to attach extended-ack messages (NLMSGERR_ATTR_MSG) to errors.
+// Kernels before 4.12 do not know the option; errors then simply carry no text.
+void EnableExtendedAck(int fd);
+
+// Binds to a kernel-assigned port id and returns it (getsockname()'s nl_pid).
+uint32_t BindToKernelPort(int fd);
+
+// Sends one netlink request to the kernel (port 0). Returns 0 or an errno.
+int SendToKernel(int fd, const void* request, size_t len);
+
+// One datagram read by ReceiveDatagram().
+struct Datagram {
+  size_t length = 0;        // bytes in the buffer (the prefix kept when truncated)
+  size_t full_length = 0;   // the datagram's real size (MSG_TRUNC)
+  bool truncated = false;
+  uint32_t sender_pid = 0;  // nl_pid of the sender: 0 for the kernel
+};
+
+// Reads one datagram without blocking into `buffer` (its size is the limit).
+// Returns 0, or the errno of recvmsg (EINTR is retried here; EAGAIN means empty).
+int ReceiveDatagram(int fd, std::vector<uint8_t>& buffer, Datagram* out);
+
+struct MonitorStats {
+  uint32_t port_id = 0;
+  uint32_t receive_buffer_bytes = 0;  // what SO_RCVBUF reads back (the kernel doubles the request)
+  uint64_t overflows = 0;
+  uint64_t dropped_not_from_kernel = 0;
+  uint64_t dropped_truncated = 0;
+  uint64_t dropped_malformed = 0;
+  uint64_t dump_retries = 0;
+  uint64_t dump_errors = 0;           // dumps that ended in an error (kError records)
+  uint64_t messages = 0;
+  uint64_t batches = 0;               // counted by the driver (one per delivered batch)
+};
+
+// Watches NETLINK_ROUTE: links, addresses, routes and nexthop objects.
+//
+// Record stream it produces (besides the parser's object records):
+//   start():  kDumpBegin(link, kInitial) ... kDumpEnd(link)
+//             kDumpBegin(addr, ..) ... kDumpEnd(addr)  (same for route, nexthop)
+//             kSynced(kInitial)
+//   resync(): the same with kResync (queued when a sequence is running).
+//   A dump whose replies carried NLM_F_DUMP_INTR is drained to its DONE and then
+//   restarted: kDumpBegin(obj, kRetry) follows, with no kDumpEnd for the
+//   interrupted one. A dump that failed yields kError and no kDumpEnd; the
+//   sequence moves on. ENOBUFS yields kOverflow (once per batch) and abandons the
+//   dump in flight (no kDumpEnd) for a new sequence from links: kResync, or
+//   kInitial when the initial sync had not finished, so kSynced(kInitial) comes once.
+//   kDropped(reason, count) records close a batch when datagrams were dropped.
+// Multicast events are delivered as they arrive, also while a dump runs.
+class NetlinkMonitor {
+ public:
+  // Batch limits: fairness to the event loop, and bounded ArrayBuffers.
+  static constexpr size_t kMaxBatchDatagrams = 256;
+  static constexpr size_t kMaxBatchBytes = 4u << 20;
+  // pyroute2 uses 1 MiB, systemd-networkd 128 MiB; the default rcvbuf (208 KiB)
+  // overflows on the first burst of route changes.
+  static constexpr uint32_t kDefaultReceiveBufferBytes = 8u << 20;
+
+  // Opens the socket (in `netns` when non-empty), sizes its receive buffer, binds
+  // and joins the multicast groups. Throws SystemError.
+  NetlinkMonitor(const std::string& netns, uint32_t receive_buffer_bytes);
+
+  int fd() const { return fd_.get(); }
+  bool started() const { return started_; }
+  bool closed() const { return !fd_; }
+  const MonitorStats& stats() const { return stats_; }
+  void CountBatch() { ++stats_.batches; }
+
+  // Begins the initial sync. Throws SystemError if the first request cannot be
+  // sent (nothing is written then). Call once, before Drain().
+  void Start(RecordWriter& out);
+  // Re-dumps everything; queued behind a sequence that is running. Throws like Start().
+  void Resync(RecordWriter& out);
+
+  enum class DrainResult {
+    kDrained,   // reached EAGAIN
+    kMore,      // stopped at the batch limit: datagrams are still queued
+    kFatal,     // the socket is unusable (a kError record says why)
+  };
+  // Reads and parses datagrams into `out` until EAGAIN or the batch limit.
+  DrainResult Drain(RecordWriter& out);
+
+  // Closes the socket. Idempotent; stats() stays readable.
+  void Close() { fd_.reset(); }
+
+ private:
+  class Sink;
+  friend class Sink;
+
+  struct Dump {
+    bool active = false;
+    record::Object object = record::kObjLink;
+    uint32_t seq = 0;
+    bool interrupted = false;  // a reply carried NLM_F_DUMP_INTR
+    bool resend = false;       // refused with EBUSY: resend when the kernel's previous dump ends
+  };
+
+  uint32_t NextSeq();
+  int SendDumpRequest(record::Object object, uint32_t seq);
+  void BeginObject(record::Object object, record::DumpReason reason, RecordWriter& out);
+  void NextObject(RecordWriter& out);
+  void ResendDump(RecordWriter& out);
+  void AbandonDump();
+  void HandleOverflow(RecordWriter& out);
+  void HandleTruncated(const Datagram& d, RecordWriter& out);
+  void FlushDropCounts(RecordWriter& out);
+
+  // Called by Sink for messages that belong to the dump in flight.
+  void OnDumpReply(uint16_t nlmsg_flags);
+  void OnDumpDone(uint16_t nlmsg_flags, int32_t error, RecordWriter& out);
+  void OnDumpError(int32_t error, const std::string& extack, RecordWriter& out);
+  void OnDumpFailed(int errnum, const std::string& extack, RecordWriter& out);
+  void OnAbandonedDumpEnded(RecordWriter& out);
+
+  UniqueFd fd_;
+  MonitorStats stats_;
+  std::vector<uint8_t> buffer_;
+  uint32_t seq_ = 0;
+  bool started_ = false;
+  bool synced_once_ = false;
+  bool resync_queued_ = false;
+  record::DumpReason sequence_reason_ = record::kInitial;
+  Dump dump_;
+  // A dump we stopped listening to while the kernel may still be producing it;
+  // a new dump request is refused with EBUSY until it ends (netlink allows one
+  // dump per socket: __netlink_dump_start checks cb_running).
+  uint32_t abandoned_seq_ = 0;
+  bool overflow_reported_in_batch_ = false;
+  uint32_t pending_not_from_kernel_ = 0;
+  uint32_t pending_truncated_ = 0;
+  uint32_t pending_malformed_ = 0;
+};
+
+}  // namespace routeguard
