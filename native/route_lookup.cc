@@ -105,6 +105,12 @@ std::string AddressText(uint8_t family, const IpBytes& bytes) {
 RouteLookup::RouteLookup(const std::string& netns)
     : fd_(OpenRouteSocket(netns)), buffer_(kBufferSize) {
   EnableExtendedAck(fd_.get());
+  // Strict checking, as `ip route get` asks for: the kernel validates the whole
+  // request (inet_rtm_valid_getroute_req) and says what is wrong in the extack
+  // instead of ignoring what it does not use. Kernels before 4.20 lack it
+  // (ENOPROTOOPT) and are lenient: nothing to do then.
+  int one = 1;
+  (void)::setsockopt(fd_.get(), SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof(one));
   port_id_ = BindToKernelPort(fd_.get());
 }
 
@@ -120,9 +126,11 @@ Route RouteLookup::Get(const RouteQuery& query) {
   rtmsg* rtm = req.body();
   rtm->rtm_family = v6 ? AF_INET6 : AF_INET;
   rtm->rtm_dst_len = bits;
-  // RTM_F_LOOKUP_TABLE: report the table the route was found in (after policy
-  // rules) rather than the table of the cached result.
-  rtm->rtm_flags = RTM_F_LOOKUP_TABLE;
+  // RTM_F_LOOKUP_TABLE (IPv4): report the table the route was found in, after
+  // policy rules, as `ip route get` does. IPv6 always reports that table and,
+  // with strict checking, rejects any flag but RTM_F_FIB_MATCH
+  // (inet6_rtm_valid_getroute_req: "Invalid flags for get route request").
+  if (!v6) rtm->rtm_flags = RTM_F_LOOKUP_TABLE;
   req.Add(RTA_DST, query.to.data(), addr_len);
   if (query.has_from) {
     rtm->rtm_src_len = bits;
