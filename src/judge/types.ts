@@ -100,3 +100,53 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
+
+/** Hold-down per reason, in ms: how long a suspect path waits for its evidence to come back. */
+export type HoldDowns = Record<VerdictReason, number>;
+
+/** Options of `new PathJudge(source, options)`; defaults in src/judge/hold-downs.ts (JUDGE_DEFAULTS). */
+export interface JudgeOptions {
+  /** Time source; default `realClock`. Tests and replay pass a `VirtualClock`. */
+  clock?: Clock;
+  /** Overrides of the per-reason hold-downs (ms). */
+  holdDowns?: Partial<HoldDowns>;
+  /**
+   * How long after its carrier was lost or regained an interface that has no usable
+   * address of the path's family yet counts as "in the middle of reconfiguration".
+   * A hold-down that ends meanwhile is extended to the end of this grace.
+   */
+  reconfigurationGraceMs?: number;
+  /** Cap on a suspect window, extensions included (ms from the first evidence). */
+  maxSuspectMs?: number;
+  /** Entries kept in each path's evidence timeline. */
+  evidenceLimit?: number;
+}
+
+/** Per-reason tallies. */
+export type ReasonCounts = Record<VerdictReason, number>;
+
+/** What the judge has done since it was created (`judge.counters()`). */
+export interface JudgeCounters {
+  /** Open watch handles. */
+  watches: number;
+  /** Distinct paths being evaluated (handles on the same path share one). */
+  paths: number;
+  /** Network events received. */
+  events: number;
+  /** Path checks run (an event, timer or resync re-examined one path). */
+  checks: number;
+  /** Kernel route lookups made. */
+  kernelLookups: number;
+  /** viable -> suspect transitions, by reason. */
+  suspected: ReasonCounts;
+  /** suspect -> viable: churn ridden out, by the reason that was suspected. */
+  churnSuppressed: ReasonCounts;
+  /** Fresh checks run when a hold-down ended. */
+  confirmations: number;
+  /** Losses confirmed before the hold-down ended because the interface was configured again (replacement). */
+  earlyConfirmations: number;
+  /** Hold-downs extended because the interface was mid-reconfiguration or the address still tentative. */
+  extensions: number;
+  /** Verdicts given: gone by reason, and path changes. */
+  verdicts: { gone: ReasonCounts; changed: number };
+}

@@ -1,0 +1,79 @@
+/**
+ * Time for the judge. `realClock` uses the monotonic clock (epoch-based, like the
+ * monitor's event times) and Node's timers; `VirtualClock` only moves when told
+ * to, so a whole churn scenario runs in microseconds and deterministically.
+ */
+import type { Clock } from './types';
+
+export const realClock: Clock = {
+  now: () => performance.timeOrigin + performance.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+interface VirtualTimer {
+  at: number;
+  seq: number;
+  fn: () => void;
+}
+
+/** A clock that advances only through `advance()`/`advanceTo()`, firing due timers in order. */
+export class VirtualClock implements Clock {
+  private time: number;
+  private seq = 0;
+  private readonly timers = new Set<VirtualTimer>();
+
+  constructor(start = 0) {
+    this.time = start;
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const timer: VirtualTimer = { at: this.time + Math.max(0, ms), seq: this.seq++, fn };
+    this.timers.add(timer);
+    return timer;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as VirtualTimer);
+  }
+
+  /** Number of timers not yet fired. */
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  /** Time of the next timer, or null when none is set. */
+  nextTimerAt(): number | null {
+    return this.earliest()?.at ?? null;
+  }
+
+  /** Moves time forward by `ms`, firing every timer due on the way (timers set meanwhile included). */
+  advance(ms: number): void {
+    this.advanceTo(this.time + ms);
+  }
+
+  /** Moves time to `time` (never backwards), firing due timers at their own times. */
+  advanceTo(time: number): void {
+    if (time < this.time) throw new RangeError(`VirtualClock cannot go back from ${this.time} to ${time}`);
+    for (let t = this.earliest(); t && t.at <= time; t = this.earliest()) {
+      this.timers.delete(t);
+      this.time = t.at;
+      t.fn();
+    }
+    this.time = time;
+  }
+
+  private earliest(): VirtualTimer | undefined {
+    let best: VirtualTimer | undefined;
+    for (const t of this.timers) if (!best || t.at < best.at || (t.at === best.at && t.seq < best.seq)) best = t;
+    return best;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Evidence timelines: one bounded log per evaluated path, and the one-line
+ * summaries of the netlink events the judge acted on.
+ */
+import { addressFlagNames } from '../netlink/flags';
+import type { NetworkEvent } from '../netlink/types';
+import type { NetworkStateView } from '../netlink/view';
+import type { EvidenceEntry } from './types';
+
+/** "veth0 (index 4)", or "index 4" when the link is unknown. */
+export function linkLabel(view: NetworkStateView, index: number | null): string {
+  if (index === null) return 'no interface';
+  const name = view.link(index)?.name;
+  return name ? `${name} (index ${index})` : `index ${index}`;
+}
+
+/** One line for an event, e.g. "address 2001:db8::1/64 removed from veth0 (index 4)". */
+export function describeEvent(event: NetworkEvent, view: NetworkStateView): string {
+  switch (event.type) {
+    case 'address': {
+      const a = event.address;
+      const flags = addressFlagNames(a.flags, a.family).filter((f) => f !== 'permanent');
+      const life = a.validLifetime === null ? '' : ` valid ${a.validLifetime}s`;
+      const prep = event.action === 'added' ? 'to' : event.action === 'removed' ? 'from' : 'on';
+      return `address ${a.local ?? a.address}/${a.prefixLength} ${event.action} ${prep} ${linkLabel(view, a.index)}` +
+        `${flags.length ? ` [${flags.join(',')}]` : ''}${life}`;
+    }
+    case 'link': {
+      const l = event.link;
+      const state = `${l.up ? 'up' : 'admin-down'}, ${l.lowerUp ? 'carrier' : 'no carrier'}, ${l.operstate}`;
+      return `link ${l.name} (index ${l.index}) ${event.action}: ${state}`;
+    }
+    case 'route': {
+      const r = event.route;
+      const dst = r.destinationLength === 0 ? 'default' : `${r.destination}/${r.destinationLength}`;
+      const via = r.multipath
+        ? r.multipath.map((h) => `${h.gateway ?? 'direct'}@${h.index}`).join('+')
+        : `${r.gateway ? `via ${r.gateway} ` : ''}${r.oif !== null ? `dev ${linkLabel(view, r.oif)}` : ''}`;
+      const extra = `${r.type !== 'unicast' ? ` ${r.type}` : ''}${r.expires !== null ? ` expires ${r.expires}s` : ''}`;
+      return `route ${dst} ${event.action} in table ${r.table}: ${via} metric ${r.metric ?? 0}${extra}`;
+    }
+    case 'nexthop':
+      return `nexthop ${event.nexthop.id} ${event.action}`;
+    case 'synced':
+      return 'initial sync complete';
+    case 'resync':
+      return `resync (${event.reason}): ${event.added} added, ${event.changed} changed, ${event.removed} removed`;
+    case 'dropped':
+      return `${event.count} message(s) dropped: ${event.reason}`;
+  }
+}
+
+/** A bounded timeline: the newest `limit` entries, oldest first. */
+export class EvidenceLog {
+  private entries: EvidenceEntry[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  add(entry: EvidenceEntry): void {
+    this.entries.push(entry);
+    if (this.entries.length > this.limit * 2) this.entries = this.entries.slice(-this.limit);
+  }
+
+  /** All kept entries. */
+  all(): readonly EvidenceEntry[] {
+    return this.entries.length > this.limit ? this.entries.slice(-this.limit) : this.entries.slice();
+  }
+
+  /** Entries from `time` on (a suspect window's evidence), within the limit. */
+  since(time: number): readonly EvidenceEntry[] {
+    const all = this.all();
+    let i = all.length;
+    while (i > 0 && all[i - 1].time >= time) i--;
+    return all.slice(i);
+  }
+}

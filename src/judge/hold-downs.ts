@@ -1,0 +1,131 @@
+/**
+ * Every timing default of the judge, in one place, each with the churn it rides
+ * out (figures from docs/verdicts.md, measured with real network managers in
+ * namespaces). A real loss is declared at the hold-down's end (plus the time of
+ * one fresh check), or earlier when the interface is configured again without
+ * the old address (replacement).
+ */
+import { InvalidArgumentError } from '../errors';
+import type { HoldDowns, JudgeOptions, VerdictReason } from './types';
+
+export const DEFAULT_HOLD_DOWNS: Readonly<HoldDowns> = Object.freeze({
+  // NetworkManager reapply: IPv6 global address absent 1.2-2.1 s (back tentative),
+  // systemd-networkd reconfigure 1.24 s, IPv4 40-60 ms. Longer absences after a
+  // carrier change (dhcpcd: IPv4 back 6.1-9.2 s) are covered by the reconfiguration grace.
+  'local-address-removed': 3000,
+  // A duplicate stays dadfailed for good; the wait only lets a same-instant removal or
+  // re-add (a manager picking another address) arrive first.
+  'local-address-dadfailed': 500,
+  // Lifetimes are reported in whole seconds, so the kernel's deletion lands within
+  // about a second of the foreseen expiry; a renewal arriving late still wins.
+  'local-address-expired': 1000,
+  // Replacement settle: managers re-add all addresses of a family within a few ms,
+  // so the old address, if it is coming back, arrives well inside this.
+  'local-address-replaced': 200,
+  // Carrier flaps of ~3 s are ignored by NetworkManager and leave kernel-only,
+  // dhclient and udhcpc setups untouched; a 4 s outage is a real one (managers
+  // start deleting everything at 0-6 s).
+  'link-down': 4000,
+  // RTM_DELADDR and RTM_DELROUTE precede RTM_DELLINK by milliseconds; a deleted
+  // link does not come back with the same index.
+  'link-removed': 500,
+  // NetworkManager/networkd reapply: IPv6 default route gone 1.2-2.1 s; IPv4 40-60 ms.
+  // A metric change is make-before-break and raises no suspicion at all.
+  'no-route': 3000,
+  // Same churn as no-route: an unreachable/prohibit answer while routes are re-added.
+  unreachable: 3000,
+});
+
+export const JUDGE_DEFAULTS = Object.freeze({
+  /**
+   * dhcpcd deletes everything on a 0.3 s carrier flap and restores IPv4 6.1 s later
+   * (9.2 s after a 3 s flap); connman and networkd restore IPv6 5-7.5 s after carrier.
+   * 12 s after the last carrier change covers all of them with 2.8 s to spare.
+   */
+  reconfigurationGraceMs: 12_000,
+  /** A 3 s flap plus dhcpcd's 9.2 s plus margin; no suspect window lasts longer. */
+  maxSuspectMs: 16_000,
+  /** A removal this close to the foreseen valid-lifetime end counts as expiry (whole-second lifetimes). */
+  expirySlackMs: 1500,
+  /** A replacement address may appear this long before the old one is removed (make-before-break). */
+  replacementLookbackMs: 1000,
+  evidenceLimit: 64,
+});
+
+export const VERDICT_REASONS: readonly VerdictReason[] = Object.freeze(
+  Object.keys(DEFAULT_HOLD_DOWNS) as VerdictReason[],
+);
+
+export interface ResolvedJudgeOptions {
+  holdDowns: HoldDowns;
+  reconfigurationGraceMs: number;
+  maxSuspectMs: number;
+  expirySlackMs: number;
+  replacementLookbackMs: number;
+  evidenceLimit: number;
+}
+
+function checkMs(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidArgumentError(`${name} must be a number of milliseconds >= 0, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Merges options with the defaults; throws InvalidArgumentError naming the bad option. */
+export function resolveJudgeOptions(options: JudgeOptions = {}): ResolvedJudgeOptions {
+  const holdDowns: HoldDowns = { ...DEFAULT_HOLD_DOWNS };
+  for (const [reason, ms] of Object.entries(options.holdDowns ?? {})) {
+    if (!(reason in DEFAULT_HOLD_DOWNS)) {
+      throw new InvalidArgumentError(
+        `holdDowns: unknown reason "${reason}"; the reasons are ${VERDICT_REASONS.join(', ')}`,
+      );
+    }
+    holdDowns[reason as VerdictReason] = checkMs(`holdDowns['${reason}']`, ms);
+  }
+  const evidenceLimit = options.evidenceLimit ?? JUDGE_DEFAULTS.evidenceLimit;
+  if (!Number.isInteger(evidenceLimit) || evidenceLimit < 1) {
+    throw new InvalidArgumentError(`evidenceLimit must be an integer >= 1, got ${evidenceLimit}`);
+  }
+  return {
+    holdDowns,
+    reconfigurationGraceMs: checkMs(
+      'reconfigurationGraceMs',
+      options.reconfigurationGraceMs ?? JUDGE_DEFAULTS.reconfigurationGraceMs,
+    ),
+    maxSuspectMs: checkMs('maxSuspectMs', options.maxSuspectMs ?? JUDGE_DEFAULTS.maxSuspectMs),
+    expirySlackMs: JUDGE_DEFAULTS.expirySlackMs,
+    replacementLookbackMs: JUDGE_DEFAULTS.replacementLookbackMs,
+    evidenceLimit,
+  };
+}
+
+/**
+ * Parses `--hold-down` arguments: "MS" sets every reason, "REASON=MS" one reason;
+ * later arguments override earlier ones.
+ */
+export function parseHoldDowns(args: readonly string[]): Partial<HoldDowns> {
+  const out: Partial<HoldDowns> = {};
+  for (const arg of args) {
+    for (const part of arg.split(',')) {
+      const eq = part.indexOf('=');
+      const text = eq < 0 ? part : part.slice(eq + 1);
+      const ms = Number(text);
+      if (text.trim() === '' || !Number.isFinite(ms) || ms < 0) {
+        throw new InvalidArgumentError(`--hold-down: "${part}" is not MS or REASON=MS (milliseconds >= 0)`);
+      }
+      if (eq < 0) {
+        for (const reason of VERDICT_REASONS) out[reason] = ms;
+        continue;
+      }
+      const reason = part.slice(0, eq) as VerdictReason;
+      if (!(reason in DEFAULT_HOLD_DOWNS)) {
+        throw new InvalidArgumentError(
+          `--hold-down: unknown reason "${reason}"; the reasons are ${VERDICT_REASONS.join(', ')}`,
+        );
+      }
+      out[reason] = ms;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,163 @@
+/**
+ * What the judge remembers about interfaces beyond the kernel's current state:
+ * when each one last gained or lost carrier, when each address was first seen on
+ * it (to tell a new address from one re-added by churn), where an address was
+ * last seen, and when its valid lifetime ends. O(1) work per event.
+ */
+import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_OPTIMISTIC, IFA_F_TENTATIVE } from '../netlink/flags';
+import { isIPv6LinkLocal } from '../netlink/ip';
+import type { Address, Family, Link } from '../netlink/types';
+import type { NetworkStateView } from '../netlink/view';
+
+/** Forgotten this long after removal: an address gone longer counts as new when it returns. */
+const REMOVED_MEMORY_MS = 60_000;
+
+interface AddressRecord {
+  firstSeenAt: number;
+  removedAt: number | null;
+  /** Clock time the valid lifetime ends, null = forever. */
+  validUntil: number | null;
+}
+
+interface InterfaceRecord {
+  carrier: boolean;
+  carrierChangedAt: number;
+  addresses: Map<string, AddressRecord>;
+}
+
+export function addressText(a: Address): string {
+  return a.local ?? a.address;
+}
+
+/** Administratively up and with carrier. */
+export function linkIsUp(link: Link): boolean {
+  return link.up && link.lowerUp && link.carrier !== false;
+}
+
+export function isTentative(a: Address): boolean {
+  return (a.flags & IFA_F_TENTATIVE) !== 0 && (a.flags & IFA_F_OPTIMISTIC) === 0;
+}
+
+export function isDadFailed(a: Address): boolean {
+  return (a.flags & IFA_F_DADFAILED) !== 0;
+}
+
+/** Usable for new traffic: not tentative, not dadfailed, not deprecated. */
+export function isUsable(a: Address): boolean {
+  return !isTentative(a) && !isDadFailed(a) && (a.flags & IFA_F_DEPRECATED) === 0;
+}
+
+export class InterfaceHistory {
+  private readonly interfaces = new Map<number, InterfaceRecord>();
+  private readonly lastIndex = new Map<string, number>();
+
+  /** Takes the current state as known since forever (nothing in it is "new"). */
+  seed(view: NetworkStateView, now: number): void {
+    for (const link of view.links()) this.interfaceOf(link.index, linkIsUp(link), -Infinity);
+    for (const a of view.addresses()) this.onAddress(a, false, now, -Infinity);
+  }
+
+  onLink(link: Link, removed: boolean, now: number): void {
+    if (removed) {
+      this.interfaces.delete(link.index);
+      return;
+    }
+    const rec = this.interfaceOf(link.index, linkIsUp(link), now);
+    if (rec.carrier !== linkIsUp(link)) {
+      rec.carrier = linkIsUp(link);
+      rec.carrierChangedAt = now;
+    }
+  }
+
+  /** Records an address event; `firstSeen` overrides the time a new address counts from. */
+  onAddress(a: Address, removed: boolean, now: number, firstSeen = now): void {
+    const rec = this.interfaceOf(a.index, true, -Infinity);
+    const text = addressText(a);
+    let entry = rec.addresses.get(text);
+    if (removed) {
+      if (entry) entry.removedAt = now;
+      return;
+    }
+    if (!entry || (entry.removedAt !== null && now - entry.removedAt > REMOVED_MEMORY_MS)) {
+      entry = { firstSeenAt: firstSeen, removedAt: null, validUntil: null };
+      rec.addresses.set(text, entry);
+    }
+    entry.removedAt = null;
+    entry.validUntil = a.validLifetime === null ? null : now + a.validLifetime * 1000;
+    this.lastIndex.set(text, a.index);
+    if (rec.addresses.size > 64) this.prune(rec, now);
+  }
+
+  /** Interface the address was last seen on (link-local addresses: any of them). */
+  lastSeenOn(address: string): number | null {
+    return this.lastIndex.get(address) ?? null;
+  }
+
+  /** When the address's valid lifetime ends on that interface; null = forever or unknown. */
+  validUntil(index: number, address: string): number | null {
+    return this.interfaces.get(index)?.addresses.get(address)?.validUntil ?? null;
+  }
+
+  /**
+   * The interface is "in the middle of reconfiguration" for a family: carrier was
+   * lost or regained less than `graceMs` ago, it has carrier now, and no usable
+   * address of that family and scope yet. Returns when that grace ends, else null.
+   */
+  reconfiguringUntil(
+    view: NetworkStateView,
+    index: number,
+    family: Family,
+    linkLocal: boolean,
+    now: number,
+    graceMs: number,
+  ): number | null {
+    const rec = this.interfaces.get(index);
+    const link = view.link(index);
+    if (!rec || !link || !linkIsUp(link)) return null;
+    const until = rec.carrierChangedAt + graceMs;
+    if (until <= now) return null;
+    for (const a of view.addressesOn(index)) {
+      if (a.family === family && isIPv6LinkLocal(addressText(a)) === linkLocal && isUsable(a)) return null;
+    }
+    return until;
+  }
+
+  /**
+   * Replacement: an address of the same family and scope, usable, on the same
+   * interface, first seen after `since` — the interface was configured again and
+   * the old address is not among its addresses. Returns it, or null.
+   */
+  replacementOn(
+    view: NetworkStateView,
+    index: number,
+    family: Family,
+    linkLocal: boolean,
+    old: string,
+    since: number,
+  ): string | null {
+    const rec = this.interfaces.get(index);
+    if (!rec) return null;
+    for (const a of view.addressesOn(index)) {
+      const text = addressText(a);
+      if (a.family !== family || text === old || isIPv6LinkLocal(text) !== linkLocal || !isUsable(a)) continue;
+      const seen = rec.addresses.get(text)?.firstSeenAt ?? -Infinity;
+      if (seen > since) return text;
+    }
+    return null;
+  }
+
+  private interfaceOf(index: number, carrier: boolean, changedAt: number): InterfaceRecord {
+    let rec = this.interfaces.get(index);
+    if (!rec) {
+      rec = { carrier, carrierChangedAt: changedAt, addresses: new Map() };
+      this.interfaces.set(index, rec);
+    }
+    return rec;
+  }
+
+  private prune(rec: InterfaceRecord, now: number): void {
+    for (const [text, entry] of rec.addresses) {
+      if (entry.removedAt !== null && now - entry.removedAt > REMOVED_MEMORY_MS) rec.addresses.delete(text);
+    }
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * A userspace approximation of the kernel's route lookup (RTM_GETROUTE) over a
+ * NetworkStateView: tables local, main, default in the order of the default
+ * policy rules; longest prefix, then lowest metric; nexthops on deleted or
+ * admin-down links skipped, routes on links without carrier kept (the kernel's
+ * default, ignore_routes_with_linkdown=0); expired routes skipped; unreachable,
+ * prohibit and blackhole answered with the kernel's errnos; an IPv4 source that is
+ * not a local address refused with EINVAL. Policy rules and marks are not modelled.
+ *
+ * Replay answers lookups it has no recording for with it; the test suite's fake
+ * network answers every lookup with it, so lookups follow the fake's state.
+ */
+import { isIPv6LinkLocal, parseIp, prefixContains } from '../netlink/ip';
+import type { Address, Route, RouteQuery } from '../netlink/types';
+import type { NetworkStateView, RouteLookupResult } from '../netlink/view';
+import { addressText, isDadFailed, isTentative, isUsable } from './interface-history';
+
+const TABLES = [255, 254, 253];
+
+const ERRORS: Record<string, [number, string]> = {
+  ENETUNREACH: [101, 'Network is unreachable'],
+  EHOSTUNREACH: [113, 'No route to host'],
+  EACCES: [13, 'Permission denied'],
+  EINVAL: [22, 'Invalid argument'],
+};
+
+function failure(code: keyof typeof ERRORS): RouteLookupResult {
+  const [errno, message] = ERRORS[code];
+  return { ok: false, code, errno, message };
+}
+
+interface Hop {
+  oif: number | null;
+  gateway: string | null;
+}
+
+function hopsOf(view: NetworkStateView, r: Route): Hop[] {
+  if (r.nexthopId !== null) {
+    const nh = view.nexthop(r.nexthopId);
+    if (!nh) return [];
+    if (!nh.group) return [{ oif: nh.oif, gateway: nh.gateway }];
+    return nh.group.flatMap((m) => {
+      const member = view.nexthop(m.id);
+      return member ? [{ oif: member.oif, gateway: member.gateway }] : [];
+    });
+  }
+  if (r.multipath) return r.multipath.map((h) => ({ oif: h.index, gateway: h.gateway }));
+  return [{ oif: r.oif, gateway: r.gateway }];
+}
+
+function hopAlive(view: NetworkStateView, hop: Hop): boolean {
+  if (hop.oif === null) return true;
+  const link = view.link(hop.oif);
+  return !!link && link.up;
+}
+
+function commonPrefixBits(a: Uint8Array, b: Uint8Array): number {
+  let bits = 0;
+  for (let i = 0; i < 16; i++) {
+    const x = a[i] ^ b[i];
+    if (x === 0) {
+      bits += 8;
+      continue;
+    }
+    return bits + Math.clz32(x) - 24;
+  }
+  return bits;
+}
+
+/** Source address selection, roughly RFC 6724 for IPv6 and inet_select_addr for IPv4. */
+function selectSource(view: NetworkStateView, family: 4 | 6, oif: number | null, to: Uint8Array, linkLocalDst: boolean): string | null {
+  const eligible = (a: Address) => a.family === family && !isTentative(a) && !isDadFailed(a);
+  const rank = (a: Address): number => {
+    const bytes = parseIp(addressText(a))!.bytes;
+    const scopeMatch = isIPv6LinkLocal(addressText(a)) === linkLocalDst ? 1 : 0;
+    const inSubnet = prefixContains(bytes, a.prefixLength, to) ? 1 : 0;
+    return scopeMatch * 1e6 + (isUsable(a) ? 1e5 : 0) + inSubnet * 1e4 + (family === 6 ? commonPrefixBits(bytes, to) : 0);
+  };
+  const pick = (list: Address[]) => {
+    let best: Address | null = null;
+    for (const a of list) if (!best || rank(a) > rank(best)) best = a;
+    return best ? addressText(best) : null;
+  };
+  const onLink = oif === null ? [] : view.addressesOn(oif).filter(eligible);
+  return pick(onLink) ?? (linkLocalDst ? null : pick([...view.addresses()].filter((a) => eligible(a) && !isIPv6LinkLocal(addressText(a)) && a.scope === 0)));
+}
+
+function hashOf(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+export interface ResolveOptions {
+  /** Current clock time, to skip expired routes. */
+  now: number;
+  /** Clock time a route expires at (null = never); default: routes never expire. */
+  expiresAt?(route: Route): number | null;
+}
+
+export function resolveRoute(view: NetworkStateView, query: RouteQuery, options: ResolveOptions): RouteLookupResult {
+  const to = parseIp(query.to);
+  if (!to) return failure('EINVAL');
+  const from = query.from !== undefined ? parseIp(query.from) : null;
+  if (query.from !== undefined && (!from || from.family !== to.family)) return failure('EINVAL');
+  if (from && to.family === 4 && view.findAddresses(query.from!).length === 0) return failure('EINVAL');
+  const candidates: Route[] = [];
+  for (const r of view.routes()) {
+    if (r.family !== to.family || !TABLES.includes(r.table)) continue;
+    const dst = parseIp(r.destination);
+    if (!dst || !prefixContains(dst.bytes, r.destinationLength, to.bytes)) continue;
+    if (r.source && (!from || !prefixContains(parseIp(r.source)!.bytes, r.sourceLength, from.bytes))) continue;
+    const expires = options.expiresAt?.(r) ?? null;
+    if (expires !== null && expires <= options.now) continue;
+    candidates.push(r);
+  }
+  for (const table of TABLES) {
+    const inTable = candidates
+      .filter((r) => r.table === table)
+      .sort((a, b) => b.destinationLength - a.destinationLength || (a.metric ?? 0) - (b.metric ?? 0));
+    for (const r of inTable) {
+      if (r.type === 'throw') break;
+      if (r.type === 'unreachable') return failure('EHOSTUNREACH');
+      if (r.type === 'prohibit') return failure('EACCES');
+      if (r.type === 'blackhole') return failure('EINVAL');
+      const hops = hopsOf(view, r).filter((h) => hopAlive(view, h) && (query.oif === undefined || h.oif === query.oif));
+      if (hops.length === 0) continue;
+      const hop = hops[hashOf(`${query.to}|${query.from ?? ''}`) % hops.length];
+      const oif = r.type === 'local' ? (view.linkByName('lo')?.index ?? hop.oif) : hop.oif;
+      const preferredSource =
+        r.preferredSource ?? query.from ?? selectSource(view, to.family, oif, to.bytes, isIPv6LinkLocal(query.to));
+      const route: Route = {
+        ...r,
+        destination: query.to,
+        destinationLength: to.family === 4 ? 32 : 128,
+        source: query.from ?? null,
+        sourceLength: query.from ? (to.family === 4 ? 32 : 128) : 0,
+        gateway: hop.gateway,
+        oif,
+        preferredSource,
+        multipath: null,
+        nexthopId: null,
+        expires: null,
+      };
+      return { ok: true, route };
+    }
+  }
+  return failure('ENETUNREACH');
+}

@@ -1,0 +1,137 @@
+/**
+ * All of the judge's timers (hold-down deadlines, foreseen expiries) in one
+ * indexed min-heap behind a single clock timer: 10k paths with the same deadline
+ * cost one clock timer, and moving or cancelling a deadline is O(log n).
+ */
+import type { Clock } from './types';
+
+export interface TimerEntry<T> {
+  at: number;
+  readonly item: T;
+  /** Heap position; -1 when not queued. */
+  pos: number;
+  seq: number;
+}
+
+export class TimerQueue<T> {
+  private readonly heap: TimerEntry<T>[] = [];
+  private seq = 0;
+  private handle: unknown = null;
+  private armedAt = Infinity;
+  private firing = false;
+
+  /** `fire` receives every item due at once, in time order. */
+  constructor(
+    private readonly clock: Clock,
+    private readonly fire: (due: T[]) => void,
+  ) {}
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  /** Queues `item` at `at`, or moves it there when `entry` is already queued. */
+  schedule(at: number, item: T, entry?: TimerEntry<T> | null): TimerEntry<T> {
+    if (entry && entry.pos >= 0) {
+      const earlier = at < entry.at;
+      entry.at = at;
+      entry.seq = this.seq++;
+      if (earlier) this.up(entry.pos);
+      else this.down(entry.pos);
+    } else {
+      entry = { at, item, pos: this.heap.length, seq: this.seq++ };
+      this.heap.push(entry);
+      this.up(entry.pos);
+    }
+    this.arm();
+    return entry;
+  }
+
+  cancel(entry: TimerEntry<unknown> | null | undefined): void {
+    if (!entry || entry.pos < 0) return;
+    const i = entry.pos;
+    const last = this.heap.pop()!;
+    entry.pos = -1;
+    if (last !== entry) {
+      this.heap[i] = last;
+      last.pos = i;
+      this.up(i);
+      this.down(last.pos);
+    }
+    this.arm();
+  }
+
+  /** Stops the clock timer; entries stay queued but never fire. */
+  stop(): void {
+    if (this.handle !== null) this.clock.clearTimeout(this.handle);
+    this.handle = null;
+    this.armedAt = Infinity;
+    for (const e of this.heap) e.pos = -1;
+    this.heap.length = 0;
+  }
+
+  private arm(): void {
+    if (this.firing) return;
+    const next = this.heap.length ? this.heap[0].at : Infinity;
+    if (next === this.armedAt) return;
+    if (this.handle !== null) this.clock.clearTimeout(this.handle);
+    this.handle = null;
+    this.armedAt = next;
+    if (next === Infinity) return;
+    this.handle = this.clock.setTimeout(() => this.onTimer(), Math.max(0, next - this.clock.now()));
+  }
+
+  private onTimer(): void {
+    this.handle = null;
+    this.armedAt = Infinity;
+    const now = this.clock.now();
+    const due: T[] = [];
+    // A real timer that fires a hair early finds nothing due and is simply re-armed.
+    this.firing = true;
+    while (this.heap.length && this.heap[0].at <= now) {
+      const top = this.heap[0];
+      this.cancel(top);
+      due.push(top.item);
+    }
+    this.firing = false;
+    try {
+      if (due.length) this.fire(due);
+    } finally {
+      this.arm();
+    }
+  }
+
+  private less(a: TimerEntry<T>, b: TimerEntry<T>): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  }
+
+  private swap(i: number, j: number): void {
+    const h = this.heap;
+    [h[i], h[j]] = [h[j], h[i]];
+    h[i].pos = i;
+    h[j].pos = j;
+  }
+
+  private up(i: number): void {
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(this.heap[i], this.heap[p])) return;
+      this.swap(i, p);
+      i = p;
+    }
+  }
+
+  private down(i: number): void {
+    const n = this.heap.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < n && this.less(this.heap[l], this.heap[m])) m = l;
+      if (r < n && this.less(this.heap[r], this.heap[m])) m = r;
+      if (m === i) return;
+      this.swap(i, m);
+      i = m;
+    }
+  }
+}

@@ -1,0 +1,258 @@
+/**
+ * Churn that must NOT close connections, under a virtual clock, at the timings
+ * measured with real network managers (docs/verdicts.md): every path here ends viable.
+ */
+import { describe, expect, it } from 'vitest';
+import { IFA_F_DEPRECATED, IFA_F_PERMANENT, IFA_F_TEMPORARY, IFA_F_TENTATIVE } from '../../src/netlink/flags';
+import { makeHost, V4, V6 } from './scenario-helpers';
+
+describe('NetworkManager reapply', () => {
+  it('IPv4: address and routes deleted, back after 50 ms: suspect then recovered, never gone', () => {
+    const h = makeHost();
+    const { watch, seen } = h.watch({ local: V4.local, remote: V4.peer });
+    expect(watch.state).toBe('viable');
+    h.net.removeAddress(h.eth0, V4.local); // the default route goes with it, silently (IPv4 flush)
+    h.net.at(50, () => h.net.addAddress(h.eth0, `${V4.local}/24`));
+    h.net.at(52, () => h.net.addRoute({ to: 'default', via: V4.gateway, dev: h.eth0, protocol: 16 }));
+    h.runUntil(20_000);
+    expect(seen.map((s) => [s.at, s.event, s.reason])).toEqual([
+      [0, 'suspect', 'local-address-removed'],
+      // The address is back but the default route not yet: the kernel's lookup says so.
+      [50, 'suspect', 'no-route'],
+      [52, 'recovered', 'no-route'],
+    ]);
+    expect(watch.state).toBe('viable');
+    expect(h.judge.counters().churnSuppressed['no-route']).toBe(1);
+    expect(h.judge.counters().verdicts.gone).toMatchObject({ 'local-address-removed': 0, 'no-route': 0 });
+  });
+
+  for (const [backAt, usableAt] of [
+    [1200, 2400],
+    [2100, 3600],
+  ]) {
+    it(`IPv6 with DAD: address, /64 and default route back after ${backAt} ms, usable at ${usableAt} ms: recovered when re-added`, () => {
+      const h = makeHost();
+      const { watch, seen } = h.watch({ local: V6.local, remote: V6.peer });
+      h.net.removeAddress(h.eth0, V6.local);
+      h.net.removeRoute({ to: 'default6', via: V6.gateway, dev: h.eth0 });
+      h.net.at(backAt, () => {
+        h.net.addAddress(h.eth0, `${V6.local}/64`, { flags: IFA_F_PERMANENT | IFA_F_TENTATIVE });
+        h.net.addRoute({ to: 'default6', via: V6.gateway, dev: h.eth0, protocol: 9 });
+      });
+      h.net.at(usableAt, () => h.net.changeAddress(h.eth0, V6.local, { flags: IFA_F_PERMANENT }));
+      h.runUntil(30_000);
+      expect(seen.map((s) => [s.at, s.event, s.reason])).toEqual([
+        [0, 'suspect', 'local-address-removed'],
+        // The address comes back a moment before its default route.
+        [backAt, 'suspect', 'no-route'],
+        [backAt, 'recovered', 'no-route'],
+      ]);
+      expect(seen[0].deadline).toBe(3000);
+      expect(watch.state).toBe('viable');
+      const evidence = watch.evidence.map((e) => e.summary).join('\n');
+      expect(evidence).toMatch(/address 2001:db8:1::10\/64 removed from eth0/);
+      expect(evidence).toMatch(/still tentative/);
+    });
+  }
+
+  it('metric change is make-before-break: no suspicion at all', () => {
+    const h = makeHost();
+    const { watch, seen } = h.watch({ local: V4.local, remote: V4.peer });
+    h.net.addRoute({ to: 'default', via: V4.gateway, dev: h.eth0, metric: 200, protocol: 16 });
+    h.net.removeRoute({ to: 'default', via: V4.gateway, dev: h.eth0 });
+    h.runUntil(10_000);
+    expect(seen).toEqual([]);
+    expect(watch.state).toBe('viable');
+  });
+});
+
+describe('route replaced by one with another metric', () => {
+  it('break-before-make (deleted, re-added 50 ms later with metric 200): suspect no-route, recovered at 50 ms', () => {
+    const h = makeHost();
+    const { seen } = h.watch({ local: V4.local, remote: V4.peer });
+    h.net.removeRoute({ to: 'default', via: V4.gateway, dev: h.eth0 });
+    h.net.at(50, () => h.net.addRoute({ to: 'default', via: V4.gateway, dev: h.eth0, metric: 200 }));
+    h.runUntil(10_000);
+    expect(seen.map((s) => [s.at, s.event, s.reason])).toEqual([
+      [0, 'suspect', 'no-route'],
+      [50, 'recovered', 'no-route'],
+    ]);
+  });
+
+  it('a deleted route whose peer is still routable another way raises no suspicion (checked with a lookup)', () => {
+    const h = makeHost({}, (net, eth0) => net.addRoute({ to: '198.51.100.0/24', via: V4.gateway, dev: eth0 }));
+    const { seen } = h.watch({ local: V4.local, remote: V4.peer });
+    const before = h.judge.counters().kernelLookups;
+    h.net.removeRoute({ to: '198.51.100.0/24', via: V4.gateway, dev: h.eth0 });
+    h.runUntil(10_000);
+    expect(seen).toEqual([]);
+    expect(h.judge.counters().kernelLookups).toBeGreaterThan(before);
+  });
+});
+
+describe('DHCP renew', () => {
+  it('without deletion: fresh lifetimes push the foreseen expiry back, at no lookup cost', () => {
+    const h = makeHost({}, (net, eth0) => {
+      net.removeAddress(eth0, V4.local);
+      net.addAddress(eth0, `${V4.local}/24`, { valid: 60 });
+      net.addRoute({ to: 'default', via: V4.gateway, dev: eth0, protocol: 16 });
+    });
+    const { watch, seen } = h.watch({ local: V4.local, remote: V4.peer });
+    const lookups = h.net.lookups;
+    for (const t of [30_000, 60_000, 90_000]) h.net.at(t, () => h.net.changeAddress(h.eth0, V4.local, { valid: 60 }));
+    h.runUntil(140_000);
+    expect(seen).toEqual([]);
+    expect(watch.state).toBe('viable');
+    expect(h.net.lookups).toBe(lookups);
+  });
+
+  it('with delete and re-add (40 ms): suspect then recovered', () => {
+    const h = makeHost();
+    const { seen } = h.watch({ local: V4.local, remote: V4.peer });
+    h.net.removeAddress(h.eth0, V4.local);
+    h.net.at(40, () => {
+      h.net.addAddress(h.eth0, `${V4.local}/24`, { valid: 3600 });
+      h.net.addRoute({ to: 'default', via: V4.gateway, dev: h.eth0, protocol: 16 });
+    });
+    h.runUntil(10_000);
+    expect(seen.map((s) => s.event)).toEqual(['suspect', 'suspect', 'recovered']);
+    expect(seen.at(-1)!.at).toBe(40);
+    expect(h.judge.counters().churnSuppressed['no-route'] + h.judge.counters().churnSuppressed['local-address-removed']).toBe(1);
+  });
+});
+
+describe('router advertisements', () => {
+  it('RA refresh (new lifetimes for the SLAAC address and the default route every 5 s): nothing happens', () => {
+    const h = makeHost({}, (net, eth0) => {
+      net.addAddress(eth0, '2001:db8:1::aa/64', { valid: 30, preferred: 20 });
+      net.removeRoute({ to: 'default6', via: V6.gateway, dev: eth0 });
+      net.addRoute({ to: 'default6', via: V6.gateway, dev: eth0, protocol: 9, expires: 30 });
+    });
+    const { watch, seen } = h.watch({ local: '2001:db8:1::aa', remote: V6.peer });
+    const lookups = h.net.lookups;
+    for (let t = 5000; t <= 120_000; t += 5000) {
+      h.net.at(t, () => {
+        h.net.changeAddress(h.eth0, '2001:db8:1::aa', { valid: 30, preferred: 20 });
+        h.net.addRoute({ to: 'default6', via: V6.gateway, dev: h.eth0, protocol: 9, expires: 30 });
+      });
+    }
+    h.runUntil(125_000);
+    expect(seen).toEqual([]);
+    expect(watch.state).toBe('viable');
+    expect(h.net.lookups).toBe(lookups);
+  });
+
+  it('deprecated address (preferred lifetime over): stays viable; changed says new connections use another source', () => {
+    const h = makeHost();
+    const { watch, seen } = h.watch({ local: V6.local, remote: V6.peer });
+    expect(watch.route?.preferredSource).toBe(V6.local);
+    h.net.at(500, () => h.net.addAddress(h.eth0, '2001:db8:1::bb/64', { valid: 600, preferred: 300 }));
+    h.net.at(1000, () => h.net.changeAddress(h.eth0, V6.local, { flags: IFA_F_DEPRECATED, preferred: 0 }));
+    h.runUntil(60_000);
+    expect(seen).toEqual([{ at: 1000, event: 'changed', oif: h.eth0, source: '2001:db8:1::bb' }]);
+    expect(watch.state).toBe('viable');
+  });
+});
+
+describe('carrier', () => {
+  it('a blip shorter than the hold-down (1.5 s): suspect link-down, recovered, no verdict', () => {
+    const h = makeHost();
+    const { seen } = h.watch({ local: V4.local, remote: V4.peer });
+    h.net.setCarrier(h.eth0, false);
+    h.net.at(1500, () => h.net.setCarrier(h.eth0, true));
+    h.runUntil(20_000);
+    expect(seen.map((s) => [s.at, s.event, s.reason])).toEqual([
+      [0, 'suspect', 'link-down'],
+      [1500, 'recovered', 'link-down'],
+    ]);
+  });
+
+  it('dhcpcd on a 0.3 s flap: deletes everything, IPv6 back at 2.2 s (usable 3.4 s), IPv4 back at 6.1 s: both recover', () => {
+    const h = makeHost();
+    const v4 = h.watch({ local: V4.local, remote: V4.peer });
+    const v6 = h.watch({ local: V6.local, remote: V6.peer });
+    h.net.setCarrier(h.eth0, false);
+    h.net.at(10, () => {
+      h.net.removeAddress(h.eth0, V4.local);
+      h.net.removeAddress(h.eth0, V6.local);
+      h.net.removeRoute({ to: 'default6', via: V6.gateway, dev: h.eth0 });
+    });
+    h.net.at(300, () => h.net.setCarrier(h.eth0, true));
+    h.net.at(2200, () => {
+      h.net.addAddress(h.eth0, `${V6.local}/64`, { flags: IFA_F_PERMANENT | IFA_F_TENTATIVE });
+      h.net.addRoute({ to: 'default6', via: V6.gateway, dev: h.eth0, protocol: 9 });
+    });
+    h.net.at(3400, () => h.net.changeAddress(h.eth0, V6.local, { flags: IFA_F_PERMANENT }));
+    h.net.at(6100, () => {
+      h.net.addAddress(h.eth0, `${V4.local}/24`);
+      h.net.addRoute({ to: 'default', via: V4.gateway, dev: h.eth0, protocol: 16 });
+    });
+    h.runUntil(30_000);
+    expect(v6.seen.at(-1)).toMatchObject({ at: 2200, event: 'recovered' });
+    expect(v4.seen.at(-1)).toMatchObject({ at: 6100, event: 'recovered' });
+    expect([...v4.seen, ...v6.seen].some((s) => s.event === 'gone')).toBe(false);
+    // IPv4's hold-down (3 s) ended while the interface had just regained carrier and had no IPv4 address.
+    expect(h.judge.counters().extensions).toBeGreaterThanOrEqual(1);
+  });
+
+  it('dhcpcd on a 3 s flap: IPv4 back 9.2 s after carrier returns (12.2 s after the flap began): recovers', () => {
+    const h = makeHost();
+    const v4 = h.watch({ local: V4.local, remote: V4.peer });
+    h.net.setCarrier(h.eth0, false);
+    h.net.at(10, () => h.net.removeAddress(h.eth0, V4.local));
+    h.net.at(3000, () => h.net.setCarrier(h.eth0, true));
+    h.net.at(12_200, () => {
+      h.net.addAddress(h.eth0, `${V4.local}/24`);
+      h.net.addRoute({ to: 'default', via: V4.gateway, dev: h.eth0, protocol: 16 });
+    });
+    h.runUntil(40_000);
+    expect(v4.watch.state).toBe('viable');
+    expect(v4.seen.at(-1)).toMatchObject({ at: 12_200, event: 'recovered' });
+  });
+});
+
+describe('unrelated changes', () => {
+  it('a route added and removed in another table, not covering the peer: no check, no lookup', () => {
+    const h = makeHost();
+    const { seen } = h.watch({ local: V4.local, remote: V4.peer });
+    const before = h.judge.counters();
+    h.net.addRoute({ to: '203.0.113.0/24', via: V4.gateway, dev: h.eth0, table: 100 });
+    h.net.removeRoute({ to: '203.0.113.0/24', via: V4.gateway, dev: h.eth0, table: 100 });
+    h.runUntil(5000);
+    expect(seen).toEqual([]);
+    expect(h.judge.counters().checks).toBe(before.checks);
+    expect(h.judge.counters().kernelLookups).toBe(before.kernelLookups);
+  });
+
+  it('a default route in another table (covers the peer, not used by the lookup): checked, no effect', () => {
+    const h = makeHost();
+    const { watch, seen } = h.watch({ local: V4.local, remote: V4.peer });
+    const before = h.judge.counters();
+    h.net.addRoute({ to: 'default', via: '192.0.2.254', dev: h.eth0, table: 100 });
+    h.net.removeRoute({ to: 'default', via: '192.0.2.254', dev: h.eth0, table: 100 });
+    h.runUntil(5000);
+    expect(seen).toEqual([]);
+    expect(watch.state).toBe('viable');
+    expect(h.judge.counters().checks).toBeGreaterThan(before.checks);
+  });
+
+  it('events on another interface touch no path', () => {
+    const h = makeHost();
+    h.watch({ local: V4.local, remote: V4.peer });
+    const eth1 = h.net.addLink('eth1');
+    const before = h.judge.counters().checks;
+    h.net.addAddress(eth1, '203.0.113.5/24');
+    h.net.setCarrier(eth1, false);
+    h.net.removeAddress(eth1, '203.0.113.5');
+    expect(h.judge.counters().checks).toBe(before);
+  });
+
+  it('a temporary address rotated in next to a stable one does not disturb the stable path', () => {
+    const h = makeHost();
+    const { seen } = h.watch({ local: V6.local, remote: V6.peer });
+    h.net.addAddress(h.eth0, '2001:db8:1::7e57/64', { flags: IFA_F_TEMPORARY | IFA_F_TENTATIVE, valid: 600, preferred: 300 });
+    h.net.at(1000, () => h.net.changeAddress(h.eth0, '2001:db8:1::7e57', { flags: IFA_F_TEMPORARY }));
+    h.runUntil(10_000);
+    expect(seen.filter((s) => s.event !== 'changed')).toEqual([]);
+  });
+});

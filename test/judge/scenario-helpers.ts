@@ -1,0 +1,65 @@
+/** Shared set-up for the judge's virtual-clock scenarios: one host, one or two uplinks, a peer per family. */
+import { VirtualClock } from '../../src/judge/clock';
+import { PathJudge } from '../../src/judge/path-judge';
+import type { JudgeOptions, PathSpec, PathWatch, VerdictReason } from '../../src/judge/types';
+import { FakeNetwork } from '../helpers/fake-network';
+
+export const V4 = { local: '192.0.2.10', gateway: '192.0.2.1', peer: '198.51.100.7' };
+export const V6 = { local: '2001:db8:1::10', gateway: 'fe80::1', peer: '2001:db8:ff::7' };
+
+export interface Seen {
+  /** ms since the scenario's start. */
+  at: number;
+  event: 'suspect' | 'recovered' | 'gone' | 'changed';
+  reason?: VerdictReason;
+  deadline?: number;
+  oif?: number | null;
+  source?: string | null;
+}
+
+export interface Host {
+  clock: VirtualClock;
+  net: FakeNetwork;
+  eth0: number;
+  judge: PathJudge;
+  t0: number;
+  /** Watches a path and records what it emits, with times relative to t0. */
+  watch(spec: PathSpec): { watch: PathWatch; seen: Seen[] };
+  /** Runs the scripted steps and the judge's timers up to t0 + ms. */
+  runUntil(ms: number): void;
+}
+
+/** eth0 with 192.0.2.10/24 + default via 192.0.2.1, and 2001:db8:1::10/64 + default via fe80::1. */
+export function makeHost(options: JudgeOptions = {}, build?: (net: FakeNetwork, eth0: number) => void): Host {
+  const clock = new VirtualClock(1_000_000);
+  const net = new FakeNetwork(clock);
+  const eth0 = net.addLink('eth0');
+  net.addAddress(eth0, `${V4.local}/24`);
+  net.addRoute({ to: 'default', via: V4.gateway, dev: eth0, protocol: 16 });
+  net.addAddress(eth0, 'fe80::10/64');
+  net.addAddress(eth0, `${V6.local}/64`);
+  net.addRoute({ to: 'default6', via: V6.gateway, dev: eth0, protocol: 9 });
+  build?.(net, eth0);
+  const judge = new PathJudge(net, { clock, ...options });
+  const t0 = clock.now();
+  return {
+    clock,
+    net,
+    eth0,
+    judge,
+    t0,
+    watch(spec) {
+      const watch = judge.watch(spec);
+      const seen: Seen[] = [];
+      const at = () => clock.now() - t0;
+      watch.on('suspect', (i) => seen.push({ at: at(), event: 'suspect', reason: i.reason, deadline: i.deadline - t0 }));
+      watch.on('recovered', (i) => seen.push({ at: at(), event: 'recovered', reason: i.reason }));
+      watch.on('gone', (i) => seen.push({ at: at(), event: 'gone', reason: i.reason }));
+      watch.on('changed', (i) => seen.push({ at: at(), event: 'changed', oif: i.current.oif, source: i.current.preferredSource }));
+      return { watch, seen };
+    },
+    runUntil(ms) {
+      clock.advanceTo(t0 + ms);
+    },
+  };
+}
