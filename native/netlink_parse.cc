@@ -79,9 +79,9 @@ struct Attr {
 // How an attribute's payload length is checked before it goes into the table.
 enum class Check : uint8_t {
   kSkip,       // not interesting: never stored
-  kU8,         // at least 1 byte (kernel pads u8 attributes to 4)
+  kU8,         // at least 1 byte (a minimum, as libmnl's mnl_attr_validate checks)
   kU32,        // exactly 4 bytes
-  kU32OrU64,   // 4 or 8 bytes (RTA_EXPIRES was widened to u64)
+  kU32OrU64,   // 4 or 8 bytes (RTA_EXPIRES: either width is accepted)
   kAddress,    // 4 bytes for AF_INET, 16 for AF_INET6; unknown families: ignored
   kString,     // any length; read up to the first NUL
   kFlag,       // presence only
@@ -260,7 +260,8 @@ Outcome ParseLink(const MessageHeader& h, const uint8_t* body, size_t len, Messa
   // Only AF_UNSPEC messages describe the link itself. The bridge sends RTM_NEWLINK
   // and RTM_DELLINK with AF_BRIDGE on RTNLGRP_LINK for port state; such a DELLINK
   // means "left the bridge", not "link deleted" (br_ifinfo_notify). Likewise
-  // AF_INET6 per-device info (RTNLGRP_IPV6_IFINFO) carries no operstate/carrier.
+  // AF_INET6 per-device info (RTNLGRP_IPV6_IFINFO) has no carrier and no kind:
+  // a partial view that must not replace the real one.
   if (ifi.ifi_family != AF_UNSPEC) {
     sink.OnOther(h);
     return Outcome::kOk;
