@@ -1,0 +1,441 @@
+/**
+ * ConnectionGuard: turns path verdicts into actions on sockets. Connections are
+ * grouped by path (local, remote, ifindex for link-local, mark): every
+ * connection on one path shares one judge watch and one verdict, so 10,000
+ * sockets to one peer cost one evaluation. When a path is gone, its
+ * connections — and only those — are closed with a RouteGoneError (or notified,
+ * or handed to the application's callback).
+ */
+import { EventEmitter } from 'node:events';
+import { InvalidArgumentError } from '../errors';
+import { PathJudge } from '../judge/path-judge';
+import type { ChangedInfo, GoneInfo, JudgeOptions, PathSpec, PathWatch, RecoveredInfo, SuspectInfo } from '../judge/types';
+import type { NetworkSource } from '../netlink/view';
+import { GUARD_DEFAULTS } from './defaults';
+import { GuardClosedError, RouteGoneError } from './errors';
+import { emitIsolated } from './isolated-emit';
+import { componentLogger, type Logger } from './logger';
+import {
+  connectionKind,
+  derivePath,
+  egressInterface,
+  readiness,
+  readSocketAddresses,
+  transportOf,
+  whenConnected,
+  type DerivedPath,
+  type GuardableConnection,
+  type SocketAddresses,
+} from './socket-path';
+import {
+  TrackedConnection,
+  type ClosedInfo,
+  type CloseMode,
+  type ConnectionAction,
+  type ConnectionHost,
+  type ConnectionSettings,
+  type ConnectionVerdict,
+  type EgressInterface,
+  type PathVerdict,
+} from './tracked-connection';
+
+/** Anything with the judge's watch(): a PathJudge, or a stand-in in tests. */
+export interface PathJudgeLike {
+  watch(spec: PathSpec): PathWatch;
+}
+
+export interface ConnectionGuardOptions {
+  /**
+   * The network source, normally a started NetlinkMonitor. Used to find each
+   * connection's interface, and (without `judge`) to build the guard's own PathJudge.
+   */
+  source?: NetworkSource;
+  /** A judge to share with other code. Without it the guard builds one from `source`. */
+  judge?: PathJudgeLike;
+  /** Options of the judge the guard builds (hold-downs, clock). Ignored with `judge`. */
+  judgeOptions?: JudgeOptions;
+  /** Default action for tracked connections. Default 'close'. */
+  action?: ConnectionAction;
+  /** How WebSockets are closed. Default 'terminate'. */
+  closeMode?: CloseMode;
+  /** Close-handshake deadline with closeMode 'close'. Default 500 ms. */
+  closeTimeoutMs?: number;
+  /** Close code with closeMode 'close'. Default 1001. */
+  closeCode?: number;
+  /** SO_MARK of the guarded connections' traffic, for policy routing (the kernel does not tell). */
+  mark?: number;
+  /** pino-compatible logger. Default: silent. */
+  logger?: Logger;
+}
+
+export interface TrackOptions {
+  action?: ConnectionAction;
+  closeMode?: CloseMode;
+  closeTimeoutMs?: number;
+  closeCode?: number;
+  mark?: number;
+  /**
+   * Addresses captured earlier (hardened servers capture them at accept): used
+   * when the socket can no longer tell (its peer already gone).
+   */
+  addresses?: SocketAddresses;
+}
+
+/** A verdict on one path, as the guard reports it, with the number of connections on the path. */
+export type PathVerdictEvent = PathVerdict & { path: Readonly<PathSpec>; connections: number };
+
+export interface ConnectionGuardEvents {
+  /** A connection's path is resolved and watched. */
+  tracked: [TrackedConnection];
+  /** A connected socket whose path could not be read or watched (it is left alone). */
+  unresolved: [TrackedConnection, string];
+  /** One event per path verdict (not per connection). */
+  verdict: [PathVerdictEvent];
+  suspect: [SuspectInfo, Readonly<PathSpec>];
+  recovered: [RecoveredInfo, Readonly<PathSpec>];
+  changed: [ChangedInfo, Readonly<PathSpec>];
+  gone: [GoneInfo, Readonly<PathSpec>];
+  /** A tracked connection ended (closed by the guard or by itself). */
+  closed: [TrackedConnection, ClosedInfo];
+  /** An action callback threw or rejected; other connections are unaffected. */
+  'action-failed': [unknown, TrackedConnection];
+}
+
+export interface ConnectionGuardCounters {
+  /** Connections tracked now (pending, watching or unresolved). */
+  tracked: number;
+  /** Of those, not connected yet. */
+  pending: number;
+  /** Of those, connected but unresolved. */
+  unresolved: number;
+  /** Distinct paths watched now. */
+  paths: number;
+  /** Connections ever tracked. */
+  trackedTotal: number;
+  /** Connections ever left unresolved. */
+  unresolvedTotal: number;
+  /** Path verdicts received, by type. */
+  verdicts: { suspect: number; recovered: number; changed: number; gone: number };
+  /** Connections the guard closed. */
+  closedByGuard: number;
+  /** Action callbacks that threw or rejected. */
+  actionFailures: number;
+  /** Event listeners (on connections or the guard) that threw or rejected. */
+  listenerFailures: number;
+}
+
+/** One watched path and the connections on it. */
+interface PathGroup {
+  readonly key: string;
+  readonly spec: Readonly<PathSpec>;
+  readonly watch: PathWatch;
+  readonly egress: EgressInterface | null;
+  readonly members: Set<TrackedConnection>;
+}
+
+function checkMs(name: string, v: unknown): void {
+  if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+    throw new InvalidArgumentError(`${name} must be a number of milliseconds >= 0, got ${String(v)}`);
+  }
+}
+
+function checkSettings(o: Partial<ConnectionSettings> & { mark?: number }, where: string): void {
+  if (o.action !== undefined && o.action !== 'close' && o.action !== 'notify' && typeof o.action !== 'function') {
+    throw new InvalidArgumentError(`${where}: action must be 'close', 'notify' or a function, got ${String(o.action)}`);
+  }
+  if (o.closeMode !== undefined && o.closeMode !== 'terminate' && o.closeMode !== 'close') {
+    throw new InvalidArgumentError(`${where}: closeMode must be 'terminate' or 'close', got ${String(o.closeMode)}`);
+  }
+  checkMs(`${where}: closeTimeoutMs`, o.closeTimeoutMs);
+  if (o.closeCode !== undefined && !(Number.isInteger(o.closeCode) && o.closeCode >= 1000 && o.closeCode <= 4999)) {
+    throw new InvalidArgumentError(`${where}: closeCode must be a WebSocket close code (1000-4999), got ${o.closeCode}`);
+  }
+  if (o.mark !== undefined && !(Number.isInteger(o.mark) && o.mark >= 0 && o.mark <= 0xffffffff)) {
+    throw new InvalidArgumentError(`${where}: mark must be an unsigned 32-bit integer, got ${o.mark}`);
+  }
+}
+
+export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
+  /** The source given in the options, if any. */
+  readonly source: NetworkSource | null;
+  readonly judge: PathJudgeLike;
+  private readonly ownJudge: PathJudge | null;
+  private readonly defaults: ConnectionSettings;
+  private readonly mark: number | undefined;
+  private readonly log: Logger;
+  private readonly groups = new Map<string, PathGroup>();
+  private readonly groupOf = new Map<TrackedConnection, PathGroup>();
+  private readonly live = new Set<TrackedConnection>();
+  private readonly byConnection = new WeakMap<object, TrackedConnection>();
+  private closed = false;
+  private readonly count = {
+    trackedTotal: 0,
+    unresolvedTotal: 0,
+    verdicts: { suspect: 0, recovered: 0, changed: 0, gone: 0 },
+    closedByGuard: 0,
+    actionFailures: 0,
+    listenerFailures: 0,
+  };
+  private readonly host: ConnectionHost = {
+    reportListenerFailure: (err, event, conn) => this.listenerFailed(err, event, conn),
+    reportActionFailure: (err, verdict, conn) => this.actionFailed(err, verdict, conn),
+    closing: (conn, error) => this.onClosing(conn, error),
+    ended: (conn, info) => this.onEnded(conn, info),
+  };
+
+  constructor(options: ConnectionGuardOptions) {
+    super();
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('ConnectionGuard options must be an object with `source` or `judge`');
+    }
+    if (!options.judge && !options.source) {
+      throw new InvalidArgumentError(
+        'ConnectionGuard needs `source` (a started NetlinkMonitor) or `judge` (a PathJudge) to get verdicts from',
+      );
+    }
+    if (options.judge && typeof options.judge.watch !== 'function') {
+      throw new InvalidArgumentError('ConnectionGuard: `judge` must have a watch(spec) method (a PathJudge)');
+    }
+    checkSettings(options, 'ConnectionGuard');
+    this.source = options.source ?? null;
+    this.ownJudge = options.judge ? null : new PathJudge(options.source!, options.judgeOptions);
+    this.judge = options.judge ?? this.ownJudge!;
+    this.mark = options.mark;
+    this.defaults = {
+      action: options.action ?? GUARD_DEFAULTS.action,
+      closeMode: options.closeMode ?? GUARD_DEFAULTS.closeMode,
+      closeTimeoutMs: options.closeTimeoutMs ?? GUARD_DEFAULTS.closeTimeoutMs,
+      closeCode: options.closeCode ?? GUARD_DEFAULTS.closeCode,
+    };
+    this.log = componentLogger(options.logger, 'connection-guard');
+  }
+
+  override emit<K extends keyof ConnectionGuardEvents>(event: K, ...args: ConnectionGuardEvents[K]): boolean {
+    return emitIsolated(this as EventEmitter, event, args, (err, ev) => this.listenerFailed(err, ev, null));
+  }
+
+  /**
+   * Watches a connection: a ws WebSocket (client or server side), a net.Socket or
+   * a tls.TLSSocket. A connection not connected yet is resolved once it connects;
+   * one already closed comes back in state 'closed'. It is untracked by itself
+   * when it closes. Tracking the same connection twice returns the same object.
+   * Throws only for misuse (not a connection, bad options, closed guard).
+   */
+  track(connection: GuardableConnection, options: TrackOptions = {}): TrackedConnection {
+    if (this.closed) throw new GuardClosedError();
+    const kind = connectionKind(connection);
+    if (!kind) {
+      throw new InvalidArgumentError('track(): expected a ws WebSocket, a net.Socket or a tls.TLSSocket');
+    }
+    const existing = this.byConnection.get(connection);
+    if (existing && existing.state !== 'untracked') return existing;
+    checkSettings(options, 'track()');
+    const tracked = new TrackedConnection(
+      connection,
+      kind,
+      {
+        action: options.action ?? this.defaults.action,
+        closeMode: options.closeMode ?? this.defaults.closeMode,
+        closeTimeoutMs: options.closeTimeoutMs ?? this.defaults.closeTimeoutMs,
+        closeCode: options.closeCode ?? this.defaults.closeCode,
+      },
+      this.host,
+    );
+    this.byConnection.set(connection, tracked);
+    this.count.trackedTotal++;
+    const state = readiness(connection);
+    if (state === 'closed') {
+      tracked.end();
+      return tracked;
+    }
+    this.live.add(tracked);
+    const onClose = () => tracked.end();
+    (connection as unknown as EventEmitter).on('close', onClose);
+    let cancelWait = () => undefined as void;
+    tracked.detach = () => {
+      cancelWait();
+      (connection as unknown as EventEmitter).off('close', onClose);
+    };
+    if (state === 'connected') {
+      this.resolve(tracked, options);
+    } else {
+      cancelWait = whenConnected(connection, (connected) => {
+        if (connected) this.resolve(tracked, options);
+      });
+    }
+    return tracked;
+  }
+
+  /** The TrackedConnection of a connection, if tracked. */
+  tracked(connection: GuardableConnection): TrackedConnection | undefined {
+    const t = this.byConnection.get(connection);
+    return t && !t.finished ? t : undefined;
+  }
+
+  /** Stops watching a connection without closing it. */
+  untrack(connection: GuardableConnection | TrackedConnection): void {
+    const tracked = connection instanceof TrackedConnection ? connection : this.byConnection.get(connection);
+    if (!tracked || tracked.finished) return;
+    this.leave(tracked);
+    tracked.untracked();
+  }
+
+  /** Connections tracked now. */
+  connections(): TrackedConnection[] {
+    return [...this.live];
+  }
+
+  counters(): ConnectionGuardCounters {
+    let pending = 0;
+    let unresolved = 0;
+    for (const t of this.live) {
+      if (t.state === 'pending') pending++;
+      else if (t.state === 'unresolved') unresolved++;
+    }
+    return {
+      tracked: this.live.size,
+      pending,
+      unresolved,
+      paths: this.groups.size,
+      trackedTotal: this.count.trackedTotal,
+      unresolvedTotal: this.count.unresolvedTotal,
+      verdicts: { ...this.count.verdicts },
+      closedByGuard: this.count.closedByGuard,
+      actionFailures: this.count.actionFailures,
+      listenerFailures: this.count.listenerFailures,
+    };
+  }
+
+  /** Untracks everything (nothing is closed), closes the watches and the guard's own judge. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const tracked of [...this.live]) this.untrack(tracked);
+    for (const group of new Set(this.groupOf.values())) group.watch.close();
+    this.groups.clear();
+    this.ownJudge?.close();
+  }
+
+  /** Reads the connection's addresses, derives its path and joins that path's group. Never throws. */
+  private resolve(tracked: TrackedConnection, options: TrackOptions): void {
+    if (this.closed || tracked.state !== 'pending') return;
+    const transport = transportOf(tracked.connection);
+    const read = transport ? readSocketAddresses(transport) : null;
+    const addresses = read?.ok ? read.addresses : options.addresses;
+    if (!addresses) {
+      this.markUnresolved(tracked, read && !read.ok ? read.code : 'ENOTCONN', null);
+      return;
+    }
+    const derived = derivePath(addresses, this.source, options.mark ?? this.mark);
+    if (!derived.ok) {
+      this.markUnresolved(tracked, derived.code, addresses, derived.message);
+      return;
+    }
+    let group: PathGroup;
+    try {
+      group = this.groupFor(derived.path);
+    } catch (err) {
+      this.markUnresolved(tracked, (err as { code?: string }).code ?? 'ERR_WATCH', addresses, (err as Error).message);
+      return;
+    }
+    group.members.add(tracked);
+    this.groupOf.set(tracked, group);
+    tracked.watching(group.spec, group.key, addresses, group.egress, group.watch.state);
+    this.log.debug(
+      { path: group.spec, localPort: addresses.localPort, remotePort: addresses.remotePort, kind: tracked.kind },
+      'tracking connection',
+    );
+    this.emit('tracked', tracked);
+  }
+
+  private markUnresolved(tracked: TrackedConnection, code: string, addresses: SocketAddresses | null, message?: string): void {
+    tracked.unresolved(code, addresses);
+    this.count.unresolvedTotal++;
+    this.log.debug({ code, message, kind: tracked.kind }, 'connection left unresolved');
+    this.emit('unresolved', tracked, code);
+  }
+
+  /** The live group of a path, or a new one with its own watch. */
+  private groupFor(path: DerivedPath): PathGroup {
+    const existing = this.groups.get(path.key);
+    if (existing) return existing;
+    const watch = this.judge.watch(path.spec);
+    const index = egressInterface(path.spec, this.source);
+    const group: PathGroup = {
+      key: path.key,
+      spec: watch.path ?? path.spec,
+      watch,
+      egress: index === null ? null : { index, name: this.source?.state.link(index)?.name ?? null },
+      members: new Set(),
+    };
+    watch.on('suspect', (info) => this.onVerdict(group, { type: 'suspect', info }));
+    watch.on('recovered', (info) => this.onVerdict(group, { type: 'recovered', info }));
+    watch.on('changed', (info) => this.onVerdict(group, { type: 'changed', info }));
+    watch.on('gone', (info) => this.onVerdict(group, { type: 'gone', info }));
+    this.groups.set(path.key, group);
+    return group;
+  }
+
+  /** Runs inside the judge's emit: must not throw. */
+  private onVerdict(group: PathGroup, verdict: PathVerdict): void {
+    try {
+      const connections = group.members.size;
+      this.count.verdicts[verdict.type]++;
+      this.logVerdict(group, verdict, connections);
+      if (verdict.type === 'gone' && this.groups.get(group.key) === group) {
+        // Connections made from now on get a fresh watch of their own.
+        this.groups.delete(group.key);
+      }
+      this.emit('verdict', { ...verdict, path: group.spec, connections });
+      this.emit(verdict.type, verdict.info as never, group.spec);
+      for (const member of [...group.members]) {
+        member.deliver(
+          verdict.type === 'gone'
+            ? { ...verdict, error: new RouteGoneError(group.spec, verdict.info.reason, verdict.info.evidence) }
+            : verdict,
+        );
+      }
+    } catch (err) {
+      this.log.error({ err, path: group.spec }, 'failed to deliver a verdict');
+    }
+  }
+
+  private logVerdict(group: PathGroup, verdict: { type: string; info: object }, connections: number): void {
+    const fields = { path: group.spec, connections, ...verdict.info };
+    if (verdict.type === 'gone') this.log.warn(fields, 'path gone');
+    else this.log.info(fields, `path ${verdict.type}`);
+  }
+
+  private onClosing(tracked: TrackedConnection, error: RouteGoneError | null): void {
+    this.count.closedByGuard++;
+    this.log.debug({ path: tracked.path, reason: error?.reason, kind: tracked.kind }, 'closing connection');
+  }
+
+  private onEnded(tracked: TrackedConnection, info: ClosedInfo): void {
+    this.leave(tracked);
+    this.emit('closed', tracked, info);
+  }
+
+  /** Takes a connection out of its group; the group's watch closes with its last member. */
+  private leave(tracked: TrackedConnection): void {
+    this.live.delete(tracked);
+    const group = this.groupOf.get(tracked);
+    if (!group) return;
+    this.groupOf.delete(tracked);
+    group.members.delete(tracked);
+    if (group.members.size > 0) return;
+    group.watch.close();
+    if (this.groups.get(group.key) === group) this.groups.delete(group.key);
+  }
+
+  private listenerFailed(err: unknown, event: string | symbol, tracked: TrackedConnection | null): void {
+    this.count.listenerFailures++;
+    this.log.error({ err, event: String(event), path: tracked?.path }, 'an event listener failed');
+  }
+
+  private actionFailed(err: unknown, verdict: ConnectionVerdict, tracked: TrackedConnection): void {
+    this.count.actionFailures++;
+    this.log.error({ err, verdict: verdict.type, path: tracked.path }, 'connection action failed');
+    this.emit('action-failed', err, tracked);
+  }
+}

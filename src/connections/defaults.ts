@@ -1,0 +1,43 @@
+/**
+ * Every default of the connections layer, in one place: the connection guard,
+ * hardened servers and the reconnecting client read their options against these.
+ */
+
+export const GUARD_DEFAULTS = {
+  /** What happens to a connection whose path is gone: 'close', 'notify', or a callback. */
+  action: 'close',
+  /** How a WebSocket is closed: 'terminate' (no handshake over a dead path) or 'close' (1001, then terminate). */
+  closeMode: 'terminate',
+  /** With closeMode 'close': how long the close handshake may take before the socket is destroyed. */
+  closeTimeoutMs: 500,
+  /** With closeMode 'close': the close code sent (1001 Going Away). */
+  closeCode: 1001,
+} as const;
+
+export const SERVER_DEFAULTS = {
+  /** How often the process checks that it can still open a descriptor (EMFILE/ENFILE watch). */
+  descriptorProbeMs: 250,
+  /** First pause of the listener after descriptors ran out. */
+  pauseInitialMs: 100,
+  /** Longest pause; pauses double up to this while descriptors stay exhausted. */
+  pauseMaxMs: 5000,
+  /** After this long without exhaustion the next pause starts again from pauseInitialMs. */
+  pauseResetMs: 10_000,
+} as const;
+
+export const RECONNECT_DEFAULTS = {
+  /** Which closes lead to a reconnect: 'gone' (route lost) or 'unexpected' (any close not asked for). */
+  reconnectOn: 'gone',
+  /** First delay before a reconnect attempt, once a route exists. */
+  initialDelayMs: 250,
+  /** Longest delay between attempts. */
+  maxDelayMs: 10_000,
+  /** Growth of the delay after each failed attempt. */
+  factor: 2,
+  /** Fraction of each delay that is random (0 = none, 1 = anywhere from 0 to the delay). */
+  jitter: 0.5,
+  /** While waiting for a route: how often to ask the kernel again, besides on every network event. */
+  routeCheckMs: 1000,
+  /** Attempts before giving up; Infinity = never give up. */
+  maxAttempts: Infinity,
+} as const;
