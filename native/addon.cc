@@ -282,6 +282,9 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
   void OnReadable(int status) {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
+    // The JS object may already be collected while its finalizer (which calls
+    // Release()) has not run yet: nobody is listening any more.
+    if (Value().IsEmpty()) return Release();
     try {
       // On POLLERR libuv stops the handle and reports UV_EBADF (uv__poll_io).
       // Netlink raises POLLERR for a pending socket error, i.e. ENOBUFS after an
@@ -297,9 +300,17 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
       }
       Deliver(env);
     } catch (const Napi::Error& e) {
-      napi_fatal_exception(env, e.Value());
+      // A Node-API call failed (while a worker terminates, most likely): report
+      // it if JS can still hear it. C++ exceptions must not unwind into libuv.
+      if (!e.IsEmpty()) napi_fatal_exception(env, e.Value());
     } catch (const std::exception& e) {
-      napi_fatal_exception(env, Napi::Error::New(env, std::string("routeguard: ") + e.what()).Value());
+      napi_value message;
+      napi_value error;
+      std::string text = std::string("routeguard: ") + e.what();
+      if (napi_create_string_utf8(env, text.c_str(), text.size(), &message) == napi_ok &&
+          napi_create_error(env, nullptr, message, &error) == napi_ok) {
+        napi_fatal_exception(env, error);
+      }
     }
   }
 

@@ -270,7 +270,7 @@ void JoinGroups(int fd) {
 }  // namespace
 
 // Routes parsed messages: multicast events and replies to the dump in flight go
-// to the records; replies to a dump we abandoned are dropped unseen.
+// to the records; replies to dumps we gave up on are dropped unseen.
 class NetlinkMonitor::Sink : public MessageSink {
  public:
   Sink(NetlinkMonitor& monitor, RecordWriter& out) : m_(monitor), out_(out), records_(out) {}
@@ -290,18 +290,14 @@ class NetlinkMonitor::Sink : public MessageSink {
   void OnDone(const MessageHeader& h, int32_t error) override {
     if (IsCurrentDump(h)) {
       m_.OnDumpDone(h.flags, error, out_);
-    } else if (IsAbandonedDump(h)) {
-      m_.OnAbandonedDumpEnded(out_);
+    } else if (h.pid == m_.stats_.port_id) {
+      m_.OnStaleDumpEnded(out_);  // a dump we gave up on: the kernel is free again
     }
   }
   void OnError(const MessageHeader& h, int32_t error, const std::string& extack,
                const MessageHeader& request) override {
     // The error's own header echoes the request's seq and our port id.
-    if (IsCurrentDump(h)) {
-      m_.OnDumpError(error, extack, out_);
-    } else if (IsAbandonedDump(h)) {
-      m_.OnAbandonedDumpEnded(out_);
-    }
+    if (IsCurrentDump(h)) m_.OnDumpError(error, extack, out_);
   }
   void OnMalformed(const MessageHeader&, Malformed) override {
     ++m_.stats_.dropped_malformed;
@@ -318,9 +314,6 @@ class NetlinkMonitor::Sink : public MessageSink {
   bool IsCurrentDump(const MessageHeader& h) const {
     return m_.dump_.active && !m_.dump_.resend && h.seq == m_.dump_.seq &&
            h.pid == m_.stats_.port_id;
-  }
-  bool IsAbandonedDump(const MessageHeader& h) const {
-    return m_.abandoned_seq_ != 0 && h.seq == m_.abandoned_seq_ && h.pid == m_.stats_.port_id;
   }
   bool Deliver(const MessageHeader& h) {
     if (!IsDumpReply(h)) return true;  // an event
@@ -401,7 +394,7 @@ void NetlinkMonitor::Start(RecordWriter& out) {
   }
   started_ = true;
   sequence_reason_ = record::kInitial;
-  dump_ = Dump{true, record::kObjLink, seq, false, false};
+  dump_ = Dump{true, record::kObjLink, seq, false, false, false};
   out.Control(record::kDumpBegin, record::kObjLink, record::kInitial);
 }
 
@@ -417,7 +410,7 @@ void NetlinkMonitor::Resync(RecordWriter& out) {
     throw SystemError(err, "sendto", "cannot request the links dump: " + ErrnoText(err));
   }
   sequence_reason_ = record::kResync;
-  dump_ = Dump{true, record::kObjLink, seq, false, false};
+  dump_ = Dump{true, record::kObjLink, seq, false, false, false};
   out.Control(record::kDumpBegin, record::kObjLink, record::kResync);
 }
 
@@ -426,13 +419,13 @@ void NetlinkMonitor::BeginObject(record::Object object, record::DumpReason reaso
   uint32_t seq = NextSeq();
   int err = SendDumpRequest(object, seq);
   if (err == 0) {
-    dump_ = Dump{true, object, seq, false, false};
+    dump_ = Dump{true, object, seq, false, false, false};
     out.Control(record::kDumpBegin, object, reason);
     return;
   }
   // Sending to the kernel only fails for want of memory (ENOBUFS/ENOMEM): report
   // it and go on with the next object rather than stall the sequence.
-  dump_ = Dump{false, object, seq, false, false};
+  dump_ = Dump{false, object, seq, false, false, false};
   ++stats_.dump_errors;
   out.Error(err, std::string("cannot request the ") + ObjectName(object) + " dump: " +
                      ErrnoText(err));
@@ -458,21 +451,13 @@ void NetlinkMonitor::NextObject(RecordWriter& out) {
 
 void NetlinkMonitor::ResendDump(RecordWriter& out) {
   dump_.resend = false;
+  dump_.replied = false;
   dump_.seq = NextSeq();
   if (int err = SendDumpRequest(dump_.object, dump_.seq)) OnDumpFailed(err, {}, out);
 }
 
-void NetlinkMonitor::AbandonDump() {
-  if (!dump_.active) return;
-  // A request refused with EBUSY never started: the kernel is still busy with
-  // the dump abandoned before it, which stays the one to wait for.
-  if (!dump_.resend) abandoned_seq_ = dump_.seq;
-  dump_.active = false;
-}
-
 void NetlinkMonitor::OnDumpReply(uint16_t nlmsg_flags) {
-  // The kernel accepted our request, so its previous dump (if any) is over.
-  abandoned_seq_ = 0;
+  dump_.replied = true;
   if (nlmsg_flags & NLM_F_DUMP_INTR) dump_.interrupted = true;
 }
 
@@ -491,17 +476,18 @@ void NetlinkMonitor::OnDumpDone(uint16_t nlmsg_flags, int32_t error, RecordWrite
 
 void NetlinkMonitor::OnDumpError(int32_t error, const std::string& extack, RecordWriter& out) {
   if (error == 0) return;  // an ACK: we never ask for one, nothing to do
+  dump_.replied = true;
   int errnum = error < 0 ? -error : error;
   if (errnum == ENOBUFS) {
     // The receive buffer was full when the dump started: __netlink_dump_start
     // reports netlink_dump()'s ENOBUFS yet leaves the dump running, to resume on
     // our next read. A full buffer is also where events get dropped: recover as
-    // from an overflow (the running dump becomes the abandoned one).
+    // from an overflow (giving up on this dump, which the kernel finishes).
     return HandleOverflow(out);
   }
   if (errnum == EBUSY) {
     // __netlink_dump_start refuses a second dump while one is running on the
-    // socket: the kernel is still producing the dump we abandoned. Reading its
+    // socket: the kernel is still producing a dump we gave up on. Reading its
     // replies drives it to the end; ask again then (or when the queue runs dry).
     dump_.resend = true;
     return;
@@ -523,8 +509,7 @@ void NetlinkMonitor::OnDumpFailed(int errnum, const std::string& extack, RecordW
   NextObject(out);  // no kDumpEnd: what the mirror has for this object stays
 }
 
-void NetlinkMonitor::OnAbandonedDumpEnded(RecordWriter& out) {
-  abandoned_seq_ = 0;
+void NetlinkMonitor::OnStaleDumpEnded(RecordWriter& out) {
   if (dump_.active && dump_.resend) ResendDump(out);
 }
 
@@ -537,7 +522,6 @@ void NetlinkMonitor::HandleOverflow(RecordWriter& out) {
     out.Control(record::kOverflow, static_cast<uint32_t>(stats_.overflows));
   }
   if (!started_) return;  // start() dumps everything anyway
-  AbandonDump();
   resync_queued_ = false;
   // Until the first kSynced the recovery is still the initial sync.
   sequence_reason_ = synced_once_ ? record::kResync : record::kInitial;
@@ -559,7 +543,6 @@ void NetlinkMonitor::HandleTruncated(const Datagram& d, RecordWriter& out) {
   nlmsghdr first;
   std::memcpy(&first, buffer_.data(), sizeof(first));
   if (first.nlmsg_seq != dump_.seq || first.nlmsg_pid != stats_.port_id) return;
-  AbandonDump();
   ++stats_.dump_retries;
   BeginObject(dump_.object, record::kRetry, out);
 }
@@ -616,10 +599,16 @@ NetlinkMonitor::DrainResult NetlinkMonitor::Drain(RecordWriter& out) {
     }
     stats_.messages += ParseDatagram(buffer_.data(), d.length, sink);
   }
-  // The queue ran dry while a refused dump waits for the kernel's previous one:
-  // its DONE may never come (it can be lost, or the dump stalled on a failed
-  // allocation), so ask now; another EBUSY just means reading on.
-  if (result == DrainResult::kDrained && dump_.active && dump_.resend) ResendDump(out);
+  // The queue ran dry and the dump in flight has had no answer at all. Had the
+  // kernel taken the request, its replies would be queued: the first part is
+  // produced inside sendto(), and every read that empties the queue produces
+  // the next (netlink_recvmsg calls netlink_dump). So the request was refused
+  // (EBUSY) and the refusal may not even have reached us: while the socket is
+  // congested after an overflow, netlink_attachskb drops unicast errors without
+  // raising a new ENOBUFS. Ask again; a new refusal just means reading on.
+  if (result == DrainResult::kDrained && dump_.active && (dump_.resend || !dump_.replied)) {
+    ResendDump(out);
+  }
   FlushDropCounts(out);
   return result;
 }

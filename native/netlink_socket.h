@@ -163,6 +163,7 @@ class NetlinkMonitor {
     bool active = false;
     record::Object object = record::kObjLink;
     uint32_t seq = 0;
+    bool replied = false;      // something came back for this seq: the kernel took the request
     bool interrupted = false;  // a reply carried NLM_F_DUMP_INTR
     bool resend = false;       // refused with EBUSY: resend when the kernel's previous dump ends
   };
@@ -172,7 +173,6 @@ class NetlinkMonitor {
   void BeginObject(record::Object object, record::DumpReason reason, RecordWriter& out);
   void NextObject(RecordWriter& out);
   void ResendDump(RecordWriter& out);
-  void AbandonDump();
   void HandleOverflow(RecordWriter& out);
   void HandleTruncated(const Datagram& d, RecordWriter& out);
   void FlushDropCounts(RecordWriter& out);
@@ -182,7 +182,7 @@ class NetlinkMonitor {
   void OnDumpDone(uint16_t nlmsg_flags, int32_t error, RecordWriter& out);
   void OnDumpError(int32_t error, const std::string& extack, RecordWriter& out);
   void OnDumpFailed(int errnum, const std::string& extack, RecordWriter& out);
-  void OnAbandonedDumpEnded(RecordWriter& out);
+  void OnStaleDumpEnded(RecordWriter& out);
 
   UniqueFd fd_;
   MonitorStats stats_;
@@ -192,11 +192,10 @@ class NetlinkMonitor {
   bool synced_once_ = false;
   bool resync_queued_ = false;
   record::DumpReason sequence_reason_ = record::kInitial;
+  // The dump in flight. Netlink runs one dump per socket (__netlink_dump_start
+  // answers EBUSY while cb_running): a dump we gave up on keeps the kernel busy
+  // until it ends, and its replies (older seqs) are dropped unseen.
   Dump dump_;
-  // A dump we stopped listening to while the kernel may still be producing it;
-  // a new dump request is refused with EBUSY until it ends (netlink allows one
-  // dump per socket: __netlink_dump_start checks cb_running).
-  uint32_t abandoned_seq_ = 0;
   bool overflow_reported_in_batch_ = false;
   uint32_t pending_not_from_kernel_ = 0;
   uint32_t pending_truncated_ = 0;
