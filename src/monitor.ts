@@ -289,7 +289,8 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
     this.on('close', onClose);
     try {
       for (;;) {
-        while (queue.length > 0) yield queue.shift()!;
+        // Once closed (or aborted) nothing more is delivered, not even what was queued.
+        while (queue.length > 0 && !this.closed) yield queue.shift()!;
         if (this.closed) return;
         await new Promise<void>((r) => (wake = r));
         wake = null;

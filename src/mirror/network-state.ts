@@ -298,29 +298,60 @@ export class NetworkState implements NetworkStateView {
     const { status } = table.upsert(view, p, this.gen[DumpObject.Route], !fromDump);
     if (!this.initialDone || (status === 'same' && fromDump)) return;
     const route = readRoute(view, p);
+    if (route.family === 6 && route.multipath && status === 'added') this.absorbSiblings(route, time, hooks);
     const action = status === 'added' ? 'added' : 'changed';
     this.report({ type: 'route', action, route, previous, time }, fromDump, hooks);
+  }
+
+  /** Single-path IPv6 routes of the same key as `route`, as slots with their routes. */
+  private ipv6Candidates(route: Route): Array<{ slot: number; route: Route }> {
+    const dst = parseIp(route.destination)!.bytes;
+    return this.routeTable
+      .slotsTo(route.table, 6, dst, route.destinationLength)
+      .map((slot) => ({ slot, route: this.routeTable.read(slot) }))
+      .filter((c) => c.route.metric === route.metric && c.route.source === route.source);
+  }
+
+  /**
+   * `ip -6 route append` turns a single-path route into ECMP siblings; the kernel then
+   * reports the whole multipath route, which replaces the single-path entries it includes.
+   */
+  private absorbSiblings(route: Route, time: number, hooks: ApplyHooks): void {
+    for (const c of this.ipv6Candidates(route)) {
+      if (c.route.multipath) continue;
+      const included = route.multipath!.some((h) => h.index === c.route.oif && h.gateway === c.route.gateway);
+      if (!included) continue;
+      this.routeTable.remove(c.slot);
+      this.report({ type: 'route', action: 'removed', route: c.route, previous: c.route, time }, false, hooks);
+    }
   }
 
   private applyRouteDel(view: RecordView, p: number, time: number, hooks: ApplyHooks): void {
     const table = this.routeTable;
     const slot = table.find(view, p);
-    if (slot < 0) return;
-    const previous = table.read(slot);
-    const deleted = readRoute(view, p);
-    // IPv6 deletes one sibling of a multipath route at a time: drop that nexthop only.
-    if (previous.multipath && !deleted.multipath && previous.multipath.length > 1) {
-      const rest = previous.multipath.filter(
-        (h) => !((deleted.oif === null || h.index === deleted.oif) && h.gateway === deleted.gateway),
-      );
-      if (rest.length > 0 && rest.length < previous.multipath.length) {
-        table.replaceNexthops(slot, rest);
-        this.report({ type: 'route', action: 'changed', route: table.read(slot), previous, time }, false, hooks);
-        return;
-      }
+    if (slot >= 0) {
+      const previous = table.read(slot);
+      table.remove(slot);
+      this.report({ type: 'route', action: 'removed', route: previous, previous, time }, false, hooks);
+      return;
     }
-    table.remove(slot);
-    this.report({ type: 'route', action: 'removed', route: previous, previous, time }, false, hooks);
+    // IPv6 deletes one sibling of a multipath route at a time (one RTM_DELROUTE per nexthop).
+    const deleted = readRoute(view, p);
+    if (deleted.family !== 6 || deleted.multipath) return;
+    for (const c of this.ipv6Candidates(deleted)) {
+      const hops = c.route.multipath;
+      if (!hops) continue;
+      const rest = hops.filter((h) => !(h.index === deleted.oif && h.gateway === deleted.gateway));
+      if (rest.length === hops.length) continue;
+      if (rest.length === 0) {
+        table.remove(c.slot);
+        this.report({ type: 'route', action: 'removed', route: c.route, previous: c.route, time }, false, hooks);
+      } else {
+        table.replaceNexthops(c.slot, rest);
+        this.report({ type: 'route', action: 'changed', route: table.read(c.slot), previous: c.route, time }, false, hooks);
+      }
+      return;
+    }
   }
 
   private applyNexthop(nh: Nexthop, removed: boolean, fromDump: boolean, time: number, hooks: ApplyHooks): void {

@@ -7,13 +7,15 @@
  * when someone reads them. Multipath nexthops (rare in big tables) live in a Map.
  *
  * Identity follows the kernel's: family, table, destination/length,
- * source/length, TOS, metric (fib_table_insert / fib6_add_rt2node).
+ * source/length, TOS, metric (fib_table_insert), and for IPv6 also the
+ * device and gateway of single-path routes (fib6_add_rt2node).
  */
 import * as F from '../netlink/record-format';
 import { readRoute, readRouteNexthops, type RecordView } from '../netlink/decode';
 import { parseIp } from '../netlink/ip';
 import type { Route, RouteNexthop } from '../netlink/types';
 
+const AF_INET6 = 10;
 const STRIDE = 32; // 30 payload words + generation + padding: a slot is 128 bytes
 const GEN = 30;
 const CHUNK_SHIFT = 13; // 8192 slots = 1 MiB per chunk
@@ -71,6 +73,12 @@ export class RouteTable {
     if (w[b] !== u32[p] || w[b + F.ROUTE_TABLE] !== u32[p + F.ROUTE_TABLE]) return false;
     if (w[b + F.ROUTE_PRIORITY] !== u32[p + F.ROUTE_PRIORITY]) return false;
     for (let i = F.ROUTE_DST; i < F.ROUTE_DST + 8; i++) if (w[b + i] !== u32[p + i]) return false;
+    if ((u32[p] & 0xff) === AF_INET6) {
+      // IPv6 keeps routes that differ only in device or gateway side by side (fib6_add_rt2node:
+      // not ECMP siblings unless they have gateways); multipath routes carry neither at top level.
+      if (w[b + F.ROUTE_OIF] !== u32[p + F.ROUTE_OIF]) return false;
+      for (let i = F.ROUTE_GATEWAY; i < F.ROUTE_GATEWAY + 4; i++) if (w[b + i] !== u32[p + i]) return false;
+    }
     return true;
   }
 
