@@ -1,0 +1,156 @@
+/**
+ * The NDJSON recording format (`routeguard record`, `routeguard replay`), and the
+ * RecordingSource that writes it: a NetworkSource wrapper that logs every event
+ * its inner source emits and every kernel lookup made through it. Lookups made
+ * while an event is being handled carry that event's time and follow its line,
+ * so a replay can answer them as the kernel did right after the event.
+ * Format reference: docs/verdicts.md, "Recording format".
+ */
+import { EventEmitter } from 'node:events';
+import { RouteguardError } from '../errors';
+import type { NetworkEvent, RouteQuery } from '../netlink/types';
+import type { NetworkSource, RouteLookupResult } from '../netlink/view';
+import type { NetworkSnapshot } from './memory-network';
+import type { PathSpec } from './types';
+
+export const RECORDING_FORMAT = 'routeguard-record';
+export const RECORDING_VERSION = 1;
+
+export interface HeaderLine {
+  kind: 'header';
+  format: typeof RECORDING_FORMAT;
+  version: typeof RECORDING_VERSION;
+  time: number;
+  netns: string | null;
+  /** Paths the recorder watched (their lookups are in the recording). */
+  paths: PathSpec[];
+  /** Period of the recorder's probe lookups for those paths; null when none. */
+  probeIntervalMs: number | null;
+}
+export interface SnapshotLine extends NetworkSnapshot {
+  kind: 'snapshot';
+  time: number;
+}
+export interface EventLine {
+  kind: 'event';
+  time: number;
+  event: NetworkEvent;
+}
+export interface LookupLine {
+  kind: 'lookup';
+  time: number;
+  query: RouteQuery;
+  result: RouteLookupResult;
+}
+export interface EndLine {
+  kind: 'end';
+  time: number;
+}
+export type RecordingLine = HeaderLine | SnapshotLine | EventLine | LookupLine | EndLine;
+
+/** Key of a lookup query: equal queries share recorded answers. */
+export function lookupKey(q: RouteQuery): string {
+  return `${q.to}|${q.from ?? ''}|${q.oif ?? ''}|${q.iif ?? ''}|${q.mark ?? ''}|${q.uid ?? ''}`;
+}
+
+function bad(lineNo: number, what: string): never {
+  throw new RouteguardError('ERR_BAD_RECORDING', `recording line ${lineNo}: ${what}`);
+}
+
+/** Parses and checks a recording; errors (code ERR_BAD_RECORDING) name the line. */
+export function parseRecording(text: string): RecordingLine[] {
+  const lines: RecordingLine[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const lineNo = i + 1;
+    if (raw.trim() === '') return;
+    let line: RecordingLine;
+    try {
+      line = JSON.parse(raw) as RecordingLine;
+    } catch {
+      bad(lineNo, 'not JSON');
+    }
+    if (typeof line !== 'object' || line === null || typeof line.time !== 'number') bad(lineNo, 'missing "time"');
+    switch (line.kind) {
+      case 'header':
+        if (lines.length !== 0) bad(lineNo, 'header must be the first line');
+        if (line.format !== RECORDING_FORMAT || line.version !== RECORDING_VERSION) {
+          bad(lineNo, `not a ${RECORDING_FORMAT} version ${RECORDING_VERSION} file`);
+        }
+        break;
+      case 'snapshot':
+        if (lines.length !== 1) bad(lineNo, 'snapshot must follow the header');
+        break;
+      case 'event':
+        if (!line.event || typeof line.event.type !== 'string') bad(lineNo, 'event without a type');
+        break;
+      case 'lookup':
+        if (!line.query || !line.result) bad(lineNo, 'lookup without query or result');
+        break;
+      case 'end':
+        break;
+      default:
+        bad(lineNo, `unknown kind ${JSON.stringify((line as { kind?: unknown }).kind)}`);
+    }
+    if (lines.length === 0 && line.kind !== 'header') bad(lineNo, `starts with "${line.kind}", not a header`);
+    lines.push(line);
+  });
+  if (lines.length < 2) bad(lines.length + 1, 'a recording needs a header and a snapshot');
+  return lines;
+}
+
+/** Wraps a live source, writing what flows through it as recording lines. */
+export class RecordingSource extends EventEmitter implements NetworkSource {
+  private handlingEventAt: number | null = null;
+  private readonly forward = (event: NetworkEvent) => {
+    this.write({ kind: 'event', time: event.time, event });
+    this.handlingEventAt = event.time;
+    try {
+      this.emit('event', event);
+    } finally {
+      this.handlingEventAt = null;
+    }
+  };
+
+  constructor(
+    private readonly inner: NetworkSource,
+    private readonly write: (line: RecordingLine) => void,
+    private readonly clock: { now(): number },
+  ) {
+    super();
+  }
+
+  get state(): NetworkSource['state'] {
+    return this.inner.state;
+  }
+
+  get synced(): boolean {
+    return this.inner.synced;
+  }
+
+  /** Writes the header and the snapshot of the (synced) inner source, then starts forwarding events. */
+  begin(header: Omit<HeaderLine, 'kind' | 'format' | 'version' | 'time'>): void {
+    const time = this.clock.now();
+    this.write({ kind: 'header', format: RECORDING_FORMAT, version: RECORDING_VERSION, time, ...header });
+    const s = this.inner.state;
+    const snapshot: NetworkSnapshot = {
+      links: [...s.links()],
+      addresses: [...s.addresses()],
+      routes: [...s.routes()],
+      nexthops: [...s.nexthops()],
+    };
+    this.write({ kind: 'snapshot', time, ...snapshot });
+    this.inner.on('event', this.forward);
+  }
+
+  /** Writes the end line and stops forwarding. */
+  end(): void {
+    this.inner.off('event', this.forward);
+    this.write({ kind: 'end', time: this.clock.now() });
+  }
+
+  lookupRoute(query: RouteQuery): RouteLookupResult {
+    const result = this.inner.lookupRoute(query);
+    this.write({ kind: 'lookup', time: this.handlingEventAt ?? this.clock.now(), query, result });
+    return result;
+  }
+}
