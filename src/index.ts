@@ -18,3 +18,16 @@ export {
   tableName,
 } from './netlink/flags';
 export * from './errors';
+
+// Layer 2: path verdicts (src/judge) — is a path viable, suspect or really gone, and why.
+export { PathJudge } from './judge/path-judge';
+export { realClock, VirtualClock } from './judge/clock';
+export { DEFAULT_HOLD_DOWNS, JUDGE_DEFAULTS } from './judge/hold-downs';
+export { normalizePathSpec } from './judge/path-spec';
+export { MemoryNetworkState } from './judge/memory-network';
+export type { NetworkSnapshot } from './judge/memory-network';
+export { resolveRoute } from './judge/route-resolver';
+export { RecordingSource, parseRecording, RECORDING_FORMAT, RECORDING_VERSION } from './judge/recording';
+export type { RecordingLine } from './judge/recording';
+export { ReplaySource } from './judge/replay';
+export type * from './judge/types';
