@@ -30,13 +30,24 @@ describe('package entry points', () => {
     expect(out.trim()).toBe('function ERR_INVALID_ARG');
   });
 
-  it('does not keep the process alive when unref()d, and close() is idempotent', () => {
+  it('keeps the process alive while ref()d, not once unref()d', () => {
+    // Synced, then unref()d and left open: the process must still exit by itself.
     const out = node(['-e', `
       const { NetlinkMonitor } = require('routeguard');
-      const m = new NetlinkMonitor({ ref: false });
-      m.start().then(() => { console.log('synced', m.state.routeCount >= 0); m.close(); m.close(); console.log('closed'); });
+      const m = new NetlinkMonitor();
+      m.start().then(() => { console.log('synced', m.state.links().next().done === false); m.unref(); });
+      process.on('exit', () => console.log('exited'));
     `]);
-    expect(out).toBe('synced true\nclosed\n');
+    expect(out).toBe('synced true\nexited\n');
+  });
+
+  it('close() is idempotent and ends the process\'s interest in the socket', () => {
+    const out = node(['-e', `
+      const { NetlinkMonitor } = require('routeguard');
+      const m = new NetlinkMonitor();
+      m.start().then(() => { m.close(); m.close(); console.log('closed', m.isClosed); });
+    `]);
+    expect(out).toBe('closed true\n');
   });
 
   it('prints CLI usage and rejects unknown commands with exit code 2', () => {

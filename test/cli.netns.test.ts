@@ -1,0 +1,89 @@
+/**
+ * The CLI as a user runs it (bin/routeguard.js), against a private namespace.
+ */
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { Address, Link, Route } from '../src/netlink/types';
+import { routeProtocolName } from '../src/netlink/flags';
+import { createNetns, createVeth, describeNetns, waitFor, type NetNs } from './helpers/netns';
+
+const bin = path.resolve(__dirname, '..', 'bin', 'routeguard.js');
+const run = promisify(execFile);
+
+describeNetns('routeguard CLI', () => {
+  let ns: NetNs;
+
+  beforeEach(() => {
+    ns = createNetns('rgcli');
+    createVeth(ns, 'v0', null, 'v1');
+    ns.ip('addr add 192.0.2.1/24 dev v0');
+    ns.ip('addr add 2001:db8:1::1/64 dev v0 nodad');
+    ns.ip('route add 203.0.113.0/24 via 192.0.2.2 table 100 proto bgp metric 20');
+  });
+
+  afterEach(() => ns.destroy());
+
+  it('dump --json prints { links, addresses, routes, nexthops } equal to ip -j', async () => {
+    const { stdout } = await run(process.execPath, [bin, 'dump', '--json', '--netns', ns.path]);
+    const dump = JSON.parse(stdout) as { links: Link[]; addresses: Address[]; routes: Route[]; nexthops: unknown[] };
+    expect(dump.links.map((l) => l.name).sort()).toEqual(['lo', 'v0', 'v1']);
+    const ipAddrs = ns.ipJson<Array<{ addr_info: Array<{ local: string }> }>>('addr show').flatMap((l) => l.addr_info.map((a) => a.local));
+    expect(dump.addresses.map((a) => a.local ?? a.address).sort()).toEqual(ipAddrs.sort());
+    const ipRoutes = [
+      ...ns.ipJson<unknown[]>('-4 route show table all'),
+      ...ns.ipJson<unknown[]>('-6 route show table all'),
+    ];
+    expect(dump.routes).toHaveLength(ipRoutes.length);
+    const bgp = dump.routes.find((r) => r.table === 100)!;
+    expect(bgp).toMatchObject({ destination: '203.0.113.0', destinationLength: 24, gateway: '192.0.2.2', metric: 20 });
+    expect(routeProtocolName(bgp.protocol)).toBe('bgp');
+    expect(dump.nexthops).toEqual([]);
+  });
+
+  it('dump without --json prints ip-like text', async () => {
+    const { stdout } = await run(process.execPath, [bin, 'dump', '--netns', ns.path]);
+    expect(stdout).toContain('# routes');
+    expect(stdout).toMatch(/203\.0\.113\.0\/24 via 192\.0\.2\.2 dev v0 table 100 proto bgp metric 20/);
+    expect(stdout).toMatch(/v0 inet 192\.0\.2\.1\/24 scope global/);
+  });
+
+  it('monitor --json streams NDJSON events with timestamps until interrupted', async () => {
+    const child = spawn(process.execPath, [bin, 'monitor', '--json', '--netns', ns.path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    await waitFor(() => out.includes('"synced"'), 10_000, 'synced line');
+    ns.ip('addr add 198.51.100.1/24 dev v1');
+    await waitFor(() => out.includes('198.51.100.1'), 5000, 'address event line');
+    child.kill('SIGINT');
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(code).toBe(0);
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    const added = lines.find((l) => l.type === 'address' && l.address.local === '198.51.100.1');
+    expect(added).toMatchObject({ action: 'added', address: { family: 4, prefixLength: 24 } });
+    expect(new Date(added.time).toISOString()).toBe(added.time);
+  });
+
+  it('fails with a clear message and exit code 1 for a bad namespace', () => {
+    let err: { status: number; stderr: string } | undefined;
+    try {
+      execFileSync(process.execPath, [bin, 'dump', '--netns', '/run/netns/routeguard-nope'], { stdio: 'pipe', encoding: 'utf8' });
+    } catch (e) {
+      err = e as { status: number; stderr: string };
+    }
+    expect(err?.status).toBe(1);
+    expect(err?.stderr).toMatch(/routeguard-nope.*ERR_BAD_NETNS/s);
+  });
+
+  it('rejects unknown options with usage and exit code 2', () => {
+    let err: { status: number; stderr: string } | undefined;
+    try {
+      execFileSync(process.execPath, [bin, 'dump', '--bogus'], { stdio: 'pipe', encoding: 'utf8' });
+    } catch (e) {
+      err = e as { status: number; stderr: string };
+    }
+    expect(err?.status).toBe(2);
+    expect(err?.stderr).toContain('usage: routeguard dump');
+  });
+});
