@@ -186,6 +186,21 @@ void ReadAddress(const Attr& a, IpBytes* out) {
   std::memcpy(out->data(), a.data, std::min(a.len, out->size()));
 }
 
+// Optional attributes: copy the value and set its presence bit.
+template <typename Bits>
+void TakeU32(const Attr& a, uint32_t* out, Bits* present, unsigned bit) {
+  if (!a.present()) return;
+  *out = a.u32();
+  *present = static_cast<Bits>(*present | bit);
+}
+
+template <typename Bits>
+void TakeAddress(const Attr& a, IpBytes* out, Bits* present, unsigned bit) {
+  if (!a.present()) return;
+  ReadAddress(a, out);
+  *present = static_cast<Bits>(*present | bit);
+}
+
 // struct rtvia: u16 family, then an address of that family. The gateway family
 // may differ from the route's (IPv4 over an IPv6 nexthop, RFC 5549).
 // Returns false when malformed; leaves *family 0 for families we do not mirror.
@@ -334,14 +349,8 @@ Outcome ParseAddress(const MessageHeader& h, const uint8_t* body, size_t len, Me
   // ifa_flags is 8 bits; IFA_F_NOPREFIXROUTE, IFA_F_MANAGETEMPADDR and newer flags
   // live only in the 32-bit IFA_FLAGS attribute, which repeats the low 8 bits.
   addr.flags = tb[IFA_FLAGS].present() ? tb[IFA_FLAGS].u32() : ifa.ifa_flags;
-  if (tb[IFA_ADDRESS].present()) {
-    ReadAddress(tb[IFA_ADDRESS], &addr.address);
-    addr.present |= kAddrHasAddress;
-  }
-  if (tb[IFA_LOCAL].present()) {
-    ReadAddress(tb[IFA_LOCAL], &addr.local);
-    addr.present |= kAddrHasLocal;
-  }
+  TakeAddress(tb[IFA_ADDRESS], &addr.address, &addr.present, kAddrHasAddress);
+  TakeAddress(tb[IFA_LOCAL], &addr.local, &addr.present, kAddrHasLocal);
   addr.label = ReadString(tb[IFA_LABEL]);
   if (tb[IFA_CACHEINFO].present()) {
     const ifa_cacheinfo ci = Load<ifa_cacheinfo>(tb[IFA_CACHEINFO].data);
@@ -461,38 +470,17 @@ Outcome ParseRoute(const MessageHeader& h, const uint8_t* body, size_t len, Mess
   r.flags = rtm.rtm_flags;
   // rtm_table is 8 bits; tables >= 256 are only in RTA_TABLE (rtm_table = RT_TABLE_COMPAT).
   r.table = tb[RTA_TABLE].present() ? tb[RTA_TABLE].u32() : rtm.rtm_table;
-  if (tb[RTA_DST].present()) {
-    ReadAddress(tb[RTA_DST], &r.dst);
-    r.present |= kRouteHasDst;
-  }
-  if (tb[RTA_SRC].present()) {
-    ReadAddress(tb[RTA_SRC], &r.src);
-    r.present |= kRouteHasSrc;
-  }
+  TakeAddress(tb[RTA_DST], &r.dst, &r.present, kRouteHasDst);
+  TakeAddress(tb[RTA_SRC], &r.src, &r.present, kRouteHasSrc);
   if (!ReadGateway(tb[RTA_GATEWAY], tb[RTA_VIA], r.family, &r.gw_family, &r.gateway)) {
     return Outcome::kBadAttribute;
   }
   if (r.gw_family != 0) r.present |= kRouteHasGateway;
-  if (tb[RTA_PREFSRC].present()) {
-    ReadAddress(tb[RTA_PREFSRC], &r.prefsrc);
-    r.present |= kRouteHasPrefsrc;
-  }
-  if (tb[RTA_PRIORITY].present()) {
-    r.priority = tb[RTA_PRIORITY].u32();
-    r.present |= kRouteHasPriority;
-  }
-  if (tb[RTA_OIF].present()) {
-    r.oif = tb[RTA_OIF].u32();
-    r.present |= kRouteHasOif;
-  }
-  if (tb[RTA_IIF].present()) {
-    r.iif = tb[RTA_IIF].u32();
-    r.present |= kRouteHasIif;
-  }
-  if (tb[RTA_NH_ID].present()) {
-    r.nh_id = tb[RTA_NH_ID].u32();
-    r.present |= kRouteHasNhId;
-  }
+  TakeAddress(tb[RTA_PREFSRC], &r.prefsrc, &r.present, kRouteHasPrefsrc);
+  TakeU32(tb[RTA_PRIORITY], &r.priority, &r.present, kRouteHasPriority);
+  TakeU32(tb[RTA_OIF], &r.oif, &r.present, kRouteHasOif);
+  TakeU32(tb[RTA_IIF], &r.iif, &r.present, kRouteHasIif);
+  TakeU32(tb[RTA_NH_ID], &r.nh_id, &r.present, kRouteHasNhId);
   if (tb[RTA_PREF].present()) {
     r.pref = tb[RTA_PREF].u8();
     r.present |= kRouteHasPref;
@@ -563,10 +551,7 @@ Outcome ParseNexthop(const MessageHeader& h, const uint8_t* body, size_t len, Me
   nh.protocol = nhm.nh_protocol;
   nh.flags = nhm.nh_flags;
   if (tb[NHA_ID].present()) nh.id = tb[NHA_ID].u32();
-  if (tb[NHA_OIF].present()) {
-    nh.oif = tb[NHA_OIF].u32();
-    nh.present |= kNhHasOif;
-  }
+  TakeU32(tb[NHA_OIF], &nh.oif, &nh.present, kNhHasOif);
   if (tb[NHA_GATEWAY].present()) {
     ReadAddress(tb[NHA_GATEWAY], &nh.gateway);
     nh.gw_family = nh.family;
