@@ -300,6 +300,50 @@ s.sendto(msg, (${portId}, 0))
     expect(monitor.stats().droppedNotFromKernel).toBe(1);
   });
 
+  it('restarts a dump interrupted by changes (NLM_F_DUMP_INTR) with kDumpBegin(obj, kRetry)', async () => {
+    // Many links make the link dump span many datagrams; creating and deleting a
+    // device between two of them changes dev_base_seq, and the kernel flags the
+    // next part NLM_F_DUMP_INTR. Re-dump until that happens (usually a few passes).
+    const pairs = 100;
+    ns.ipBatch(Array.from({ length: pairs }, (_, i) => `link add a${i} type veth peer name b${i}`));
+    const churn = spawn('ip', ['-n', ns.name, '-batch', '-'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    churn.stdin.on('error', () => {}); // EPIPE once the churn is killed
+    churn.stdin.end(Array.from({ length: 20_000 }, () => 'link add t0 type veth peer name t1\nlink del t0').join('\n') + '\n');
+    try {
+      const { monitor, records } = watch();
+      let passes = 0;
+      await waitFor(
+        () => {
+          const done = records.filter((r) => r.kind === 'synced').length;
+          if (monitor.stats().dumpRetries > 0 && done > passes) return true;
+          if (done > passes) {
+            passes = done;
+            monitor.resync();
+          }
+          return false;
+        },
+        20_000,
+        'an interrupted dump',
+      );
+      const retry = records.findIndex((r) => r.kind === 'dump-begin' && r.reason === 'retry');
+      expect(retry).toBeGreaterThan(0);
+      const { object } = records[retry] as Extract<DecodedRecord, { kind: 'dump-begin' }>;
+      // The interrupted pass was never closed: no kDumpEnd between its begin and the retry.
+      const before = records.slice(0, retry).map((r) => r.kind === 'dump-begin' || r.kind === 'dump-end');
+      const previousFrame = records[before.lastIndexOf(true)];
+      expect(previousFrame).toMatchObject({ kind: 'dump-begin', object });
+      // The retried dump ends normally and holds every link.
+      const end = records.findIndex((r, i) => i > retry && r.kind === 'dump-end');
+      expect(records[end]).toEqual({ kind: 'dump-end', object });
+      if (object === 'link') {
+        const names = new Set(records.slice(retry, end).map((r) => (r.kind === 'link' ? r.link.name : '')));
+        for (let i = 0; i < pairs; i++) expect(names.has(`a${i}`) && names.has(`b${i}`)).toBe(true);
+      }
+    } finally {
+      churn.kill();
+    }
+  });
+
   it('recovers from a forced overflow: kOverflow, then a full dump framed kResync ... kSynced', async () => {
     ns.ip('addr add fd00:1::1/64 dev v0 nodad');
     const { monitor, records } = watch({ receiveBufferBytes: 4096 });
