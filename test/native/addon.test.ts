@@ -56,11 +56,13 @@ function thrown(fn: () => unknown): NativeError {
 /** Runs a node script in a child process; resolves with its exit code/signal and output. */
 function runChild(
   script: string,
-  opts: { env?: Record<string, string>; args?: string[]; timeoutMs?: number } = {},
+  opts: { env?: Record<string, string>; args?: string[]; timeoutMs?: number; runAs?: string[] } = {},
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean }> {
   const prelude = `const binding = require(${JSON.stringify(nodeGypBuild)})(${JSON.stringify(addonDir)});\n`;
+  const argv = [process.execPath, ...(opts.args ?? []), '-e', prelude + script];
+  const [command, ...args] = [...(opts.runAs ?? []), ...argv];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...(opts.args ?? []), '-e', prelude + script], {
+    const child = spawn(command, args, {
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -402,6 +404,27 @@ describeNetns('addon: process lifetime (child processes)', () => {
     expect(kept.timedOut).toBe(true);
     const released = await runChild(script(true), { env: { NS: ns.path }, timeoutMs: 10_000 });
     expect(released).toMatchObject({ timedOut: false, code: 0, stdout: 'exit\n' });
+  });
+
+  it('without privileges: entering a namespace fails with EPERM; the receive buffer falls back to SO_RCVBUF', async () => {
+    const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    const result = await runChild(
+      `
+      try { new binding.Monitor({ netns: process.env.NS }, () => {}); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })); }
+      const m = new binding.Monitor({ receiveBufferBytes: 64 * 1024 * 1024 }, (batch) => {
+        const u = new Uint32Array(batch);
+        for (let i = 0; i < u.length; i += u[i + 1] / 4) if ((u[i] & 0xffff) === 18) { console.log(m.stats().receiveBufferBytes); m.close(); }
+      });
+      m.start();
+    `,
+      { env: { NS: ns.path }, runAs: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] },
+    );
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const [error, granted] = result.stdout.trim().split('\n');
+    expect(JSON.parse(error)).toMatchObject({ code: 'EPERM', errno: 1, syscall: 'setns', message: expect.stringContaining('CAP_SYS_ADMIN') });
+    // SO_RCVBUF is capped at net.core.rmem_max, then doubled by the kernel.
+    expect(Number(granted)).toBe(Math.min(64 * 1024 * 1024, rmemMax) * 2);
   });
 
   it('an exception thrown by onBatch is an uncaught exception; the monitor keeps working', async () => {
