@@ -38,6 +38,6 @@ export const RECONNECT_DEFAULTS = {
   jitter: 0.5,
   /** While waiting for a route: how often to ask the kernel again, besides on every network event. */
   routeCheckMs: 1000,
-  /** Attempts before giving up; Infinity = never give up. */
+  /** Failed attempts in a row before giving up; Infinity = never give up. */
   maxAttempts: Infinity,
 } as const;

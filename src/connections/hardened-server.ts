@@ -126,6 +126,13 @@ const PASS_THROUGH_ACCEPT_ERRNOS = new Set([
 /** Resource errnos after which accepting again at once would spin. */
 const EXHAUSTION_ERRNOS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
 
+type UpgradeHandler = (
+  req: unknown,
+  socket: unknown,
+  head: unknown,
+  callback: (ws: WebSocketLike, request: unknown) => unknown,
+) => void;
+
 const LOG_BURST = 10;
 const hardenedServers = new WeakMap<object, HardenedServer>();
 
@@ -378,6 +385,32 @@ export class HardenedServer extends EventEmitter<HardenedServerEvents> {
       },
       onFailure: (err, event, args) => this.onServerListenerFailure(err, event, args),
     });
+    // ws emits 'connection' through `this.emit.bind(this, 'connection')`, bound when the
+    // server was made: the patched emit never sees it. Every upgrade passes through
+    // handleUpgrade (ws's own, or the application's in noServer mode), so that is
+    // where each WebSocket is taken in hand.
+    const handleUpgrade = wss.handleUpgrade as unknown as UpgradeHandler;
+    const patched: UpgradeHandler = (req, socket, head, callback) =>
+      handleUpgrade.call(wss, req, socket, head, (ws, request) => {
+        this.onWebSocket(ws, request);
+        if (callback.name === 'bound emit') {
+          // ws's own emitConnection: dispatch through the isolated emit instead.
+          wss.emit('connection', ws, request);
+          return;
+        }
+        try {
+          const result: unknown = callback(ws, request);
+          if (typeof (result as PromiseLike<unknown> | null)?.then === 'function') {
+            (result as PromiseLike<unknown>).then(undefined, (err: unknown) => this.contain(ws, err, 'upgrade', null));
+          }
+        } catch (err) {
+          this.contain(ws, err, 'upgrade', null);
+        }
+      });
+    (wss as unknown as { handleUpgrade: UpgradeHandler }).handleUpgrade = patched;
+    this.restore.push(() => {
+      delete (wss as unknown as { handleUpgrade?: unknown }).handleUpgrade;
+    });
   }
 
   /** Runs before any 'connection' listener. Returns false to hide the connection from the application. */
@@ -411,6 +444,7 @@ export class HardenedServer extends EventEmitter<HardenedServerEvents> {
     if (track) this.track(tlsSocket, addresses);
   }
 
+  /** Idempotent: reached from handleUpgrade and, when the application emits 'connection' itself, from emit. */
   private onWebSocket(ws: WebSocketLike, request: unknown): void {
     const raw = (request as { socket?: unknown } | null)?.socket;
     const addresses = raw instanceof Socket ? this.acceptedAddresses(raw) : undefined;

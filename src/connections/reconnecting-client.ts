@@ -65,6 +65,7 @@ export interface ReconnectingWebSocketEvents {
   'route-available': [{ remote: string; waitedMs: number }];
   reconnecting: [{ attempt: number; delayMs: number }];
   'connect-failed': [{ attempt: number; error: Error | null }];
+  /** maxAttempts attempts in a row failed. */
   'gave-up': [{ attempts: number }];
 }
 
@@ -291,10 +292,10 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   /** The next attempt after a back-off (initialDelayMs * factor^failures, capped, with jitter). */
   private scheduleAttempt(): void {
     if (this.userClosed) return;
-    if (this.attempts >= this.settings.maxAttempts) {
+    if (this.failures >= this.settings.maxAttempts) {
       this.current = 'closed';
-      this.log.warn({ attempts: this.attempts }, 'giving up reconnecting');
-      this.emit('gave-up', { attempts: this.attempts });
+      this.log.warn({ failures: this.failures }, 'giving up reconnecting');
+      this.emit('gave-up', { attempts: this.failures });
       return;
     }
     const { initialDelayMs, factor, maxDelayMs, jitter } = this.settings;
