@@ -68,9 +68,9 @@ export class EvidenceLog {
 
   /** Entries from `time` on (a suspect window's evidence), within the limit. */
   since(time: number): readonly EvidenceEntry[] {
-    const all = this.all();
-    let i = all.length;
-    while (i > 0 && all[i - 1].time >= time) i--;
-    return all.slice(i);
+    const first = Math.max(0, this.entries.length - this.limit);
+    let i = this.entries.length;
+    while (i > first && this.entries[i - 1].time >= time) i--;
+    return this.entries.slice(i);
   }
 }

@@ -5,7 +5,6 @@
  * last seen, and when its valid lifetime ends. O(1) work per event.
  */
 import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_OPTIMISTIC, IFA_F_TENTATIVE } from '../netlink/flags';
-import { isIPv6LinkLocal } from '../netlink/ip';
 import type { Address, Family, Link } from '../netlink/types';
 import type { NetworkStateView } from '../netlink/view';
 
@@ -27,6 +26,11 @@ interface InterfaceRecord {
 
 export function addressText(a: Address): string {
   return a.local ?? a.address;
+}
+
+/** fe80::/10, for canonical text (as the monitor and normalizePathSpec give it): no parsing. */
+export function isLinkLocalText(canonical: string): boolean {
+  return /^fe[89ab][0-9a-f]:/.test(canonical);
 }
 
 /** Administratively up and with carrier. */
@@ -117,7 +121,7 @@ export class InterfaceHistory {
     const until = rec.carrierChangedAt + graceMs;
     if (until <= now) return null;
     for (const a of view.addressesOn(index)) {
-      if (a.family === family && isIPv6LinkLocal(addressText(a)) === linkLocal && isUsable(a)) return null;
+      if (a.family === family && isLinkLocalText(addressText(a)) === linkLocal && isUsable(a)) return null;
     }
     return until;
   }
@@ -139,7 +143,7 @@ export class InterfaceHistory {
     if (!rec) return null;
     for (const a of view.addressesOn(index)) {
       const text = addressText(a);
-      if (a.family !== family || text === old || isIPv6LinkLocal(text) !== linkLocal || !isUsable(a)) continue;
+      if (a.family !== family || text === old || isLinkLocalText(text) !== linkLocal || !isUsable(a)) continue;
       const seen = rec.addresses.get(text)?.firstSeenAt ?? -Infinity;
       if (seen > since) return text;
     }

@@ -28,12 +28,16 @@ export function routeKey(r: Route): string {
 export class MemoryNetworkState implements NetworkStateView {
   private readonly linkMap = new Map<number, Link>();
   private readonly addressMap = new Map<string, Address>();
+  /** Address text -> keys of the addresses with it (findAddresses without a scan). */
+  private readonly byText = new Map<string, Set<string>>();
+  /** Caller's address text -> canonical text (callers repeat the same few). */
+  private readonly canonical = new Map<string, string>();
   private readonly routeMap = new Map<string, { route: Route; reportedAt: number }>();
   private readonly nexthopMap = new Map<number, Nexthop>();
 
   constructor(snapshot: Partial<NetworkSnapshot> = {}, time = 0) {
     for (const l of snapshot.links ?? []) this.linkMap.set(l.index, l);
-    for (const a of snapshot.addresses ?? []) this.addressMap.set(addressKey(a), a);
+    for (const a of snapshot.addresses ?? []) this.putAddress(a);
     for (const r of snapshot.routes ?? []) this.routeMap.set(routeKey(r), { route: r, reportedAt: time });
     for (const n of snapshot.nexthops ?? []) this.nexthopMap.set(n.id, n);
   }
@@ -46,8 +50,8 @@ export class MemoryNetworkState implements NetworkStateView {
         else this.linkMap.set(event.link.index, event.link);
         break;
       case 'address':
-        if (event.action === 'removed') this.addressMap.delete(addressKey(event.address));
-        else this.addressMap.set(addressKey(event.address), event.address);
+        if (event.action === 'removed') this.dropAddress(event.address);
+        else this.putAddress(event.address);
         break;
       case 'route':
         if (event.action === 'removed') this.routeMap.delete(routeKey(event.route));
@@ -60,6 +64,23 @@ export class MemoryNetworkState implements NetworkStateView {
       default:
         break;
     }
+  }
+
+  private putAddress(a: Address): void {
+    const key = addressKey(a);
+    this.addressMap.set(key, a);
+    const text = a.local ?? a.address;
+    let keys = this.byText.get(text);
+    if (!keys) this.byText.set(text, (keys = new Set()));
+    keys.add(key);
+  }
+
+  private dropAddress(a: Address): void {
+    const key = addressKey(a);
+    this.addressMap.delete(key);
+    const text = a.local ?? a.address;
+    const keys = this.byText.get(text);
+    if (keys?.delete(key) && keys.size === 0) this.byText.delete(text);
   }
 
   /** Clock time at which the kernel stops using the route; null when it does not expire. */
@@ -91,8 +112,14 @@ export class MemoryNetworkState implements NetworkStateView {
   }
 
   findAddresses(ip: string): Address[] {
-    const wanted = normalizeIp(ip);
-    return [...this.addressMap.values()].filter((a) => (a.local ?? a.address) === wanted);
+    let canonical = this.canonical.get(ip);
+    if (canonical === undefined) {
+      if (this.canonical.size > 65_536) this.canonical.clear();
+      canonical = normalizeIp(ip) ?? '';
+      this.canonical.set(ip, canonical);
+    }
+    const keys = this.byText.get(canonical);
+    return keys ? [...keys].map((k) => this.addressMap.get(k)!) : [];
   }
 
   routesTo(table: number, prefix: string): Route[] {

@@ -8,7 +8,6 @@
  * succeed, be routable, and leave through a link that is up). When a check fails
  * because the interface itself went away or down, that is the reason given.
  */
-import { isIPv6LinkLocal } from '../netlink/ip';
 import type { Route, RouteQuery, RouteType } from '../netlink/types';
 import type { NetworkStateView, RouteLookupResult } from '../netlink/view';
 import { linkLabel } from './evidence';
@@ -23,6 +22,8 @@ export interface CheckEnv {
   readonly options: ResolvedJudgeOptions;
   readonly now: number;
   lookup(query: RouteQuery): RouteLookupResult;
+  /** Caches an interface-level fact for the rest of the pass (many paths share an interface). */
+  memo<T>(key: string, compute: () => T): T;
 }
 
 /** What the path's evaluation remembers between checks. */
@@ -112,7 +113,7 @@ function lookupReason(result: RouteLookupResult, path: NormalizedPath, env: Chec
 
 export function checkPath(path: NormalizedPath, memory: PathMemory, env: CheckEnv): Finding {
   const { view, history, options, now } = env;
-  const scoped = isIPv6LinkLocal(path.local);
+  const scoped = path.localLinkLocal;
   const found = view.findAddresses(path.local).filter((a) => !scoped || a.index === path.ifindex);
   const alive = found.filter((a) => !isDadFailed(a));
   const pick = alive[0] ?? found[0];
@@ -121,7 +122,9 @@ export function checkPath(path: NormalizedPath, memory: PathMemory, env: CheckEn
   const reconfiguring = (index: number | null) =>
     index === null
       ? null
-      : history.reconfiguringUntil(view, index, path.family, scoped, now, options.reconfigurationGraceMs);
+      : env.memo(`reconfiguring|${index}|${path.family}|${scoped}`, () =>
+          history.reconfiguringUntil(view, index, path.family, scoped, now, options.reconfigurationGraceMs),
+        );
   const fail = (reason: VerdictReason, summary: string, index: number | null): PathFailure => ({
     ok: false,
     reason,
@@ -152,7 +155,9 @@ export function checkPath(path: NormalizedPath, memory: PathMemory, env: CheckEn
     }
     if (addressReason !== 'local-address-expired' && addressIndex !== null) {
       const since = (memory.windowStart ?? now) - options.replacementLookbackMs;
-      const replacement = history.replacementOn(view, addressIndex, path.family, scoped, path.local, since);
+      const replacement = env.memo(`replacement|${addressIndex}|${path.local}|${since}`, () =>
+        history.replacementOn(view, addressIndex, path.family, scoped, path.local, since),
+      );
       if (replacement) {
         return fail(
           'local-address-replaced',

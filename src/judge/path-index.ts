@@ -30,7 +30,7 @@ class SetMap<K, V> {
 }
 
 /** Fixed-width hex of the address bytes: lexical order is numeric order. */
-function peerKey(family: Family, bytes: Uint8Array): string {
+function hexKey(family: Family, bytes: Uint8Array): string {
   let s = '';
   for (let i = 0; i < (family === 4 ? 4 : 16); i++) s += bytes[i].toString(16).padStart(2, '0');
   return s;
@@ -47,7 +47,7 @@ function prefixRange(family: Family, prefix: Uint8Array, length: number): [strin
     lo[i] = prefix[i] & mask;
     hi[i] = (prefix[i] & mask) | (~mask & 0xff);
   }
-  return [peerKey(family, lo), peerKey(family, hi)];
+  return [hexKey(family, lo), hexKey(family, hi)];
 }
 
 function lowerBound(sorted: string[], key: string): number {
@@ -69,17 +69,28 @@ export class PathIndex<P extends IndexedPath> {
   private readonly byLocal = new SetMap<string, P>();
   private readonly byInterface = new SetMap<number, P>();
   private readonly byPeer = new Map<string, Set<P>>();
-  private readonly sortedPeers: Record<Family, string[]> = { 4: [], 6: [] };
+  private readonly keyOf = new WeakMap<P, string>();
+  /**
+   * Peer keys per family, sorted on demand: adds append and removals only drop the
+   * byPeer entry, so watching or forgetting 10k paths at once costs O(n log n) once,
+   * at the next prefix query, instead of an O(n) splice each.
+   */
+  private readonly peers: Record<Family, { keys: string[]; sorted: boolean; stale: number }> = {
+    4: { keys: [], sorted: true, stale: 0 },
+    6: { keys: [], sorted: true, stale: 0 },
+  };
 
   add(p: P): void {
     this.byLocal.add(p.path.local, p);
-    const key = `${p.path.family}:${peerKey(p.path.family, p.path.remoteBytes)}`;
+    const k = hexKey(p.path.family, p.path.remoteBytes);
+    const key = `${p.path.family}:${k}`;
+    this.keyOf.set(p, key);
     let set = this.byPeer.get(key);
     if (!set) {
       this.byPeer.set(key, (set = new Set()));
-      const sorted = this.sortedPeers[p.path.family];
-      const k = key.slice(2);
-      sorted.splice(lowerBound(sorted, k), 0, k);
+      const peers = this.peers[p.path.family];
+      if (peers.sorted && peers.keys.length > 0 && peers.keys[peers.keys.length - 1] >= k) peers.sorted = false;
+      peers.keys.push(k);
     }
     set.add(p);
   }
@@ -87,12 +98,13 @@ export class PathIndex<P extends IndexedPath> {
   /** Removes a path (its interfaces must be released with setInterfaces(p, old, [])). */
   remove(p: P): void {
     this.byLocal.delete(p.path.local, p);
-    const key = `${p.path.family}:${peerKey(p.path.family, p.path.remoteBytes)}`;
+    const key = this.keyOf.get(p);
+    if (key === undefined) return;
+    this.keyOf.delete(p);
     const set = this.byPeer.get(key);
     if (!set?.delete(p) || set.size > 0) return;
     this.byPeer.delete(key);
-    const sorted = this.sortedPeers[p.path.family];
-    sorted.splice(lowerBound(sorted, key.slice(2)), 1);
+    this.peers[p.path.family].stale++;
   }
 
   /** Moves a path from the interfaces it was indexed under to `next`. */
@@ -111,20 +123,25 @@ export class PathIndex<P extends IndexedPath> {
 
   /** Calls `fn` for each path whose peer lies inside prefix/length. */
   forEachCovered(family: Family, prefix: Uint8Array, length: number, fn: (p: P) => void): void {
-    const sorted = this.sortedPeers[family];
+    const sorted = this.sortedPeers(family);
     if (sorted.length === 0) return;
     const [lo, hi] = prefixRange(family, prefix, length);
     for (let i = lowerBound(sorted, lo); i < sorted.length && sorted[i] <= hi; i++) {
-      for (const p of this.byPeer.get(`${family}:${sorted[i]}`)!) fn(p);
+      const set = this.byPeer.get(`${family}:${sorted[i]}`);
+      if (set) for (const p of set) fn(p);
     }
   }
 
-  /** True when some watched peer lies inside prefix/length. */
-  covers(family: Family, prefix: Uint8Array, length: number): boolean {
-    const sorted = this.sortedPeers[family];
-    if (sorted.length === 0) return false;
-    const [lo, hi] = prefixRange(family, prefix, length);
-    const i = lowerBound(sorted, lo);
-    return i < sorted.length && sorted[i] <= hi;
+  /** Sorted, deduplicated peer keys of live peers. */
+  private sortedPeers(family: Family): string[] {
+    const peers = this.peers[family];
+    if (!peers.sorted || peers.stale > peers.keys.length / 2) {
+      const live = peers.keys.filter((k) => this.byPeer.has(`${family}:${k}`));
+      live.sort();
+      peers.keys = live.filter((k, i) => i === 0 || live[i - 1] !== k);
+      peers.sorted = true;
+      peers.stale = 0;
+    }
+    return peers.keys;
   }
 }

@@ -46,6 +46,8 @@ const EXTENDABLE: ReadonlySet<VerdictReason> = new Set(['local-address-removed',
 /** One event or timer batch: lookups memoised, each path checked once, notifications held until the end. */
 class Pass {
   readonly lookups = new Map<string, RouteLookupResult>();
+  readonly facts = new Map<string, unknown>();
+  env: CheckEnv | null = null;
   readonly checked = new Set<PathEvaluation>();
   readonly notifications: Array<() => unknown[]> = [];
   private entry: EvidenceEntry | null = null;
@@ -352,13 +354,17 @@ export class PathJudge {
   // ---- the rules ----
 
   private env(pass: Pass): CheckEnv {
-    return {
+    return (pass.env ??= {
       view: this.source.state,
       history: this.history,
       options: this.options,
       now: pass.now,
       lookup: (q) => this.lookup(q, pass),
-    };
+      memo: <T>(key: string, compute: () => T): T => {
+        if (!pass.facts.has(key)) pass.facts.set(key, compute());
+        return pass.facts.get(key) as T;
+      },
+    });
   }
 
   private lookup(q: RouteQuery, pass: Pass): RouteLookupResult {

@@ -3,7 +3,7 @@
  * link-local, and the key under which watchers of the same path share one evaluation.
  */
 import { InvalidArgumentError } from '../errors';
-import { isIPv6LinkLocal, normalizeIp, parseIp } from '../netlink/ip';
+import { formatIp, parseIp } from '../netlink/ip';
 import type { Family } from '../netlink/types';
 import type { PathSpec } from './types';
 
@@ -19,14 +19,24 @@ export interface NormalizedPath {
   readonly mark: number | null;
   /** Either end is IPv6 link-local: the address only means something with `ifindex`. */
   readonly linkLocal: boolean;
+  /** The local address is IPv6 link-local (found only on `ifindex`). */
+  readonly localLinkLocal: boolean;
   /** The canonical spec handed back as `watch.path`. */
   readonly spec: Readonly<PathSpec>;
 }
 
-function address(spec: PathSpec, field: 'local' | 'remote'): string {
+interface ParsedAddress {
+  text: string;
+  family: Family;
+  bytes: Uint8Array;
+  linkLocal: boolean;
+}
+
+/** Parses once: canonical text (IPv4-mapped IPv6 becomes IPv4), family, bytes, link-local. */
+function address(spec: PathSpec, field: 'local' | 'remote'): ParsedAddress {
   const text = spec[field];
-  const normalized = typeof text === 'string' ? normalizeIp(text) : null;
-  if (!normalized) {
+  const parsed = typeof text === 'string' ? parseIp(text) : null;
+  if (!parsed) {
     const hint = typeof text === 'string' && text.includes('%')
       ? ' (give the interface as `ifindex`, not as a "%zone" suffix)'
       : '';
@@ -34,12 +44,19 @@ function address(spec: PathSpec, field: 'local' | 'remote'): string {
       `PathSpec.${field} must be an IPv4 or IPv6 address like "192.0.2.10" or "2001:db8::10", got ${JSON.stringify(text)}${hint}`,
     );
   }
-  if (normalized === '0.0.0.0' || normalized === '::') {
+  let { family, bytes } = parsed;
+  if (family === 6 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
+    family = 4;
+    bytes = new Uint8Array(16);
+    bytes.set(parsed.bytes.subarray(12, 16));
+  }
+  const canonical = formatIp(bytes, family);
+  if (canonical === '0.0.0.0' || canonical === '::') {
     throw new InvalidArgumentError(
-      `PathSpec.${field} must be a concrete address, not the unspecified ${normalized} (use the socket's bound address)`,
+      `PathSpec.${field} must be a concrete address, not the unspecified ${canonical} (use the socket's bound address)`,
     );
   }
-  return normalized;
+  return { text: canonical, family, bytes, linkLocal: family === 6 && bytes[0] === 0xfe && (bytes[1] & 0xc0) === 0x80 };
 }
 
 function unsigned(spec: PathSpec, field: 'ifindex' | 'mark', min: number): number | null {
@@ -58,10 +75,10 @@ export function normalizePathSpec(spec: PathSpec): NormalizedPath {
   if (spec === null || typeof spec !== 'object') {
     throw new InvalidArgumentError(`a PathSpec must be an object { local, remote, ifindex?, mark? }, got ${String(spec)}`);
   }
-  const local = address(spec, 'local');
-  const remote = address(spec, 'remote');
-  const l = parseIp(local)!;
-  const r = parseIp(remote)!;
+  const l = address(spec, 'local');
+  const r = address(spec, 'remote');
+  const local = l.text;
+  const remote = r.text;
   if (l.family !== r.family) {
     throw new InvalidArgumentError(
       `PathSpec mixes families: local ${local} is IPv${l.family}, remote ${remote} is IPv${r.family}; ` +
@@ -70,10 +87,10 @@ export function normalizePathSpec(spec: PathSpec): NormalizedPath {
   }
   const ifindex = unsigned(spec, 'ifindex', 1);
   const mark = unsigned(spec, 'mark', 0);
-  const linkLocal = isIPv6LinkLocal(local) || isIPv6LinkLocal(remote);
+  const linkLocal = l.linkLocal || r.linkLocal;
   if (linkLocal && ifindex === null) {
     throw new InvalidArgumentError(
-      `PathSpec with link-local ${isIPv6LinkLocal(local) ? `local ${local}` : `remote ${remote}`} needs ifindex ` +
+      `PathSpec with link-local ${l.linkLocal ? `local ${local}` : `remote ${remote}`} needs ifindex ` +
         '(the interface index the connection uses, e.g. from `ip -j link` or socket.address().scopeid)',
     );
   }
@@ -89,6 +106,7 @@ export function normalizePathSpec(spec: PathSpec): NormalizedPath {
     ifindex,
     mark,
     linkLocal,
+    localLinkLocal: l.linkLocal,
     spec: Object.freeze(canonical),
   };
 }

@@ -10,12 +10,28 @@
  * Replay answers lookups it has no recording for with it; the test suite's fake
  * network answers every lookup with it, so lookups follow the fake's state.
  */
-import { isIPv6LinkLocal, parseIp, prefixContains } from '../netlink/ip';
+import { parseIp, prefixContains, type ParsedIp } from '../netlink/ip';
 import type { Address, Route, RouteQuery } from '../netlink/types';
 import type { NetworkStateView, RouteLookupResult } from '../netlink/view';
-import { addressText, isDadFailed, isTentative, isUsable } from './interface-history';
+import { addressText, isDadFailed, isLinkLocalText, isTentative, isUsable } from './interface-history';
 
 const TABLES = [255, 254, 253];
+
+/** Parsed address text, cached: the same few route and address texts are parsed for every lookup. */
+const parsedText = new Map<string, ParsedIp | null>();
+function parsed(text: string): ParsedIp | null {
+  let ip = parsedText.get(text);
+  if (ip === undefined) {
+    if (parsedText.size > 65_536) parsedText.clear();
+    ip = parseIp(text);
+    parsedText.set(text, ip);
+  }
+  return ip;
+}
+
+function bytesOf(text: string): Uint8Array | null {
+  return parsed(text)?.bytes ?? null;
+}
 
 const ERRORS: Record<string, [number, string]> = {
   ENETUNREACH: [101, 'Network is unreachable'],
@@ -71,8 +87,8 @@ function commonPrefixBits(a: Uint8Array, b: Uint8Array): number {
 function selectSource(view: NetworkStateView, family: 4 | 6, oif: number | null, to: Uint8Array, linkLocalDst: boolean): string | null {
   const eligible = (a: Address) => a.family === family && !isTentative(a) && !isDadFailed(a);
   const rank = (a: Address): number => {
-    const bytes = parseIp(addressText(a))!.bytes;
-    const scopeMatch = isIPv6LinkLocal(addressText(a)) === linkLocalDst ? 1 : 0;
+    const bytes = bytesOf(addressText(a))!;
+    const scopeMatch = isLinkLocalText(addressText(a)) === linkLocalDst ? 1 : 0;
     const inSubnet = prefixContains(bytes, a.prefixLength, to) ? 1 : 0;
     return scopeMatch * 1e6 + (isUsable(a) ? 1e5 : 0) + inSubnet * 1e4 + (family === 6 ? commonPrefixBits(bytes, to) : 0);
   };
@@ -82,7 +98,7 @@ function selectSource(view: NetworkStateView, family: 4 | 6, oif: number | null,
     return best ? addressText(best) : null;
   };
   const onLink = oif === null ? [] : view.addressesOn(oif).filter(eligible);
-  return pick(onLink) ?? (linkLocalDst ? null : pick([...view.addresses()].filter((a) => eligible(a) && !isIPv6LinkLocal(addressText(a)) && a.scope === 0)));
+  return pick(onLink) ?? (linkLocalDst ? null : pick([...view.addresses()].filter((a) => eligible(a) && !isLinkLocalText(addressText(a)) && a.scope === 0)));
 }
 
 function hashOf(text: string): number {
@@ -99,17 +115,17 @@ export interface ResolveOptions {
 }
 
 export function resolveRoute(view: NetworkStateView, query: RouteQuery, options: ResolveOptions): RouteLookupResult {
-  const to = parseIp(query.to);
+  const to = parsed(query.to);
   if (!to) return failure('EINVAL');
-  const from = query.from !== undefined ? parseIp(query.from) : null;
+  const from = query.from !== undefined ? parsed(query.from) : null;
   if (query.from !== undefined && (!from || from.family !== to.family)) return failure('EINVAL');
   if (from && to.family === 4 && view.findAddresses(query.from!).length === 0) return failure('EINVAL');
   const candidates: Route[] = [];
   for (const r of view.routes()) {
     if (r.family !== to.family || !TABLES.includes(r.table)) continue;
-    const dst = parseIp(r.destination);
-    if (!dst || !prefixContains(dst.bytes, r.destinationLength, to.bytes)) continue;
-    if (r.source && (!from || !prefixContains(parseIp(r.source)!.bytes, r.sourceLength, from.bytes))) continue;
+    const dst = bytesOf(r.destination);
+    if (!dst || !prefixContains(dst, r.destinationLength, to.bytes)) continue;
+    if (r.source && (!from || !prefixContains(bytesOf(r.source)!, r.sourceLength, from.bytes))) continue;
     const expires = options.expiresAt?.(r) ?? null;
     if (expires !== null && expires <= options.now) continue;
     candidates.push(r);
@@ -128,7 +144,7 @@ export function resolveRoute(view: NetworkStateView, query: RouteQuery, options:
       const hop = hops[hashOf(`${query.to}|${query.from ?? ''}`) % hops.length];
       const oif = r.type === 'local' ? (view.linkByName('lo')?.index ?? hop.oif) : hop.oif;
       const preferredSource =
-        r.preferredSource ?? query.from ?? selectSource(view, to.family, oif, to.bytes, isIPv6LinkLocal(query.to));
+        r.preferredSource ?? query.from ?? selectSource(view, to.family, oif, to.bytes, to.family === 6 && to.bytes[0] === 0xfe && (to.bytes[1] & 0xc0) === 0x80);
       const route: Route = {
         ...r,
         destination: query.to,
