@@ -5,12 +5,14 @@
  *
  * Another build can be tested by pointing ROUTEGUARD_ADDON_DIR at a directory that
  * node-gyp-build searches (DIR/build/Release, DIR/build/Debug), as src/native/binding.ts
- * does. The sanitizer run:
+ * does. The sanitizer run (`npm run test:asan` does both steps):
  *   npm run build:asan
  *   ROUTEGUARD_ADDON_DIR=build-asan ASAN_OPTIONS=detect_leaks=0 \
  *     LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so) \
  *     npx vitest run test/native
- * Child processes (and the workers inside them) inherit both variables.
+ * The node child processes (and the workers inside them) get the same preload; the tools
+ * the tests run (ip, python3) do not: ASan would report their own bugs (iproute2's
+ * print_route has an overlapping strncpy) and abort them.
  */
 import { spawn } from 'node:child_process';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -28,6 +30,9 @@ const addonDir = path.resolve(repoRoot, process.env.ROUTEGUARD_ADDON_DIR || '.')
 const requireHere = createRequire(__filename);
 const nodeGypBuild = requireHere.resolve('node-gyp-build');
 const binding = requireHere('node-gyp-build')(addonDir) as NativeBinding;
+// Already loaded into this process; only node children need it again (see above).
+const sanitizerPreload = process.env.LD_PRELOAD;
+delete process.env.LD_PRELOAD;
 
 type Control = Exclude<DecodedRecord, { kind: 'link' | 'address' | 'route' | 'nexthop' }>;
 const isControl = (r: DecodedRecord): r is Control =>
@@ -63,7 +68,7 @@ function runChild(
   const [command, ...args] = [...(opts.runAs ?? []), ...argv];
   return new Promise((resolve) => {
     const child = spawn(command, args, {
-      env: { ...process.env, ...opts.env },
+      env: { ...process.env, ...(sanitizerPreload ? { LD_PRELOAD: sanitizerPreload } : {}), ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
