@@ -113,10 +113,14 @@ struct MonitorStats {
 //   resync(): the same with kResync (queued when a sequence is running).
 //   A dump whose replies carried NLM_F_DUMP_INTR is drained to its DONE and then
 //   restarted: kDumpBegin(obj, kRetry) follows, with no kDumpEnd for the
-//   interrupted one. A dump that failed yields kError and no kDumpEnd; the
-//   sequence moves on. ENOBUFS yields kOverflow (once per batch) and abandons the
-//   dump in flight (no kDumpEnd) for a new sequence from links: kResync, or
-//   kInitial when the initial sync had not finished, so kSynced(kInitial) comes once.
+//   interrupted one (likewise when a datagram of the dump was truncated). A dump
+//   that failed yields kError and no kDumpEnd; the sequence moves on (nexthops
+//   on kernels without them, EINVAL/EOPNOTSUPP, count as an empty dump).
+//   ENOBUFS yields kOverflow (once per batch) and abandons the dump in flight
+//   (no kDumpEnd) for a new sequence from links: kResync, or kInitial when the
+//   initial sync had not finished, so kSynced(kInitial) comes exactly once.
+//   So: only kDumpEnd(obj) vouches for a complete dump of obj; a kDumpBegin
+//   while a frame is open means the open one was abandoned.
 //   kDropped(reason, count) records close a batch when datagrams were dropped.
 // Multicast events are delivered as they arrive, also while a dump runs.
 class NetlinkMonitor {
