@@ -1,0 +1,159 @@
+/** The judge's building blocks: timer queue, virtual clock, path index, hold-down parsing, route resolver. */
+import { describe, expect, it } from 'vitest';
+import { VirtualClock } from '../../src/judge/clock';
+import { DEFAULT_HOLD_DOWNS, parseHoldDowns } from '../../src/judge/hold-downs';
+import { PathIndex } from '../../src/judge/path-index';
+import { normalizePathSpec, parsePathArgument } from '../../src/judge/path-spec';
+import { TimerQueue } from '../../src/judge/timer-queue';
+import { IFA_F_DEPRECATED, IFA_F_PERMANENT, IFA_F_TENTATIVE } from '../../src/netlink/flags';
+import { parseIp } from '../../src/netlink/ip';
+import { FakeNetwork } from '../helpers/fake-network';
+
+describe('VirtualClock and TimerQueue', () => {
+  it('fires due items together, in time order, on one clock timer; moves and cancels', () => {
+    const clock = new VirtualClock(100);
+    const fired: Array<[number, string[]]> = [];
+    const q = new TimerQueue<string>(clock, (due) => fired.push([clock.now(), due]));
+    const a = q.schedule(150, 'a');
+    q.schedule(150, 'b');
+    const c = q.schedule(120, 'c');
+    q.schedule(300, 'd');
+    expect(clock.pending).toBe(1);
+    q.schedule(200, 'c', c); // moved later
+    q.cancel(a);
+    clock.advance(1000);
+    expect(fired).toEqual([
+      [150, ['b']],
+      [200, ['c']],
+      [300, ['d']],
+    ]);
+    expect(q.size).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('timers scheduled while firing run in the same advance; the clock never goes back', () => {
+    const clock = new VirtualClock();
+    const seen: number[] = [];
+    clock.setTimeout(() => {
+      seen.push(clock.now());
+      clock.setTimeout(() => seen.push(clock.now()), 5);
+    }, 10);
+    clock.advance(20);
+    expect(seen).toEqual([10, 15]);
+    expect(clock.now()).toBe(20);
+    expect(() => clock.advanceTo(5)).toThrow(RangeError);
+  });
+});
+
+describe('PathIndex', () => {
+  const path = (local: string, remote: string) => ({ path: normalizePathSpec({ local, remote }) });
+
+  it('finds the paths whose peer a prefix covers, and no others', () => {
+    const index = new PathIndex<ReturnType<typeof path>>();
+    const a = path('192.0.2.10', '198.51.100.7');
+    const b = path('192.0.2.11', '198.51.100.7');
+    const c = path('192.0.2.10', '198.51.100.200');
+    const d = path('192.0.2.10', '203.0.113.9');
+    const e = path('2001:db8:1::10', '2001:db8:ff::7');
+    for (const p of [a, b, c, d, e]) index.add(p);
+    const covered = (prefix: string, len: number) => {
+      const out: unknown[] = [];
+      index.forEachCovered(parseIp(prefix)!.family, parseIp(prefix)!.bytes, len, (p) => out.push(p));
+      return out;
+    };
+    expect(covered('198.51.100.0', 24)).toEqual([a, b, c]);
+    expect(covered('198.51.100.0', 25)).toEqual([a, b]);
+    expect(covered('198.51.100.7', 32)).toEqual([a, b]);
+    expect(covered('0.0.0.0', 0)).toEqual([a, b, c, d]);
+    expect(covered('192.0.2.0', 24)).toEqual([]);
+    expect(covered('::', 0)).toEqual([e]);
+    index.remove(a);
+    index.remove(c);
+    expect(covered('198.51.100.0', 24)).toEqual([b]);
+    index.add(c);
+    expect(covered('198.51.100.0', 24)).toEqual([b, c]);
+    expect([...index.withLocal('192.0.2.10')!]).toEqual([d, c]);
+    index.setInterfaces(b, [], [3, 4]);
+    index.setInterfaces(b, [3, 4], [4]);
+    expect(index.onInterface(3)).toBeUndefined();
+    expect([...index.onInterface(4)!]).toEqual([b]);
+  });
+});
+
+describe('argument parsing', () => {
+  it('--hold-down: MS for all, REASON=MS for one, comma lists', () => {
+    const all = parseHoldDowns(['1500']);
+    expect(Object.values(all).every((v) => v === 1500)).toBe(true);
+    expect(Object.keys(all)).toEqual(Object.keys(DEFAULT_HOLD_DOWNS));
+    expect(parseHoldDowns(['2000', 'link-down=100,no-route=50'])).toMatchObject({ 'link-down': 100, 'no-route': 50, unreachable: 2000 });
+    expect(() => parseHoldDowns(['link-down='])).toThrow(/is not MS or REASON=MS/);
+    expect(() => parseHoldDowns(['fast'])).toThrow(/is not MS or REASON=MS/);
+    expect(() => parseHoldDowns(['gone=1'])).toThrow(/unknown reason "gone"/);
+  });
+
+  it('--path LOCAL,REMOTE[,IFINDEX[,MARK]]', () => {
+    expect(parsePathArgument('192.0.2.10,198.51.100.7')).toEqual({ local: '192.0.2.10', remote: '198.51.100.7' });
+    expect(parsePathArgument('fe80::10,fe80::1,4,7')).toEqual({ local: 'fe80::10', remote: 'fe80::1', ifindex: 4, mark: 7 });
+    expect(() => parsePathArgument('192.0.2.10')).toThrow(/LOCAL,REMOTE/);
+    expect(() => parsePathArgument('fe80::10,fe80::1')).toThrow(/needs ifindex/);
+  });
+});
+
+describe('resolveRoute (the fake network\'s and replay\'s kernel)', () => {
+  function net() {
+    const clock = new VirtualClock(0);
+    const n = new FakeNetwork(clock);
+    const eth0 = n.addLink('eth0');
+    n.addAddress(eth0, '192.0.2.10/24');
+    n.addAddress(eth0, '2001:db8:1::10/64');
+    n.addRoute({ to: 'default', via: '192.0.2.1', dev: eth0 });
+    n.addRoute({ to: 'default6', via: 'fe80::1', dev: eth0, expires: 10 });
+    return { clock, n, eth0 };
+  }
+
+  it('longest prefix, then metric; kernel errnos for unreachable, prohibit, blackhole, no route', () => {
+    const { n, eth0 } = net();
+    const eth1 = n.addLink('eth1');
+    n.addAddress(eth1, '203.0.113.10/24');
+    n.addRoute({ to: '198.51.100.0/24', via: '203.0.113.1', dev: eth1, metric: 10 });
+    n.addRoute({ to: '198.51.100.0/24', via: '192.0.2.1', dev: eth0, metric: 5 });
+    const r = n.lookupRoute({ to: '198.51.100.7' });
+    expect(r).toMatchObject({ ok: true, route: { oif: eth0, gateway: '192.0.2.1', preferredSource: '192.0.2.10', table: 254 } });
+    n.addRoute({ to: '198.51.100.7/32', type: 'prohibit' });
+    expect(n.lookupRoute({ to: '198.51.100.7' })).toMatchObject({ ok: false, code: 'EACCES' });
+    n.addRoute({ to: '198.51.100.8/32', type: 'unreachable' });
+    expect(n.lookupRoute({ to: '198.51.100.8' })).toMatchObject({ ok: false, code: 'EHOSTUNREACH' });
+    n.addRoute({ to: '198.51.100.9/32', type: 'blackhole' });
+    expect(n.lookupRoute({ to: '198.51.100.9' })).toMatchObject({ ok: false, code: 'EINVAL' });
+    n.removeRoute({ to: 'default', via: '192.0.2.1', dev: eth0 });
+    expect(n.lookupRoute({ to: '8.8.8.8' })).toMatchObject({ ok: false, code: 'ENETUNREACH', errno: 101 });
+  });
+
+  it('an IPv4 source that is not local is refused with EINVAL; IPv6 sources are not checked', () => {
+    const { n } = net();
+    expect(n.lookupRoute({ to: '198.51.100.7', from: '192.0.2.99' })).toMatchObject({ ok: false, code: 'EINVAL' });
+    expect(n.lookupRoute({ to: '2001:db8:ff::7', from: '2001:db8:1::99' })).toMatchObject({ ok: true });
+  });
+
+  it('skips expired routes and routes on admin-down links; keeps routes on links without carrier', () => {
+    const { clock, n, eth0 } = net();
+    expect(n.lookupRoute({ to: '2001:db8:ff::7' }).ok).toBe(true);
+    clock.advance(10_000);
+    expect(n.lookupRoute({ to: '2001:db8:ff::7' })).toMatchObject({ ok: false, code: 'ENETUNREACH' });
+    n.setCarrier(eth0, false);
+    expect(n.lookupRoute({ to: '198.51.100.7' })).toMatchObject({ ok: true, route: { oif: eth0 } });
+    n.setAdminUp(eth0, false);
+    expect(n.lookupRoute({ to: '198.51.100.7' })).toMatchObject({ ok: false, code: 'ENETUNREACH' });
+  });
+
+  it('source selection prefers usable, non-deprecated addresses of the destination scope', () => {
+    const { n, eth0 } = net();
+    n.addAddress(eth0, 'fe80::10/64');
+    n.addAddress(eth0, '2001:db8:1::20/64', { flags: IFA_F_PERMANENT | IFA_F_TENTATIVE });
+    expect(n.lookupRoute({ to: 'fe80::1', oif: eth0 })).toMatchObject({ ok: true, route: { preferredSource: 'fe80::10' } });
+    expect(n.lookupRoute({ to: '2001:db8:ff::7' })).toMatchObject({ route: { preferredSource: '2001:db8:1::10' } });
+    n.changeAddress(eth0, '2001:db8:1::10', { flags: IFA_F_DEPRECATED });
+    n.changeAddress(eth0, '2001:db8:1::20', { flags: IFA_F_PERMANENT });
+    expect(n.lookupRoute({ to: '2001:db8:ff::7' })).toMatchObject({ route: { preferredSource: '2001:db8:1::20' } });
+  });
+});
