@@ -321,7 +321,8 @@ function validateOptions(o: MonitorOptions): void {
 /** Addon errors (errno + syscall) to routeguard's error classes. */
 export function mapNativeError(err: unknown, netns: string | undefined): Error {
   const e = err as NativeError;
-  if (err instanceof TypeError) return new InvalidArgumentError(e.message);
+  if (err instanceof TypeError || err instanceof RangeError) return new InvalidArgumentError(e.message);
+  if (e?.code === 'ERR_INVALID_STATE') return new MonitorClosedError(e.message);
   if (typeof e?.errno !== 'number') return err instanceof Error ? err : new Error(String(err));
   if (e.code === 'EPERM' || e.code === 'EACCES') {
     return new PermissionDeniedError(

@@ -4,7 +4,7 @@
  *
  * - Dumps are mark-and-sweep: every object seen in a dump (or by a live event
  *   meanwhile) is stamped with the dump's generation; when the sync completes,
- *   whatever was not stamped is gone. An ENOBUFS resync therefore yields exactly
+ *   whatever a finished dump did not stamp is gone. An ENOBUFS resync therefore yields exactly
  *   the real differences, as ordinary events, and never looks like churn.
  * - The initial sync is silent (no per-object events), then 'synced'.
  * - IPv4 flushes routes without RTM_DELROUTE when a device is deleted; the mirror
@@ -77,6 +77,7 @@ export class NetworkState implements NetworkStateView {
   /** Current dump generation per DumpObject; live events are stamped with it too. */
   private readonly gen = new Uint32Array(OBJECT_COUNT);
   private readonly dumping = new Set<number>();
+  private readonly complete = new Set<number>();
   private initialDone = false;
   private pendingResyncReason: ResyncReason = 'requested';
   private diff = { added: 0, changed: 0, removed: 0 };
@@ -186,7 +187,13 @@ export class NetworkState implements NetworkStateView {
           break;
         case Kind.DumpBegin:
           this.dumping.add(view.u32[p]);
+          this.complete.delete(view.u32[p]);
           this.gen[view.u32[p]] = ++this.generation;
+          break;
+        case Kind.DumpEnd:
+          // Only a finished dump vouches for absence: an interrupted one is retried
+          // (kDumpBegin again) and a failed one (kError) must not delete anything.
+          if (this.dumping.has(view.u32[p])) this.complete.add(view.u32[p]);
           break;
         case Kind.Synced:
           this.finishSync(time, hooks);
@@ -209,7 +216,7 @@ export class NetworkState implements NetworkStateView {
           break;
         }
         default:
-          break; // kDumpEnd: sweeping waits for kSynced, so an interrupted dump's retry is covered
+          break;
       }
     });
   }
@@ -371,8 +378,9 @@ export class NetworkState implements NetworkStateView {
 
   /** kSynced: sweep what the finished dumps did not see, then announce. */
   private finishSync(time: number, hooks: ApplyHooks): void {
-    for (const obj of this.dumping) this.sweep(obj, time, hooks);
+    for (const obj of this.complete) this.sweep(obj, time, hooks);
     this.dumping.clear();
+    this.complete.clear();
     if (!this.initialDone) {
       this.initialDone = true;
       hooks.emit({
