@@ -23,3 +23,9 @@ export function parseCommandArgs<T extends ParseArgsConfig['options']>(
     throw new UsageError(`${(err as Error).message}\n\n${help}`);
   }
 }
+
+/** `--json` and `--netns PATH`, shared by the commands that read a namespace's state. */
+export const NETNS_JSON_OPTIONS = {
+  json: { type: 'boolean' },
+  netns: { type: 'string' },
+} as const;

@@ -2,7 +2,7 @@
 import { NetlinkMonitor } from '../../monitor';
 import { formatEvent } from '../format';
 import type { CliIo } from '../io';
-import { parseCommandArgs } from '../options';
+import { NETNS_JSON_OPTIONS, parseCommandArgs } from '../options';
 
 const HELP = `usage: routeguard monitor [--json] [--netns PATH]
 
@@ -13,7 +13,7 @@ until interrupted (Ctrl-C).
 `;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const { values, help } = parseCommandArgs(argv, { json: { type: 'boolean' }, netns: { type: 'string' } }, HELP);
+  const { values, help } = parseCommandArgs(argv, NETNS_JSON_OPTIONS, HELP);
   if (help) {
     io.stdout.write(help);
     return 0;
