@@ -7,7 +7,7 @@ import type { PathSpec } from '../../judge/types';
 import { NetlinkMonitor } from '../../monitor';
 import { RouteguardError } from '../../errors';
 import { UsageError, type CliIo } from '../io';
-import { parseCommandArgs } from '../options';
+import { NETNS_JSON_OPTIONS, parseCommandArgs } from '../options';
 
 const HELP = `usage: routeguard path --to REMOTE [--from LOCAL] [--dev NAME | --ifindex N] [--mark M]
                       [--netns PATH] [--hold-down MS|REASON=MS]... [--json] [--evidence]
@@ -41,9 +41,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       dev: { type: 'string' },
       ifindex: { type: 'string' },
       mark: { type: 'string' },
-      netns: { type: 'string' },
+      ...NETNS_JSON_OPTIONS,
       'hold-down': { type: 'string', multiple: true },
-      json: { type: 'boolean' },
       evidence: { type: 'boolean' },
     },
     HELP,
