@@ -8,9 +8,9 @@ import { UsageError, type CliIo, type CommandRun } from './io';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: CommandRun }> }> = {
   dump: { summary: 'print links, addresses and routes of all tables', load: () => import('./commands/dump') },
   monitor: { summary: 'print live link/address/route events', load: () => import('./commands/monitor') },
-  // path: { summary: 'watch one path live and print its verdicts', load: () => import('./commands/path') },
-  // record: { summary: 'record live events and lookups as NDJSON for replay', load: () => import('./commands/record') },
-  // replay: { summary: 'replay a recording and print a path\'s verdict timeline', load: () => import('./commands/replay') },
+  path: { summary: 'watch one path live and print its verdicts', load: () => import('./commands/path') },
+  record: { summary: 'record live events and lookups as NDJSON for replay', load: () => import('./commands/record') },
+  replay: { summary: 'replay a recording and print a path\'s verdict timeline', load: () => import('./commands/replay') },
   // demo: { summary: 'churn vs. real outage in two namespaces (root)', load: () => import('./commands/demo') },
 };
 
