@@ -388,13 +388,13 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
       }
       this.emit('verdict', { ...verdict, path: group.spec, connections });
       this.emit(verdict.type, verdict.info as never, group.spec);
-      for (const member of [...group.members]) {
-        member.deliver(
-          verdict.type === 'gone'
-            ? { ...verdict, error: new RouteGoneError(group.spec, verdict.info.reason, verdict.info.evidence) }
-            : verdict,
-        );
-      }
+      // One RouteGoneError per path: it describes the path, and 10,000 stack captures
+      // would double the time it takes to close 10,000 sockets.
+      const delivered: ConnectionVerdict =
+        verdict.type === 'gone'
+          ? { ...verdict, error: new RouteGoneError(group.spec, verdict.info.reason, verdict.info.evidence) }
+          : verdict;
+      for (const member of [...group.members]) member.deliver(delivered);
     } catch (err) {
       this.log.error({ err, path: group.spec }, 'failed to deliver a verdict');
     }
