@@ -350,6 +350,9 @@ export class HardenedServer extends EventEmitter<HardenedServerEvents> {
             this.fail(errorCode(args[0]), `handshake failed: ${(args[0] as Error)?.message}`);
             return true;
           case 'close':
+            // While paused the listening handle is gone, so Node emits 'close' as soon as
+            // the last connection ends: that is not the application's close.
+            if (this.pausedSince !== null) return false;
             this.stopTimers();
             return true;
           default:
@@ -360,11 +363,16 @@ export class HardenedServer extends EventEmitter<HardenedServerEvents> {
     });
     const ownClose = Object.prototype.hasOwnProperty.call(listener, 'close') ? listener.close : undefined;
     const close = listener.close;
-    listener.close = (...args: Parameters<NetServer['close']>) => {
-      // The application closes the server: never listen again.
+    listener.close = (callback?: (err?: Error) => void) => {
+      // The application closes the server: never listen again. While paused the
+      // listener is already closed; Node would answer ERR_SERVER_NOT_RUNNING.
+      const wasPaused = this.pausedSince !== null;
       this.stopTimers();
       this.pausedSince = null;
-      return close.apply(listener, args);
+      if (!wasPaused || typeof callback !== 'function') return close.call(listener, callback);
+      return close.call(listener, (err?: Error) =>
+        callback((err as NodeJS.ErrnoException | undefined)?.code === 'ERR_SERVER_NOT_RUNNING' ? undefined : err),
+      );
     };
     this.restore.push(() => {
       if (ownClose) listener.close = ownClose;

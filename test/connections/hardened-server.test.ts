@@ -280,9 +280,18 @@ describe('hardenServer: accept errors and pausing', () => {
     const server = net.createServer();
     const hardened = hardenServer(server, { pauseInitialMs: 50 });
     const port = await listening(server);
+    const open = net.connect(port, '127.0.0.1');
+    await once(open, 'connect');
     server.emit('error', acceptError('ENFILE'));
     expect(hardened.health().paused).toBe(true);
-    server.close();
+    const closeEvents: number[] = [];
+    server.on('close', () => closeEvents.push(Date.now()));
+    open.destroy(); // the last connection ends while paused: not a close of the server
+    await new Promise((r) => setTimeout(r, 20));
+    expect(closeEvents).toEqual([]);
+    const closed = new Promise<Error | undefined>((resolve) => server.close(resolve));
+    expect(await closed).toBeUndefined(); // not ERR_SERVER_NOT_RUNNING
+    expect(closeEvents).toHaveLength(1);
     await new Promise((r) => setTimeout(r, 200));
     expect(hardened.health()).toMatchObject({ paused: false, listening: false });
     await expect(echoClient(port, 'x')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
