@@ -70,6 +70,8 @@ function sameNexthop(a: Nexthop, b: Nexthop): boolean {
 export class NetworkState implements NetworkStateView {
   private readonly linkMap = new Map<number, Stamped<Link>>();
   private readonly addressMap = new Map<string, Stamped<Address>>();
+  /** Canonical address text -> the addresses holding it (the judge asks per path check). */
+  private readonly addressesByIp = new Map<string, Address[]>();
   private readonly nexthopMap = new Map<number, Stamped<Nexthop>>();
   readonly routeTable = new RouteTable();
 
@@ -117,13 +119,35 @@ export class NetworkState implements NetworkStateView {
   }
 
   findAddresses(ip: string): Address[] {
+    const exact = this.addressesByIp.get(ip);
+    if (exact) return [...exact];
     const wanted = normalizeIp(ip);
-    const out: Address[] = [];
-    if (!wanted) return out;
-    for (const { value } of this.addressMap.values()) {
-      if ((value.local ?? value.address) === wanted) out.push(value);
-    }
-    return out;
+    const found = wanted === null || wanted === ip ? undefined : this.addressesByIp.get(wanted);
+    return found ? [...found] : [];
+  }
+
+  private putAddress(key: string, address: Address): void {
+    const old = this.addressMap.get(key);
+    if (old) this.unindexAddress(old.value);
+    this.addressMap.set(key, { value: address, gen: this.gen[DumpObject.Addr] });
+    const ip = address.local ?? address.address;
+    const list = this.addressesByIp.get(ip);
+    if (list) list.push(address);
+    else this.addressesByIp.set(ip, [address]);
+  }
+
+  private dropAddress(key: string, address: Address): void {
+    this.addressMap.delete(key);
+    this.unindexAddress(address);
+  }
+
+  private unindexAddress(address: Address): void {
+    const ip = address.local ?? address.address;
+    const list = this.addressesByIp.get(ip);
+    if (!list) return;
+    const rest = list.filter((a) => a !== address);
+    if (rest.length > 0) this.addressesByIp.set(ip, rest);
+    else this.addressesByIp.delete(ip);
   }
 
   routesTo(table: number, prefix: string): Route[] {
@@ -258,7 +282,7 @@ export class NetworkState implements NetworkStateView {
     // nothing) and flushes its IPv4 routes without any RTM_DELROUTE.
     for (const [key, { value }] of this.addressMap) {
       if (value.index !== link.index) continue;
-      this.addressMap.delete(key);
+      this.dropAddress(key, value);
       this.report({ type: 'address', action: 'removed', address: value, previous: value, time }, fromDump, hooks);
     }
     const table = this.routeTable;
@@ -282,14 +306,14 @@ export class NetworkState implements NetworkStateView {
     const old = this.addressMap.get(key);
     if (removed) {
       if (!old) return;
-      this.addressMap.delete(key);
+      this.dropAddress(key, old.value);
       this.report({ type: 'address', action: 'removed', address, previous: old.value, time }, fromDump, hooks);
       // IPv4 flushes routes using this source, or all of the device's routes with its last
       // address, without RTM_DELROUTE (fib_del_ifaddr, fib_disable_ip): confirm with a dump.
       if (!fromDump && address.family === 4) hooks.silentChangesPossible();
       return;
     }
-    this.addressMap.set(key, { value: address, gen: this.gen[DumpObject.Addr] });
+    this.putAddress(key, address);
     if (!old) {
       this.report({ type: 'address', action: 'added', address, previous: null, time }, fromDump, hooks);
     } else if (!fromDump || !sameAddress(old.value, address)) {
@@ -409,7 +433,7 @@ export class NetworkState implements NetworkStateView {
       case DumpObject.Addr:
         for (const [key, { value, gen }] of this.addressMap) {
           if (gen === current) continue;
-          this.addressMap.delete(key);
+          this.dropAddress(key, value);
           this.report({ type: 'address', action: 'removed', address: value, previous: value, time }, true, hooks);
         }
         break;
