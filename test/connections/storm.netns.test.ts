@@ -1,6 +1,7 @@
 /**
- * A storm of clients that reset (SO_LINGER 0) right after connecting — some
- * mid-upgrade-request — interleaved with normal ws clients. The hardened ws
+ * A storm of clients that reset (SO_LINGER 0) right after connecting — at once,
+ * mid-upgrade-request, or just after the upgrade — interleaved with normal ws
+ * clients. The hardened ws
  * server tracks every connection with a real monitor + judge. Its event loop is
  * made busy while the storm starts, so that many connections are reset before
  * they are accepted: their addresses are gone at accept (libdatachannel's fatal
@@ -60,7 +61,9 @@ describeNetns('reset storm against a hardened ws server (namespaces)', () => {
     expect(health.server.accepted + health.server.rejected).toBe(RESETTERS + NORMAL);
     expect(health.server.rejectedBy['address-unavailable']).toBeGreaterThan(0);
     expect(health.server.rejected).toBe(health.server.rejectedBy['address-unavailable']);
-    expect(health.guard.trackedTotal).toBeGreaterThanOrEqual(NORMAL);
+    // The later resetters were accepted and reset mid-handshake or just after the upgrade.
+    expect(health.server.accepted).toBeGreaterThan(NORMAL);
+    expect(health.guard.trackedTotal).toBeGreaterThan(NORMAL);
     // Still serving after the storm.
     const after = await client.call<{ served: number }>('storm', { host: '192.0.2.1', port: 8080, resetters: 0, normal: 5 });
     expect(after.served).toBe(5);

@@ -10,7 +10,7 @@
 import * as path from 'node:path';
 import { PermissionDeniedError, RouteguardError } from '../../errors';
 import { DEFAULT_HOLD_DOWNS } from '../../judge/hold-downs';
-import { spawnPeer, type PeerProcess } from '../demo/peer-process';
+import { PEER_ENV, spawnPeer, type PeerProcess } from '../demo/peer-process';
 import { DemoTopology } from '../demo/topology';
 import type { CliIo } from '../io';
 import { parseCommandArgs } from '../options';
@@ -36,6 +36,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (help) {
     io.stdout.write(help);
     return 0;
+  }
+  if (process.env[PEER_ENV]) {
+    throw new RouteguardError('ERR_DEMO', 'routeguard demo cannot run inside one of its own peer processes');
   }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new PermissionDeniedError('routeguard demo creates network namespaces: run it as root');

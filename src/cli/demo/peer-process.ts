@@ -27,23 +27,48 @@ export interface SpawnPeerOptions {
   netns: string;
   /** Command words put before node, e.g. ['prlimit', '--nofile=64:64']. */
   wrapper?: string[];
-  /** Node options; default: this process's (so a TypeScript loader is inherited). */
+  /** Node options; default: this process's module-loader options only (see loaderOptions). */
   execArgv?: string[];
   /** Arguments after the script. */
   args?: string[];
+}
+
+/** Set in every peer's environment: a peer never starts peers of its own. */
+export const PEER_ENV = 'ROUTEGUARD_PEER';
+
+const LOADER_WITH_VALUE = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions']);
+const LOADER_INLINE = /^--(require|import|loader|experimental-loader|conditions)=/;
+
+/**
+ * The options of `execArgv` that decide how modules load (`-r`, `--import`,
+ * `--loader`, `--conditions`, `--enable-source-maps`), so that a peer loads the
+ * same way as its parent (a TypeScript loader, say). Everything else is left
+ * out: `-e CODE` or `-p CODE` would make every child run the parent's code again.
+ */
+export function loaderOptions(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i];
+    if (LOADER_WITH_VALUE.has(arg) && i + 1 < execArgv.length) out.push(arg, execArgv[++i]);
+    else if (LOADER_INLINE.test(arg) || arg === '--enable-source-maps') out.push(arg);
+  }
+  return out;
 }
 
 type Reply = { id?: number; ok?: boolean; result?: unknown; error?: string; event?: Record<string, unknown>; ready?: true };
 
 /** Starts `script` with node in a namespace; resolves once the child is serving. */
 export function spawnPeer(script: string, options: SpawnPeerOptions): Promise<PeerProcess> {
+  if (process.env[PEER_ENV]) {
+    return Promise.reject(new Error('a peer process does not start peers of its own'));
+  }
   const child = spawn(
     'ip',
     [
       'netns', 'exec', options.netns, ...(options.wrapper ?? []),
-      process.execPath, ...(options.execArgv ?? process.execArgv), script, ...(options.args ?? []),
+      process.execPath, ...(options.execArgv ?? loaderOptions(process.execArgv)), script, ...(options.args ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
+    { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, [PEER_ENV]: '1' } },
   );
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
