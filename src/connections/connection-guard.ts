@@ -310,8 +310,8 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // Untracking the last connection of a path closes its watch.
     for (const tracked of [...this.live]) this.untrack(tracked);
-    for (const group of new Set(this.groupOf.values())) group.watch.close();
     this.groups.clear();
     this.ownJudge?.close();
   }

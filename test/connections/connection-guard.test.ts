@@ -13,6 +13,7 @@ import { GuardClosedError, RouteGoneError } from '../../src/connections/errors';
 import type { ConnectionVerdict, TrackedConnection } from '../../src/connections/tracked-connection';
 import { InvalidArgumentError } from '../../src/errors';
 import { FakeJudge } from '../helpers/fake-judge';
+import { waitUntil } from './fixtures/wait';
 
 const cleanup: Array<() => void> = [];
 afterEach(() => {
@@ -51,13 +52,6 @@ function newGuard(judge: FakeJudge, options: Partial<ConstructorParameters<typeo
   return guard;
 }
 
-async function waitUntil(predicate: () => boolean, timeoutMs = 2000): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeoutMs) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('ConnectionGuard: tracking', () => {
   it('groups sockets by path: one watch per path, shared by all its sockets', async () => {

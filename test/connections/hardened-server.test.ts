@@ -17,6 +17,7 @@ import { ConnectionGuard } from '../../src/connections/connection-guard';
 import { hardenServer } from '../../src/connections/hardened-server';
 import type { Logger } from '../../src/connections/logger';
 import { FakeJudge } from '../helpers/fake-judge';
+import { waitUntil } from './fixtures/wait';
 
 const cleanup: Array<() => void> = [];
 afterEach(() => {
@@ -56,13 +57,6 @@ function echoClient(port: number, text: string, host = '127.0.0.1'): Promise<str
   });
 }
 
-async function waitUntil(predicate: () => boolean, timeoutMs = 3000): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeoutMs) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('hardenServer: per-connection isolation', () => {
   it('closes connections whose peer is gone at accept, logs their context, and serves the next client', async () => {

@@ -11,7 +11,8 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeNetns } from '../helpers/netns';
-import { cpuShareOver, eventually, startPeer, type Peer } from './fixtures/peers';
+import { cpuShareOver, startPeer, type Peer } from './fixtures/peers';
+import { eventually } from './fixtures/wait';
 import { twoNamespaces, type Topology } from './fixtures/topology';
 
 type Health = { server: { listening: boolean; paused: boolean; pauses: number; errors: Record<string, number>; accepted: number } };

@@ -13,6 +13,7 @@ import { MemoryNetworkState } from '../../src/judge/memory-network';
 import type { NetworkEvent, RouteQuery } from '../../src/netlink/types';
 import type { NetworkSource, RouteLookupResult } from '../../src/netlink/view';
 import { FakeJudge } from '../helpers/fake-judge';
+import { waitUntil } from './fixtures/wait';
 
 const cleanup: Array<() => void> = [];
 afterEach(() => {
@@ -67,13 +68,6 @@ function record(client: ReconnectingWebSocket): string[] {
   return log;
 }
 
-async function waitUntil(predicate: () => boolean, timeoutMs = 4000): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeoutMs) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('ReconnectingWebSocket', () => {
   it('after a gone close, waits until a route exists again, then reconnects', async () => {

@@ -19,6 +19,7 @@ import {
   whenConnected,
   type SocketAddresses,
 } from '../../src/connections/socket-path';
+import { waitUntil } from './fixtures/wait';
 
 const cleanup: Array<() => void> = [];
 afterEach(() => {
@@ -201,10 +202,3 @@ describe('derivePath', () => {
   });
 });
 
-async function waitUntil(predicate: () => boolean, timeoutMs = 2000): Promise<void> {
-  const start = Date.now();
-  while (!predicate()) {
-    if (Date.now() - start > timeoutMs) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

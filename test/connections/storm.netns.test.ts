@@ -9,7 +9,8 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeNetns } from '../helpers/netns';
-import { eventually, startPeer, type Peer } from './fixtures/peers';
+import { startPeer, type Peer } from './fixtures/peers';
+import { eventually } from './fixtures/wait';
 import { twoNamespaces, type Topology } from './fixtures/topology';
 
 type Health = {

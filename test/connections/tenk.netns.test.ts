@@ -9,7 +9,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DEFAULT_HOLD_DOWNS } from '../../src/judge/hold-downs';
 import type { VerdictReason } from '../../src/judge/types';
 import { describeNetns } from '../helpers/netns';
-import { eventually, startPeer, type Peer } from './fixtures/peers';
+import { startPeer, type Peer } from './fixtures/peers';
+import { eventually } from './fixtures/wait';
 import { twoNamespaces, type Topology } from './fixtures/topology';
 
 type Close = { group: string; time: number; byGuard: boolean; reason: VerdictReason | null };

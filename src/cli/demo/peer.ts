@@ -5,12 +5,13 @@
  * guard sees to the parent, which prints the timeline.
  */
 import { once } from 'node:events';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { ConnectionGuard } from '../../connections/connection-guard';
 import { hardenServer } from '../../connections/hardened-server';
 import { ReconnectingWebSocket } from '../../connections/reconnecting-client';
 import { realClock } from '../../judge/clock';
 import { NetlinkMonitor } from '../../monitor';
+import { echoOver } from './echo';
 import { emitToParent, servePeer } from './peer-process';
 
 function server(): void {
@@ -22,22 +23,6 @@ function server(): void {
       await once(wss, 'listening');
       return true;
     },
-  });
-}
-
-function echo(ws: WebSocket, text: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => finish(false), 2000);
-    const onMessage = (data: unknown) => {
-      if (String(data) === text) finish(true);
-    };
-    function finish(ok: boolean) {
-      clearTimeout(timer);
-      ws.off('message', onMessage);
-      resolve(ok);
-    }
-    ws.on('message', onMessage);
-    ws.send(text);
   });
 }
 
@@ -78,7 +63,7 @@ function client(): void {
     /** Sends on every open client; counts the echoes. */
     async ping() {
       const open = clients.filter((c) => c.state === 'open' && c.socket);
-      const ok = await Promise.all(open.map((c, i) => echo(c.socket!, `ping-${i}-${Date.now()}`)));
+      const ok = await Promise.all(open.map((c, i) => echoOver(c.socket!, `ping-${i}-${Date.now()}`, 2000)));
       return { clients: clients.length, open: open.length, echoed: ok.filter(Boolean).length };
     },
 
