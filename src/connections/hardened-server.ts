@@ -34,7 +34,7 @@ import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { InvalidArgumentError } from '../errors';
 import type { ConnectionGuard, TrackOptions } from './connection-guard';
 import { SERVER_DEFAULTS } from './defaults';
-import { isolateListeners } from './isolated-emit';
+import { isolateListeners, restoreListeners } from './isolated-emit';
 import { componentLogger, type Logger } from './logger';
 import { isWebSocketLike, readSocketAddresses, type SocketAddresses, type WebSocketLike } from './socket-path';
 
@@ -323,10 +323,7 @@ export class HardenedServer extends EventEmitter<HardenedServerEvents> {
   }
 
   private patchEmit(emitter: EventEmitter, hooks: Parameters<typeof isolateListeners>[1]): void {
-    if (!isolateListeners(emitter, hooks)) return;
-    this.restore.push(() => {
-      delete (emitter as { emit?: unknown }).emit;
-    });
+    if (isolateListeners(emitter, hooks)) this.restore.push(() => restoreListeners(emitter));
   }
 
   private hardenListener(listener: NetServer, trackSockets: boolean): void {

@@ -92,7 +92,10 @@ export function isolateListeners(emitter: EventEmitter, hooks: IsolationHooks): 
   return true;
 }
 
-/** True once `isolateListeners` patched this emitter. */
-export function isIsolated(emitter: EventEmitter): boolean {
-  return (emitter as EventEmitter & { [isolated]?: true })[isolated] === true;
+/** Undoes isolateListeners: the prototype's emit() is used again. */
+export function restoreListeners(emitter: EventEmitter): void {
+  const target = emitter as EventEmitter & { [isolated]?: true };
+  if (!target[isolated]) return;
+  delete target[isolated];
+  delete (target as { emit?: unknown }).emit;
 }

@@ -105,7 +105,7 @@ export class TrackedConnection extends EventEmitter<TrackedConnectionEvents> {
   private unresolvedCode: string | null = null;
   private closingWith: { error: RouteGoneError | null } | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
-  /** Detaches every listener this object put on the connection. */
+  /** @internal Detaches every listener the guard put on the connection. */
   detach: () => void = () => undefined;
 
   constructor(

@@ -303,5 +303,9 @@ describe('hardenServer: accept errors and pausing', () => {
     hardened.dispose();
     expect(Object.prototype.hasOwnProperty.call(second, 'emit')).toBe(false);
     expect(Object.prototype.hasOwnProperty.call(second, 'close')).toBe(false);
+    const again = hardenServer(second); // hardening works again after dispose()
+    expect(again).not.toBe(hardened);
+    expect(Object.prototype.hasOwnProperty.call(second, 'emit')).toBe(true);
+    again.dispose();
   });
 });
