@@ -31,3 +31,6 @@ export { RecordingSource, parseRecording, RECORDING_FORMAT, RECORDING_VERSION } 
 export type { RecordingLine } from './judge/recording';
 export { ReplaySource } from './judge/replay';
 export type * from './judge/types';
+
+// Layer 3: connections (src/connections) — close what is really cut off; hardened servers.
+export * from './connections';

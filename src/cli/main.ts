@@ -11,7 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
   path: { summary: 'watch one path live and print its verdicts', load: () => import('./commands/path') },
   record: { summary: 'record live events and lookups as NDJSON for replay', load: () => import('./commands/record') },
   replay: { summary: 'replay a recording and print a path\'s verdict timeline', load: () => import('./commands/replay') },
-  // demo: { summary: 'churn vs. real outage in two namespaces (root)', load: () => import('./commands/demo') },
+  demo: { summary: 'churn vs. real outage in two namespaces (root)', load: () => import('./commands/demo') },
 };
 
 export function usage(): string {

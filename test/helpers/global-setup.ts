@@ -1,11 +1,39 @@
 /**
- * Tests that run the CLI or load the package by name use the compiled dist/;
- * rebuild it once per run so they never test stale output.
+ * Once per test run:
+ * - rebuild dist/, which the CLI and package tests load, so they never test stale output;
+ * - remove namespaces that earlier, interrupted runs of these tests left behind
+ *   (named rgXXX-<pid>-<n> by test/helpers/netns.ts, whose <pid> is no longer alive).
  */
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 
+function removeStaleNamespaces(): void {
+  let list = '';
+  try {
+    list = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: 'pipe' });
+  } catch {
+    return; // no iproute2 or no permission: nothing of ours to clean
+  }
+  for (const line of list.split('\n')) {
+    const name = line.split(' ')[0];
+    const m = /^rg[a-z]+-(\d+)-\d+$/.exec(name);
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+      continue; // its test process still runs
+    } catch {
+      /* dead owner */
+    }
+    try {
+      execFileSync('ip', ['netns', 'del', name], { stdio: 'pipe' });
+    } catch {
+      /* raced with another cleanup */
+    }
+  }
+}
+
 export default function setup(): void {
+  removeStaleNamespaces();
   const root = path.resolve(__dirname, '..', '..');
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   try {
