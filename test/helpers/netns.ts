@@ -12,13 +12,20 @@ import { describe, it } from 'vitest';
 
 let counter = 0;
 
+/**
+ * Environment for the tools we run (ip, python3): without LD_PRELOAD, so that an
+ * ASan run of the addon (npm run test:asan) does not sanitize iproute2, which has
+ * an overlapping strncpy of its own.
+ */
+const { LD_PRELOAD: _preload, ...TOOL_ENV } = process.env;
+
 function probeNetnsSupport(): string | null {
   if (process.platform !== 'linux') return 'not Linux';
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'not root';
   const name = `rgprobe-${process.pid}`;
   try {
-    execFileSync('ip', ['netns', 'add', name], { stdio: 'pipe' });
-    execFileSync('ip', ['netns', 'del', name], { stdio: 'pipe' });
+    execFileSync('ip', ['netns', 'add', name], { stdio: 'pipe', env: TOOL_ENV });
+    execFileSync('ip', ['netns', 'del', name], { stdio: 'pipe', env: TOOL_ENV });
     return null;
   } catch (err) {
     return `ip netns add failed: ${(err as Error).message}`;
@@ -53,7 +60,7 @@ export class NetNs {
   /** Runs `ip -n NAME ARGS...` and returns stdout. `args` may be one string split on spaces. */
   ip(args: string | string[]): string {
     const list = typeof args === 'string' ? args.trim().split(/\s+/) : args;
-    return execFileSync('ip', ['-n', this.name, ...list], { encoding: 'utf8', stdio: 'pipe' });
+    return execFileSync('ip', ['-n', this.name, ...list], { encoding: 'utf8', stdio: 'pipe', env: TOOL_ENV });
   }
 
   /** `ip -batch -` inside the namespace: many commands in one process. */
@@ -62,6 +69,7 @@ export class NetNs {
       input: lines.join('\n') + '\n',
       stdio: ['pipe', 'pipe', 'pipe'],
       maxBuffer: 64 * 1024 * 1024,
+      env: TOOL_ENV,
     });
   }
 
@@ -71,6 +79,7 @@ export class NetNs {
       encoding: 'utf8',
       stdio: 'pipe',
       maxBuffer: 1024 * 1024 * 1024,
+      env: TOOL_ENV,
     });
     return JSON.parse(out || '[]') as T;
   }
@@ -81,6 +90,7 @@ export class NetNs {
       encoding: 'utf8',
       stdio: 'pipe',
       input: opts.input,
+      env: TOOL_ENV,
     });
   }
 
@@ -94,7 +104,7 @@ export class NetNs {
     if (this.removed) return;
     this.removed = true;
     try {
-      execFileSync('ip', ['netns', 'del', this.name], { stdio: 'pipe' });
+      execFileSync('ip', ['netns', 'del', this.name], { stdio: 'pipe', env: TOOL_ENV });
     } catch {
       /* already gone */
     }
@@ -104,7 +114,7 @@ export class NetNs {
 /** Makes a fresh namespace with loopback up. Call `destroy()` in afterEach/afterAll. */
 export function createNetns(prefix = 'rgt'): NetNs {
   const name = `${prefix}-${process.pid}-${++counter}`;
-  execFileSync('ip', ['netns', 'add', name], { stdio: 'pipe' });
+  execFileSync('ip', ['netns', 'add', name], { stdio: 'pipe', env: TOOL_ENV });
   const ns = new NetNs(name);
   ns.ip('link set lo up');
   return ns;
