@@ -26,7 +26,7 @@ import {
 import { normalizeIp, parseIp } from '../netlink/ip';
 import type { Address, Link, NetworkEvent, Nexthop, Route } from '../netlink/types';
 import type { NetworkStateView } from '../netlink/view';
-import { RouteTable } from './route-table';
+import { ADDED, RouteTable, SAME } from './route-table';
 
 export type ResyncReason = 'overflow' | 'requested' | 'confirm';
 
@@ -326,11 +326,11 @@ export class NetworkState implements NetworkStateView {
     const table = this.routeTable;
     const before = this.initialDone ? table.find(view, p) : -1;
     const previous = before >= 0 ? table.read(before) : null;
-    const { status } = table.upsert(view, p, this.gen[DumpObject.Route], !fromDump);
-    if (!this.initialDone || (status === 'same' && fromDump)) return;
+    const status = table.upsert(view, p, this.gen[DumpObject.Route], !fromDump);
+    if (!this.initialDone || (status === SAME && fromDump)) return;
     const route = readRoute(view, p);
-    if (route.family === 6 && route.multipath && status === 'added') this.absorbSiblings(route, time, hooks);
-    const action = status === 'added' ? 'added' : 'changed';
+    if (route.family === 6 && route.multipath && status === ADDED) this.absorbSiblings(route, time, hooks);
+    const action = status === ADDED ? 'added' : 'changed';
     this.report({ type: 'route', action, route, previous, time }, fromDump, hooks);
   }
 

@@ -16,8 +16,9 @@ import { parseIp } from '../netlink/ip';
 import type { Route, RouteNexthop } from '../netlink/types';
 
 const AF_INET6 = 10;
-const STRIDE = 32; // 30 payload words + generation + padding: a slot is 128 bytes
+const STRIDE = 32; // 30 payload words + generation + index hash: a slot is 128 bytes
 const GEN = 30;
+const HASH = 31; // primaryHash of the slot, kept so that index growth and removal need not rehash
 const CHUNK_SHIFT = 13; // 8192 slots = 1 MiB per chunk
 const CHUNK_SLOTS = 1 << CHUNK_SHIFT;
 const CHUNK_MASK = CHUNK_SLOTS - 1;
@@ -26,7 +27,10 @@ const CHUNK_MASK = CHUNK_SLOTS - 1;
 // derived; expiry (w7) counts down between dumps and is compared only for live events.
 const VALUE_WORDS = [1, 2, 4, 5, 6, 8, 10, 11, 12, 22, 23, 24, 25, 26, 27, 28, 29];
 
-export type UpsertStatus = 'added' | 'changed' | 'same';
+export const ADDED = 0;
+export const CHANGED = 1;
+export const SAME = 2;
+export type UpsertStatus = typeof ADDED | typeof CHANGED | typeof SAME;
 
 function primaryHash(u32: Uint32Array, p: number): number {
   // table + family/prefix lengths (not TOS or metric, so all metrics of a prefix share
@@ -83,25 +87,30 @@ export class RouteTable {
   }
 
   /** Slot of the route with the same identity as the record at `p`, or -1. */
-  find(view: RecordView, p: number): number {
+  find(view: RecordView, p: number, hash = primaryHash(view.u32, p)): number {
     const u32 = view.u32;
-    let i = primaryHash(u32, p) & this.mask;
+    let i = hash & this.mask;
     for (;;) {
       const e = this.index[i];
       if (e === 0) return -1;
-      if (this.sameKey(e - 1, u32, p)) return e - 1;
+      if (this.words(e - 1)[this.base(e - 1) + HASH] === hash && this.sameKey(e - 1, u32, p)) return e - 1;
       i = (i + 1) & this.mask;
     }
   }
 
+  /** The slot the last upsert() wrote. */
+  lastSlot = -1;
+
   /**
    * Inserts or updates the route record at payload word `p` of `view`, stamping it with
    * `generation`. `compareExpiry` false ignores a changed expiry (dumps, where it only
-   * counts down). Returns the slot and whether it was added, changed or the same.
+   * counts down). Returns ADDED, CHANGED or SAME; the slot is in `lastSlot`. (No object
+   * is returned: this runs once per route of a million-route dump.)
    */
-  upsert(view: RecordView, p: number, generation: number, compareExpiry: boolean): { slot: number; status: UpsertStatus } {
+  upsert(view: RecordView, p: number, generation: number, compareExpiry: boolean): UpsertStatus {
     const u32 = view.u32;
-    const found = this.find(view, p);
+    const hash = primaryHash(u32, p);
+    const found = this.find(view, p, hash);
     if (found >= 0) {
       const w = this.words(found);
       const b = this.base(found);
@@ -112,16 +121,19 @@ export class RouteTable {
       copyFixed(u32, p, w, b);
       w[b + GEN] = generation;
       this.setMultipath(found, hops);
-      return { slot: found, status: same ? 'same' : 'changed' };
+      this.lastSlot = found;
+      return same ? SAME : CHANGED;
     }
     const slot = this.allocate();
     const w = this.words(slot);
     const b = this.base(slot);
     copyFixed(u32, p, w, b);
     w[b + GEN] = generation;
+    w[b + HASH] = hash;
     this.setMultipath(slot, this.nexthopsOf(view, p));
     this.insertIndex(slot);
-    return { slot, status: 'added' };
+    this.lastSlot = slot;
+    return ADDED;
   }
 
   private nexthopsOf(view: RecordView, p: number): RouteNexthop[] | null {
@@ -132,14 +144,14 @@ export class RouteTable {
 
   private setMultipath(slot: number, hops: RouteNexthop[] | null): void {
     if (hops) this.multipath.set(slot, hops);
-    else this.multipath.delete(slot);
+    else if (this.multipath.size > 0) this.multipath.delete(slot);
   }
 
   /** Removes a route by slot. */
   remove(slot: number): void {
     const w = this.words(slot);
     const b = this.base(slot);
-    let i = primaryHash(w, b) & this.mask;
+    let i = w[b + HASH] & this.mask;
     while (this.index[i] !== slot + 1) i = (i + 1) & this.mask;
     // Backward-shift deletion keeps linear-probe chains intact without tombstones.
     let j = i;
@@ -147,7 +159,7 @@ export class RouteTable {
       j = (j + 1) & this.mask;
       const e = this.index[j];
       if (e === 0) break;
-      const home = primaryHash(this.words(e - 1), this.base(e - 1)) & this.mask;
+      const home = this.words(e - 1)[this.base(e - 1) + HASH] & this.mask;
       const between = i <= j ? i < home && home <= j : i < home || home <= j;
       if (!between) {
         this.index[i] = e;
@@ -258,7 +270,7 @@ export class RouteTable {
   }
 
   private insertIndex(slot: number): void {
-    let i = primaryHash(this.words(slot), this.base(slot)) & this.mask;
+    let i = this.words(slot)[this.base(slot) + HASH] & this.mask;
     while (this.index[i] !== 0) i = (i + 1) & this.mask;
     this.index[i] = slot + 1;
   }
