@@ -61,39 +61,8 @@ const uint8_t* Bytes(const std::string& s) { return reinterpret_cast<const uint8
 // bytes (IFNAMSIZ) and kinds are short, so the cap only matters for hostile input.
 size_t CapU8(size_t n) { return std::min<size_t>(n, 0xff); }
 
-// FNV-1a, 32-bit (offset basis 2166136261, prime 16777619).
-class Fnv1a {
- public:
-  void Byte(uint8_t b) {
-    hash_ ^= b;
-    hash_ *= 16777619u;
-  }
-  void U32(uint32_t v) {  // little-endian byte order regardless of host
-    for (int shift = 0; shift < 32; shift += 8) Byte(static_cast<uint8_t>(v >> shift));
-  }
-  void Ip(const IpBytes& ip) {
-    for (uint8_t b : ip) Byte(b);
-  }
-  uint32_t value() const { return hash_; }
-
- private:
-  uint32_t hash_ = 2166136261u;
-};
 
 }  // namespace
-
-uint32_t RouteKeyHash(const routeguard::Route& route) {
-  Fnv1a h;
-  h.Byte(route.family);
-  h.U32(route.table);
-  h.Byte(route.dst_len);
-  h.Byte(route.src_len);
-  h.Byte(route.tos);
-  h.U32(route.priority);
-  h.Ip(route.dst);
-  h.Ip(route.src);
-  return h.value();
-}
 
 void RecordWriter::Link(bool removed, const routeguard::Link& link, uint16_t flags) {
   const size_t p = Open(words_, removed ? record::kLinkDel : record::kLinkNew, flags,
@@ -145,7 +114,7 @@ void RecordWriter::Route(bool removed, const routeguard::Route& route, uint16_t 
   words_[p + 6] = route.nh_id;
   words_[p + 7] = route.expires;
   words_[p + 8] = static_cast<uint32_t>(route.present) | static_cast<uint32_t>(route.gw_family) << 16;
-  words_[p + 9] = RouteKeyHash(route);
+  // w9 reserved (the mirror hashes identities itself), left zero by Open().
   words_[p + 10] = static_cast<uint32_t>(route.multipath.size());
   words_[p + 11] = route.iif;
   words_[p + 12] = route.mtu;
@@ -201,6 +170,8 @@ void RecordWriter::Error(int errnum, const std::string& message) {
 std::vector<uint32_t> RecordWriter::Take() {
   std::vector<uint32_t> out;
   out.swap(words_);
+  // The next batch is likely as large: allocate once instead of doubling up to it.
+  words_.reserve(out.capacity());
   return out;
 }
 

@@ -11,8 +11,6 @@
 
 namespace routeguard {
 
-// FNV-1a over a route's identity; see record_format.h (w9 of a route record).
-uint32_t RouteKeyHash(const Route& route);
 
 class RecordWriter {
  public:

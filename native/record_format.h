@@ -65,8 +65,7 @@ constexpr uint32_t kAddrFixedWords = 16;
 //   w1 protocol (u8) | scope << 8 | type << 16 | pref << 24
 //   w2 rtm_flags  w3 table  w4 priority  w5 oif  w6 nh_id  w7 expires
 //   w8 present (u16) | gw_family (u8) << 16
-//   w9 key hash: FNV-1a over the identity (family, table, dst_len, src_len, tos,
-//      priority, dst, src) — see RouteKeyHash(); equal identities hash equal
+//   w9 reserved (0): the mirror hashes route identities itself (src/mirror/route-table.ts)
 //   w10 multipath nexthop count  w11 iif  w12 mtu  w13 reserved (0)
 //   w14..w17 dst  w18..w21 src  w22..w25 gateway  w26..w29 prefsrc
 //   then `count` nexthops of 6 words each:

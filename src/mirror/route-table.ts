@@ -23,8 +23,9 @@ const CHUNK_SHIFT = 13; // 8192 slots = 1 MiB per chunk
 const CHUNK_SLOTS = 1 << CHUNK_SHIFT;
 const CHUNK_MASK = CHUNK_SLOTS - 1;
 
-// Words compared to decide whether a re-reported route changed. The key hash (w9) is
-// derived; expiry (w7) counts down between dumps and is compared only for live events.
+// Words compared to decide whether a re-reported route changed (word 9 is reserved; the
+// identity words are equal by construction). Expiry (w7) counts down between dumps and
+// is compared only for live events.
 const VALUE_WORDS = [1, 2, 4, 5, 6, 8, 10, 11, 12, 22, 23, 24, 25, 26, 27, 28, 29];
 
 export const ADDED = 0;
