@@ -50,7 +50,11 @@ export class RouteTable {
   private chunkBytes: Uint8Array[] = [];
   private free: number[] = [];
   private highWater = 0;
-  private index = new Int32Array(1024); // slot + 1; 0 = empty
+  /**
+   * Open addressing, linear probing, pairs [slot + 1 (0 = empty), hash]: probes and
+   * growth compare hashes here without touching the slots (a cache miss each).
+   */
+  private index = new Int32Array(2 * 1024);
   private mask = 1023;
   private readonly multipath = new Map<number, RouteNexthop[]>();
   private count = 0;
@@ -90,11 +94,12 @@ export class RouteTable {
   /** Slot of the route with the same identity as the record at `p`, or -1. */
   find(view: RecordView, p: number, hash = primaryHash(view.u32, p)): number {
     const u32 = view.u32;
+    const index = this.index;
     let i = hash & this.mask;
     for (;;) {
-      const e = this.index[i];
+      const e = index[2 * i];
       if (e === 0) return -1;
-      if (this.words(e - 1)[this.base(e - 1) + HASH] === hash && this.sameKey(e - 1, u32, p)) return e - 1;
+      if (index[2 * i + 1] === (hash | 0) && this.sameKey(e - 1, u32, p)) return e - 1;
       i = (i + 1) & this.mask;
     }
   }
@@ -152,22 +157,24 @@ export class RouteTable {
   remove(slot: number): void {
     const w = this.words(slot);
     const b = this.base(slot);
+    const index = this.index;
     let i = w[b + HASH] & this.mask;
-    while (this.index[i] !== slot + 1) i = (i + 1) & this.mask;
+    while (index[2 * i] !== slot + 1) i = (i + 1) & this.mask;
     // Backward-shift deletion keeps linear-probe chains intact without tombstones.
     let j = i;
     for (;;) {
       j = (j + 1) & this.mask;
-      const e = this.index[j];
+      const e = index[2 * j];
       if (e === 0) break;
-      const home = this.words(e - 1)[this.base(e - 1) + HASH] & this.mask;
+      const home = index[2 * j + 1] & this.mask;
       const between = i <= j ? i < home && home <= j : i < home || home <= j;
       if (!between) {
-        this.index[i] = e;
+        index[2 * i] = e;
+        index[2 * i + 1] = index[2 * j + 1];
         i = j;
       }
     }
-    this.index[i] = 0;
+    index[2 * i] = 0;
     w[b] = 0; // family 0 marks a free slot for iteration
     this.multipath.delete(slot);
     this.free.push(slot);
@@ -232,10 +239,15 @@ export class RouteTable {
     probe[F.ROUTE_TABLE] = table;
     bytes.set(dst.subarray(0, 16), F.ROUTE_DST * 4);
     const out: number[] = [];
-    let i = primaryHash(probe, 0) & this.mask;
+    const hash = primaryHash(probe, 0) | 0;
+    let i = hash & this.mask;
     for (;;) {
-      const e = this.index[i];
+      const e = this.index[2 * i];
       if (e === 0) return out;
+      if (this.index[2 * i + 1] !== hash) {
+        i = (i + 1) & this.mask;
+        continue;
+      }
       const w = this.words(e - 1);
       const b = this.base(e - 1);
       let match = (w[b] & 0x00ffffff) === probe[0] && w[b + F.ROUTE_TABLE] === table;
@@ -250,7 +262,7 @@ export class RouteTable {
     this.chunkBytes = [];
     this.free = [];
     this.highWater = 0;
-    this.index = new Int32Array(1024);
+    this.index = new Int32Array(2 * 1024);
     this.mask = 1023;
     this.multipath.clear();
     this.count = 0;
@@ -258,7 +270,7 @@ export class RouteTable {
 
   private allocate(): number {
     this.count++;
-    if (this.count * 2 > this.index.length) this.growIndex();
+    if (this.count * 2 > this.mask + 1) this.growIndex();
     const reused = this.free.pop();
     if (reused !== undefined) return reused;
     const slot = this.highWater++;
@@ -271,16 +283,27 @@ export class RouteTable {
   }
 
   private insertIndex(slot: number): void {
-    let i = this.words(slot)[this.base(slot) + HASH] & this.mask;
-    while (this.index[i] !== 0) i = (i + 1) & this.mask;
-    this.index[i] = slot + 1;
+    const hash = this.words(slot)[this.base(slot) + HASH] | 0;
+    const index = this.index;
+    let i = hash & this.mask;
+    while (index[2 * i] !== 0) i = (i + 1) & this.mask;
+    index[2 * i] = slot + 1;
+    index[2 * i + 1] = hash;
   }
 
   private growIndex(): void {
     const old = this.index;
-    this.index = new Int32Array(old.length * 2);
-    this.mask = this.index.length - 1;
-    for (let i = 0; i < old.length; i++) if (old[i] !== 0) this.insertIndex(old[i] - 1);
+    const index = new Int32Array(old.length * 2);
+    const mask = index.length / 2 - 1;
+    for (let k = 0; k < old.length; k += 2) {
+      if (old[k] === 0) continue;
+      let i = old[k + 1] & mask;
+      while (index[2 * i] !== 0) i = (i + 1) & mask;
+      index[2 * i] = old[k];
+      index[2 * i + 1] = old[k + 1];
+    }
+    this.index = index;
+    this.mask = mask;
   }
 }
 
