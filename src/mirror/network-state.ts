@@ -26,7 +26,7 @@ import {
 import { normalizeIp, parseIp } from '../netlink/ip';
 import type { Address, Link, NetworkEvent, Nexthop, Route } from '../netlink/types';
 import type { NetworkStateView } from '../netlink/view';
-import { ADDED, RouteTable, SAME } from './route-table';
+import { ADDED, RouteTable } from './route-table';
 
 export type ResyncReason = 'overflow' | 'requested' | 'confirm';
 
@@ -324,10 +324,22 @@ export class NetworkState implements NetworkStateView {
 
   private applyRouteNew(view: RecordView, p: number, fromDump: boolean, time: number, hooks: ApplyHooks): void {
     const table = this.routeTable;
-    const before = this.initialDone ? table.find(view, p) : -1;
+    const generation = this.gen[DumpObject.Route];
+    if (!this.initialDone) {
+      table.upsert(view, p, generation, false);
+      return;
+    }
+    const same = table.stampIfSame(view, p, generation, !fromDump);
+    if (same >= 0) {
+      if (fromDump) return; // a resync re-reporting what we hold: not a difference
+      // A live RTM_NEWROUTE for an unchanged route (`ip route replace` with the same facts).
+      const route = table.read(same);
+      this.report({ type: 'route', action: 'changed', route, previous: route, time }, false, hooks);
+      return;
+    }
+    const before = table.find(view, p);
     const previous = before >= 0 ? table.read(before) : null;
-    const status = table.upsert(view, p, this.gen[DumpObject.Route], !fromDump);
-    if (!this.initialDone || (status === SAME && fromDump)) return;
+    const status = table.upsert(view, p, generation, !fromDump);
     const route = readRoute(view, p);
     if (route.family === 6 && route.multipath && status === ADDED) this.absorbSiblings(route, time, hooks);
     const action = status === ADDED ? 'added' : 'changed';

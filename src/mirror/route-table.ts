@@ -104,6 +104,28 @@ export class RouteTable {
     }
   }
 
+  /**
+   * If a route with the record's identity is stored with the same values, stamps it with
+   * `generation` and returns its slot; otherwise changes nothing and returns -1. The
+   * resync fast path: a re-dump of a million unchanged routes builds no objects.
+   */
+  stampIfSame(view: RecordView, p: number, generation: number, compareExpiry: boolean): number {
+    const slot = this.find(view, p);
+    if (slot < 0 || !this.sameValues(slot, view, p, compareExpiry)) return -1;
+    this.words(slot)[this.base(slot) + GEN] = generation;
+    return slot;
+  }
+
+  private sameValues(slot: number, view: RecordView, p: number, compareExpiry: boolean): boolean {
+    const u32 = view.u32;
+    const w = this.words(slot);
+    const b = this.base(slot);
+    if (compareExpiry && w[b + F.ROUTE_EXPIRES] !== u32[p + F.ROUTE_EXPIRES]) return false;
+    for (let k = 0; k < VALUE_WORDS.length; k++) if (w[b + VALUE_WORDS[k]] !== u32[p + VALUE_WORDS[k]]) return false;
+    const hops = this.nexthopsOf(view, p);
+    return hops ? sameNexthops(this.multipath.get(slot), hops) : !this.multipath.has(slot);
+  }
+
   /** The slot the last upsert() wrote. */
   lastSlot = -1;
 
@@ -120,10 +142,8 @@ export class RouteTable {
     if (found >= 0) {
       const w = this.words(found);
       const b = this.base(found);
-      let same = !compareExpiry || w[b + F.ROUTE_EXPIRES] === u32[p + F.ROUTE_EXPIRES];
-      for (let k = 0; same && k < VALUE_WORDS.length; k++) same = w[b + VALUE_WORDS[k]] === u32[p + VALUE_WORDS[k]];
+      const same = this.sameValues(found, view, p, compareExpiry);
       const hops = this.nexthopsOf(view, p);
-      if (same && hops) same = sameNexthops(this.multipath.get(found), hops);
       copyFixed(u32, p, w, b);
       w[b + GEN] = generation;
       this.setMultipath(found, hops);
