@@ -38,6 +38,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`routeguard ${name}: ${err.message}\n`);
       return 2;
     }
+    const missing = (err as { code?: string; message?: string })?.code === 'MODULE_NOT_FOUND' &&
+      /'ws'/.test(String((err as Error).message));
+    if (missing) {
+      // ws is an optional peer dependency: only the WebSocket parts need it.
+      io.stderr.write(`routeguard ${name}: needs the "ws" package (npm install ws)\n`);
+      return 1;
+    }
     if (err instanceof RouteguardError) {
       io.stderr.write(`routeguard ${name}: ${err.message} [${err.code}]\n`);
       return 1;
