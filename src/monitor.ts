@@ -51,6 +51,9 @@ export interface MonitorStats extends NativeMonitorStats {
   routeTableBytes: number;
 }
 
+/** Confirmation dumps are at least this many times their own duration apart. */
+const CONFIRM_SPACING = 5;
+
 const monotonicClock = { now: () => performance.timeOrigin + performance.now() };
 
 export interface NetlinkMonitorEvents {
@@ -71,6 +74,9 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
   private confirmTimer: NodeJS.Timeout | null = null;
   private resyncInFlight = false;
   private confirmAgain = false;
+  private confirmStart = -1;
+  private lastConfirmMs = 0;
+  private lastConfirmEnd = -Infinity;
   private readonly abortListener = () => this.close();
 
   constructor(options: MonitorOptions = {}) {
@@ -147,6 +153,11 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
   private deliver(event: NetworkEvent): void {
     if (event.type === 'resync') {
       this.resyncInFlight = false;
+      if (event.reason === 'confirm' && this.confirmStart >= 0) {
+        this.lastConfirmEnd = event.time;
+        this.lastConfirmMs = event.time - this.confirmStart;
+        this.confirmStart = -1;
+      }
       if (this.confirmAgain) {
         this.confirmAgain = false;
         this.scheduleConfirm();
@@ -175,13 +186,19 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
       this.confirmAgain = true;
       return;
     }
+    // A confirmation re-dumps everything: with a full Internet table that is seconds of CPU.
+    // A link that flaps every few seconds must not keep the monitor dumping, so confirmations
+    // are spaced by at least CONFIRM_SPACING times the last one's duration (<= ~20% busy).
+    const sinceLast = this.clock.now() - this.lastConfirmEnd;
+    const spacing = this.lastConfirmMs * CONFIRM_SPACING - sinceLast;
     this.confirmTimer = setTimeout(() => {
       this.confirmTimer = null;
       if (this.closed || !this.native) return;
       this.state.expectResync('confirm');
       this.resyncInFlight = true;
+      this.confirmStart = this.clock.now();
       this.native.resync();
-    }, delay);
+    }, Math.max(delay, spacing));
     this.confirmTimer.unref();
   }
 
