@@ -17,6 +17,7 @@ import { DumpObject, Kind } from '../netlink/record-format';
 import {
   forEachRecord,
   readAddress,
+  readError,
   readLink,
   readNexthop,
   readRoute,
@@ -235,8 +236,8 @@ export class NetworkState implements NetworkStateView {
           });
           break;
         case Kind.Error: {
-          const len = view.u32[p + 1];
-          hooks.error(view.u32[p], new TextDecoder().decode(view.u8.subarray((p + 2) * 4, (p + 2) * 4 + len)));
+          const { errno, message } = readError(view, p);
+          hooks.error(errno, message);
           break;
         }
         default:

@@ -126,14 +126,11 @@ export class RouteTable {
     return hops ? sameNexthops(this.multipath.get(slot), hops) : !this.multipath.has(slot);
   }
 
-  /** The slot the last upsert() wrote. */
-  lastSlot = -1;
-
   /**
    * Inserts or updates the route record at payload word `p` of `view`, stamping it with
    * `generation`. `compareExpiry` false ignores a changed expiry (dumps, where it only
-   * counts down). Returns ADDED, CHANGED or SAME; the slot is in `lastSlot`. (No object
-   * is returned: this runs once per route of a million-route dump.)
+   * counts down). Returns ADDED, CHANGED or SAME (a number, not an object:
+   * this runs once per route of a million-route dump).
    */
   upsert(view: RecordView, p: number, generation: number, compareExpiry: boolean): UpsertStatus {
     const u32 = view.u32;
@@ -147,7 +144,6 @@ export class RouteTable {
       copyFixed(u32, p, w, b);
       w[b + GEN] = generation;
       this.setMultipath(found, hops);
-      this.lastSlot = found;
       return same ? SAME : CHANGED;
     }
     const slot = this.allocate();
@@ -158,7 +154,6 @@ export class RouteTable {
     w[b + HASH] = hash;
     this.setMultipath(slot, this.nexthopsOf(view, p));
     this.insertIndex(slot);
-    this.lastSlot = slot;
     return ADDED;
   }
 

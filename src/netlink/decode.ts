@@ -4,7 +4,7 @@
  * is how the route table keeps a million routes without a million objects.
  */
 import * as F from './record-format';
-import { DumpObject, DumpReason, Kind } from './record-format';
+import { Kind } from './record-format';
 import { formatIp } from './ip';
 import type { Address, Family, Link, Nexthop, OperState, Route, RouteNexthop, RouteType } from './types';
 
@@ -214,6 +214,11 @@ export function readNexthop(view: RecordView, p: number): Nexthop {
   };
 }
 
+/** An error record's errno and message (the addon's kError). */
+export function readError(view: RecordView, p: number): { errno: number; message: string } {
+  return { errno: view.u32[p], message: text(view, (p + 2) * 4, view.u32[p + 1]) };
+}
+
 export type DecodedRecord =
   | { kind: 'link'; removed: boolean; fromDump: boolean; link: Link }
   | { kind: 'address'; removed: boolean; fromDump: boolean; address: Address }
@@ -274,7 +279,7 @@ export function decodeBatch(buffer: ArrayBuffer): DecodedRecord[] {
         out.push({ kind: 'dropped', reason: F.DROP_REASONS[u32[p]] ?? 'malformed', count: u32[p + 1] });
         break;
       case Kind.Error:
-        out.push({ kind: 'error', errno: u32[p], message: text(view, (p + 2) * 4, u32[p + 1]) });
+        out.push({ kind: 'error', ...readError(view, p) });
         break;
       default:
         break; // a newer addon's record kind: skip it
@@ -283,4 +288,3 @@ export function decodeBatch(buffer: ArrayBuffer): DecodedRecord[] {
   return out;
 }
 
-export { DumpObject, DumpReason, Kind };

@@ -75,7 +75,7 @@ export const ROUTE_OIF = 5;
 export const ROUTE_NH_ID = 6;
 export const ROUTE_EXPIRES = 7;
 export const ROUTE_PRESENT_GWFAMILY = 8;
-export const ROUTE_RESERVED_W9 = 9; // reserved (0)
+// word 9 is reserved (0)
 export const ROUTE_NH_COUNT = 10;
 export const ROUTE_IIF = 11;
 export const ROUTE_MTU = 12;
