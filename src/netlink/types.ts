@@ -142,6 +142,88 @@ export interface Nexthop {
   group: NexthopGroupMember[] | null;
 }
 
+/** FRA_* rule action (FR_ACT_*), as `ip rule` names it. */
+export type RuleAction =
+  | 'to-table'
+  | 'goto'
+  | 'nop'
+  | 'blackhole'
+  | 'unreachable'
+  | 'prohibit'
+  | `action-${number}`;
+
+/** A policy routing rule (RTM_NEWRULE, `ip rule`). */
+export interface Rule {
+  family: Family;
+  /** FRA_PRIORITY: lower runs first. */
+  priority: number;
+  action: RuleAction;
+  /** FRA_TABLE (or the header's table): the table a 'to-table' rule looks up. */
+  table: number;
+  /** FIB_RULE_INVERT and friends (fib_rule_hdr.flags). */
+  flags: number;
+  /** True when FIB_RULE_INVERT is set: the selector matches what it would not. */
+  invert: boolean;
+  /** FRA_SRC prefix ("from"), null = all. */
+  source: string | null;
+  sourceLength: number;
+  /** FRA_DST prefix ("to"), null = all. */
+  destination: string | null;
+  destinationLength: number;
+  tos: number;
+  /** FRA_FWMARK / FRA_FWMASK; null when the rule does not match on marks. */
+  fwmark: number | null;
+  fwmask: number | null;
+  /** FRA_IIFNAME / FRA_OIFNAME. */
+  iifName: string | null;
+  oifName: string | null;
+  /** FRA_SUPPRESS_PREFIXLEN (wg-quick's `suppress_prefixlength 0`); null when unset. */
+  suppressPrefixLength: number | null;
+  /** FRA_SUPPRESS_IFGROUP; null when unset. */
+  suppressIfGroup: number | null;
+  /** FRA_GOTO target priority. */
+  goto: number | null;
+  /** FRA_UID_RANGE; null when unset. */
+  uidRange: { start: number; end: number } | null;
+  /** FRA_IP_PROTO; null when unset. */
+  ipProtocol: number | null;
+  /** FRA_SPORT_RANGE / FRA_DPORT_RANGE; null when unset. */
+  sourcePorts: { start: number; end: number } | null;
+  destinationPorts: { start: number; end: number } | null;
+  /** FRA_L3MDEV: look up the table of the VRF the packet's device belongs to. */
+  l3mdev: boolean;
+  /** FRA_PROTOCOL (RTPROT_*): who installed the rule. */
+  protocol: number;
+}
+
+/** NUD_* names, one per state bit (`ip neigh` prints them upper case). */
+export type NeighbourState =
+  | 'incomplete'
+  | 'reachable'
+  | 'stale'
+  | 'delay'
+  | 'probe'
+  | 'failed'
+  | 'noarp'
+  | 'permanent'
+  | 'none';
+
+/** A neighbour (ARP/NDP) entry (RTM_NEWNEIGH, `ip neigh`). */
+export interface Neighbour {
+  family: Family;
+  index: number;
+  /** NDA_DST. */
+  address: string;
+  /** NUD_* bits as the kernel sent them. */
+  state: number;
+  /** The state's name (the highest bit set), e.g. 'reachable', 'failed'. */
+  stateName: NeighbourState;
+  /** NTF_* flags (NTF_ROUTER for IPv6 routers, ...). */
+  flags: number;
+  /** NDA_LLADDR, null when unresolved. */
+  linkAddress: string | null;
+}
+
 export type ChangeAction = 'added' | 'changed' | 'removed';
 
 interface EventBase {
@@ -178,6 +260,20 @@ export interface NexthopEvent extends EventBase {
   previous: Nexthop | null;
 }
 
+export interface RuleEvent extends EventBase {
+  type: 'rule';
+  action: ChangeAction;
+  rule: Rule;
+  previous: Rule | null;
+}
+
+export interface NeighbourEvent extends EventBase {
+  type: 'neighbour';
+  action: ChangeAction;
+  neighbour: Neighbour;
+  previous: Neighbour | null;
+}
+
 /** The initial dump is complete: the mirror reflects the kernel. */
 export interface SyncedEvent extends EventBase {
   type: 'synced';
@@ -185,6 +281,8 @@ export interface SyncedEvent extends EventBase {
   addresses: number;
   routes: number;
   nexthops: number;
+  rules: number;
+  neighbours: number;
 }
 
 /**
@@ -214,6 +312,8 @@ export type NetworkEvent =
   | AddressEvent
   | RouteEvent
   | NexthopEvent
+  | RuleEvent
+  | NeighbourEvent
   | SyncedEvent
   | ResyncEvent
   | DroppedEvent;

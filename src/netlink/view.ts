@@ -3,7 +3,7 @@
  * a live view of the kernel's state, the event stream, and kernel route lookups.
  * `NetlinkMonitor` implements NetworkSource; tests of pure logic may supply their own.
  */
-import type { Address, Link, NetworkEvent, Nexthop, Route, RouteQuery } from './types';
+import type { Address, Link, Neighbour, NetworkEvent, Nexthop, Route, RouteQuery, Rule } from './types';
 
 export interface NetworkStateView {
   link(index: number): Link | undefined;
@@ -24,6 +24,11 @@ export interface NetworkStateView {
   readonly routeCount: number;
   nexthop(id: number): Nexthop | undefined;
   nexthops(): Iterable<Nexthop>;
+  /** Policy routing rules of one family, in the kernel's order (priority, then age). */
+  rules(family: 4 | 6): readonly Rule[];
+  /** The neighbour entry for `address` (canonical text) on interface `index`. */
+  neighbour(index: number, address: string): Neighbour | undefined;
+  neighbours(): Iterable<Neighbour>;
 }
 
 /** The outcome of a kernel route lookup: never throws for a routing answer. */
