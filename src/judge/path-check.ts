@@ -10,7 +10,7 @@
  */
 import type { Route, RouteQuery, RouteType } from '../netlink/types';
 import type { NetworkStateView, RouteLookupResult } from '../netlink/view';
-import { linkLabel } from './evidence';
+import { linkLabel } from './evidence-log';
 import type { ResolvedJudgeOptions } from './hold-downs';
 import { InterfaceHistory, isDadFailed, isTentative, linkIsUp } from './interface-history';
 import type { NormalizedPath } from './path-spec';

@@ -4,7 +4,7 @@
  * between states live in PathJudge; this file only keeps and reports.
  */
 import { EventEmitter } from 'node:events';
-import { EvidenceLog } from './evidence';
+import { EvidenceLog } from './evidence-log';
 import type { NormalizedPath } from './path-spec';
 import type { TimerEntry } from './timer-queue';
 import type {

@@ -18,8 +18,9 @@ import { isIPv6LinkLocal, normalizeIp, parseIp, formatIp } from '../../src/netli
 import type { Address, Family, Link, NetworkEvent, Route, RouteNexthop, RouteQuery, RouteType } from '../../src/netlink/types';
 import type { NetworkSource, RouteLookupResult } from '../../src/netlink/view';
 import { VirtualClock } from '../../src/judge/clock';
-import { addressKey, MemoryNetworkState, routeKey } from '../../src/judge/memory-network';
-import { resolveRoute } from '../../src/judge/route-resolver';
+import { addressKey, routeKey } from '../../src/netlink/keys';
+import { MemoryNetworkState } from '../../src/replay/memory-network';
+import { resolveRoute } from '../../src/replay/route-resolver';
 
 export const CONFIRM_DELAY_MS = 250;
 

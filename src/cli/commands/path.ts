@@ -2,7 +2,7 @@
 import { realClock } from '../../judge/clock';
 import { parseHoldDowns } from '../../judge/hold-downs';
 import { PathJudge } from '../../judge/path-judge';
-import { printTimeline } from '../../judge/timeline';
+import { printTimeline } from '../timeline';
 import type { PathSpec } from '../../judge/types';
 import { NetlinkMonitor } from '../../monitor';
 import { RouteguardError } from '../../errors';

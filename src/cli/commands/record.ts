@@ -4,7 +4,7 @@ import { realClock } from '../../judge/clock';
 import { boundQuery, unboundQuery } from '../../judge/path-check';
 import { PathJudge } from '../../judge/path-judge';
 import { normalizePathSpec, parsePathArgument } from '../../judge/path-spec';
-import { RecordingSource } from '../../judge/recording';
+import { RecordingSource } from '../../replay/recording';
 import { NetlinkMonitor } from '../../monitor';
 import { UsageError, type CliIo } from '../io';
 import { parseCommandArgs } from '../options';

@@ -5,24 +5,27 @@
  * route expiry ("expires N sec") can be honoured like the kernel's lookups do.
  */
 import { normalizeIp, parseIp } from '../netlink/ip';
-import type { Address, Link, NetworkEvent, Nexthop, Route } from '../netlink/types';
+import type { Address, Link, Neighbour, NetworkEvent, Nexthop, Route, Rule } from '../netlink/types';
 import type { NetworkStateView } from '../netlink/view';
+import { addressKey, routeKey } from '../netlink/keys';
 
 export interface NetworkSnapshot {
   links: Link[];
   addresses: Address[];
   routes: Route[];
   nexthops: Nexthop[];
+  /** Policy rules of both families, in the kernel's order; absent in recordings made before rules were mirrored. */
+  rules?: Rule[];
+  neighbours?: Neighbour[];
 }
 
-/** Identity of an address, as the kernel keys it. */
-export function addressKey(a: Address): string {
-  return `${a.family}|${a.index}|${a.local ?? a.address}|${a.prefixLength}`;
+/** Identity of a rule: the kernel matches RTM_DELRULE on all selectors and the action. */
+function ruleKey(r: Rule): string {
+  return JSON.stringify({ ...r, protocol: 0 });
 }
 
-/** Identity of a route (RTM_NEWROUTE with the same key replaces it). */
-export function routeKey(r: Route): string {
-  return `${r.family}|${r.table}|${r.destination}/${r.destinationLength}|${r.source}/${r.sourceLength}|${r.tos}|${r.metric}`;
+function neighbourKey(n: { index: number; address: string }): string {
+  return `${n.index}|${n.address}`;
 }
 
 export class MemoryNetworkState implements NetworkStateView {
@@ -34,12 +37,16 @@ export class MemoryNetworkState implements NetworkStateView {
   private readonly canonical = new Map<string, string>();
   private readonly routeMap = new Map<string, { route: Route; reportedAt: number }>();
   private readonly nexthopMap = new Map<number, Nexthop>();
+  private readonly ruleMap = new Map<string, Rule>();
+  private readonly neighbourMap = new Map<string, Neighbour>();
 
   constructor(snapshot: Partial<NetworkSnapshot> = {}, time = 0) {
     for (const l of snapshot.links ?? []) this.linkMap.set(l.index, l);
     for (const a of snapshot.addresses ?? []) this.putAddress(a);
     for (const r of snapshot.routes ?? []) this.routeMap.set(routeKey(r), { route: r, reportedAt: time });
     for (const n of snapshot.nexthops ?? []) this.nexthopMap.set(n.id, n);
+    for (const r of snapshot.rules ?? []) this.ruleMap.set(ruleKey(r), r);
+    for (const n of snapshot.neighbours ?? []) this.neighbourMap.set(neighbourKey(n), n);
   }
 
   /** Applies one object event (others are ignored); the event's time is its report time. */
@@ -60,6 +67,14 @@ export class MemoryNetworkState implements NetworkStateView {
       case 'nexthop':
         if (event.action === 'removed') this.nexthopMap.delete(event.nexthop.id);
         else this.nexthopMap.set(event.nexthop.id, event.nexthop);
+        break;
+      case 'rule':
+        if (event.action === 'removed') this.ruleMap.delete(ruleKey(event.rule));
+        else this.ruleMap.set(ruleKey(event.rule), event.rule);
+        break;
+      case 'neighbour':
+        if (event.action === 'removed') this.neighbourMap.delete(neighbourKey(event.neighbour));
+        else this.neighbourMap.set(neighbourKey(event.neighbour), event.neighbour);
         break;
       default:
         break;
@@ -149,12 +164,27 @@ export class MemoryNetworkState implements NetworkStateView {
     return this.nexthopMap.values();
   }
 
+  /** Rules of one family by priority; equal priorities keep their insertion order (the kernel's: oldest first). */
+  rules(family: 4 | 6): readonly Rule[] {
+    return [...this.ruleMap.values()].filter((r) => r.family === family).sort((a, b) => a.priority - b.priority);
+  }
+
+  neighbour(index: number, address: string): Neighbour | undefined {
+    return this.neighbourMap.get(neighbourKey({ index, address: normalizeIp(address) ?? address }));
+  }
+
+  neighbours(): Iterable<Neighbour> {
+    return this.neighbourMap.values();
+  }
+
   snapshot(): NetworkSnapshot {
     return {
       links: [...this.linkMap.values()],
       addresses: [...this.addressMap.values()],
       routes: [...this.routes()],
       nexthops: [...this.nexthopMap.values()],
+      rules: [...this.ruleMap.values()],
+      neighbours: [...this.neighbourMap.values()],
     };
   }
 }

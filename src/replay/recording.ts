@@ -11,7 +11,7 @@ import { RouteguardError } from '../errors';
 import type { NetworkEvent, RouteQuery } from '../netlink/types';
 import type { NetworkSource, RouteLookupResult } from '../netlink/view';
 import type { NetworkSnapshot } from './memory-network';
-import type { PathSpec } from './types';
+import type { PathSpec } from '../judge/types';
 
 export const RECORDING_FORMAT = 'routeguard-record';
 export const RECORDING_VERSION = 1;

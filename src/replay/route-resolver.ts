@@ -13,7 +13,7 @@
 import { parseIp, prefixContains, type ParsedIp } from '../netlink/ip';
 import type { Address, Route, RouteQuery } from '../netlink/types';
 import type { NetworkStateView, RouteLookupResult } from '../netlink/view';
-import { addressText, isDadFailed, isLinkLocalText, isTentative, isUsable } from './interface-history';
+import { addressText, isDadFailed, isLinkLocalText, isTentative, isUsable } from '../judge/interface-history';
 
 const TABLES = [255, 254, 253];
 

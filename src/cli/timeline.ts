@@ -3,8 +3,8 @@
  * one line per state change, time relative to a start, optionally with the evidence.
  */
 import type { NetworkStateView } from '../netlink/view';
-import { linkLabel } from './evidence';
-import type { EvidenceEntry, PathRoute, PathWatch } from './types';
+import { linkLabel } from '../judge/evidence-log';
+import type { EvidenceEntry, PathRoute, PathWatch } from '../judge/types';
 
 export interface TimelineOptions {
   /** NDJSON objects instead of text. */
