@@ -41,6 +41,23 @@ export function describeEvent(event: NetworkEvent, view: NetworkStateView): stri
     }
     case 'nexthop':
       return `nexthop ${event.nexthop.id} ${event.action}`;
+    case 'rule': {
+      const r = event.rule;
+      const sel = [
+        r.invert ? 'not' : '',
+        r.source ? `from ${r.source}/${r.sourceLength}` : 'from all',
+        r.destination ? `to ${r.destination}/${r.destinationLength}` : '',
+        r.fwmark !== null ? `fwmark 0x${r.fwmark.toString(16)}${r.fwmask !== null ? `/0x${r.fwmask.toString(16)}` : ''}` : '',
+        r.suppressPrefixLength !== null ? `suppress_prefixlength ${r.suppressPrefixLength}` : '',
+      ].filter(Boolean).join(' ');
+      const action = r.action === 'to-table' ? `lookup ${r.table}` : r.action;
+      return `rule ${r.priority}: ${sel} ${action} (IPv${r.family}) ${event.action}`;
+    }
+    case 'neighbour': {
+      const n = event.neighbour;
+      const was = event.previous && event.previous.stateName !== n.stateName ? ` (was ${event.previous.stateName.toUpperCase()})` : '';
+      return `neighbour ${n.address} on ${linkLabel(view, n.index)} ${event.action}: ${n.stateName.toUpperCase()}${was}`;
+    }
     case 'synced':
       return 'initial sync complete';
     case 'resync':

@@ -8,7 +8,12 @@
  *   admin-down; the monitor's confirmation dump reports them 250 ms later, then 'resync';
  * - lookups are computed from the current state by resolveRoute (never scripted),
  *   honouring route expiry like the kernel (expired routes are skipped before the
- *   lazy RTM_DELROUTE).
+ *   lazy RTM_DELROUTE) and the policy rules;
+ * - lifetimes count down: a re-dump (confirmation, overflow) reports the seconds left,
+ *   and, like the real mirror, neither it nor the overflow diff counts a lifetime-only
+ *   difference as a change (no event; the state holds the fresh object);
+ * - a kernel-managed RA route's expiry is refreshed by each RA with no netlink message
+ *   (refreshRouteExpiry).
  * Steps are scheduled on the VirtualClock with at(ms, fn), so the judge's timers and the
  * scripted churn interleave in time order.
  */
@@ -87,6 +92,8 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
   private nextIndex = 1;
   private muted = false;
   private readonly silentlyFlushed: Route[] = [];
+  /** When each address (by key) was last reported, to count its lifetimes down. */
+  private readonly reportedAt = new Map<string, number>();
   private confirmScheduled = false;
 
   constructor(readonly clock: VirtualClock) {
@@ -109,6 +116,7 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
 
   private emitEvent(event: NetworkEvent): void {
     this.state.apply(event);
+    if (event.type === 'address') this.reportedAt.set(addressKey(event.address), event.time);
     if (this.muted) return;
     this.emitted.push(event);
     this.emit('event', event);
@@ -255,6 +263,17 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
     return route;
   }
 
+  /**
+   * An RA refreshed a kernel-managed route's lifetime: the kernel updates the expiry
+   * and sends no RTM_NEWROUTE (lookups honour the new expiry; the mirror keeps the old one).
+   */
+  refreshRouteExpiry(spec: RouteSpec, seconds: number): void {
+    const route = makeRoute({ ...spec, expires: seconds });
+    this.muted = true;
+    this.state.apply({ type: 'route', action: 'changed', route, previous: null, time: this.clock.now() });
+    this.muted = false;
+  }
+
   removeRoute(spec: RouteSpec): void {
     const key = routeKey(makeRoute(spec));
     const existing = [...this.state.routes()].find((r) => routeKey(r) === key);
@@ -320,19 +339,40 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
     const after = this.state.snapshot();
     const counts = { added: 0, changed: 0, removed: 0 };
     const now = this.clock.now();
-    const diff = <T>(a: T[], b: T[], key: (x: T) => string, make: (action: 'added' | 'changed' | 'removed', value: T, previous: T | null) => NetworkEvent) => {
+    const diff = <T>(
+      a: T[],
+      b: T[],
+      key: (x: T) => string,
+      same: (x: T, y: T) => boolean,
+      make: (action: 'added' | 'changed' | 'removed', value: T, previous: T | null) => NetworkEvent,
+    ) => {
       const old = new Map(a.map((x) => [key(x), x]));
       const cur = new Map(b.map((x) => [key(x), x]));
       for (const [k, v] of old) if (!cur.has(k)) { counts.removed++; this.emitDiff(make('removed', v, v)); }
       for (const [k, v] of cur) {
         const o = old.get(k);
         if (!o) { counts.added++; this.emitDiff(make('added', v, null)); }
-        else if (JSON.stringify(o) !== JSON.stringify(v)) { counts.changed++; this.emitDiff(make('changed', v, o)); }
+        else if (!same(o, v)) { counts.changed++; this.emitDiff(make('changed', v, o)); }
       }
     };
-    diff(before.links, after.links, (l) => String(l.index), (action, link, previous) => ({ type: 'link', action, link, previous, time: now }));
-    diff(before.addresses, after.addresses, addressKey, (action, address, previous) => ({ type: 'address', action, address, previous, time: now }));
-    diff(before.routes, after.routes, routeKey, (action, route, previous) => ({ type: 'route', action, route, previous, time: now }));
+    // What the real mirror compares in a re-dump: lifetimes and expiries count down and are
+    // never a difference (network-state.ts sameAddress/sameLink, route-table stampIfSame).
+    const sameJson = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+    diff(before.links, after.links, (l) => String(l.index), sameJson, (action, link, previous) => ({ type: 'link', action, link, previous, time: now }));
+    diff(
+      before.addresses,
+      after.addresses,
+      addressKey,
+      (x, y) => x.flags === y.flags && x.scope === y.scope && x.address === y.address && x.label === y.label,
+      (action, address, previous) => ({ type: 'address', action, address, previous, time: now }),
+    );
+    diff(
+      before.routes,
+      after.routes,
+      routeKey,
+      (x, y) => sameJson({ ...x, expires: null }, { ...y, expires: null }),
+      (action, route, previous) => ({ type: 'route', action, route, previous, time: now }),
+    );
     this.emitResync('overflow', counts);
   }
 
@@ -342,6 +382,22 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
   }
 
   private emitResync(reason: 'overflow' | 'confirm', counts: { added: number; changed: number; removed: number }): void {
+    this.redumpLifetimes();
     this.emitDiff({ type: 'resync', reason, ...counts, time: this.clock.now() });
+  }
+
+  /** A re-dump reports the whole seconds of lifetime left; the mirror stores them silently. */
+  private redumpLifetimes(): void {
+    const now = this.clock.now();
+    this.muted = true;
+    for (const a of [...this.state.addresses()]) {
+      if (a.validLifetime === null) continue;
+      const elapsed = Math.floor((now - (this.reportedAt.get(addressKey(a)) ?? now)) / 1000);
+      const left = (lifetime: number | null) => (lifetime === null ? null : Math.max(0, lifetime - elapsed));
+      const fresh: Address = { ...a, validLifetime: left(a.validLifetime), preferredLifetime: left(a.preferredLifetime) };
+      this.state.apply({ type: 'address', action: 'changed', address: fresh, previous: a, time: now });
+      this.reportedAt.set(addressKey(fresh), now - ((now - (this.reportedAt.get(addressKey(a)) ?? now)) % 1000));
+    }
+    this.muted = false;
   }
 }

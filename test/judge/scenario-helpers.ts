@@ -1,11 +1,32 @@
 /** Shared set-up for the judge's virtual-clock scenarios: one host, one or two uplinks, a peer per family. */
 import { VirtualClock } from '../../src/judge/clock';
+import { DEFAULT_HOLD_DOWNS, JUDGE_DEFAULTS } from '../../src/judge/hold-downs';
 import { PathJudge } from '../../src/judge/path-judge';
 import type { JudgeOptions, PathSpec, PathWatch, VerdictReason } from '../../src/judge/types';
 import { FakeNetwork } from '../helpers/fake-network';
 
 export const V4 = { local: '192.0.2.10', gateway: '192.0.2.1', peer: '198.51.100.7' };
 export const V6 = { local: '2001:db8:1::10', gateway: 'fe80::1', peer: '2001:db8:ff::7' };
+/** The second uplink's addresses (addSecondUplink). */
+export const UPLINK2 = { v4: '203.0.113.10', gateway4: '203.0.113.1', v6: '2001:db8:2::10', gateway6: 'fe80::2' };
+
+export const HOLD = DEFAULT_HOLD_DOWNS;
+/** The default cap: how long a path with no other way to its peer is given. */
+export const CAP = JUDGE_DEFAULTS.maxSuspectMs;
+
+/**
+ * A second uplink, eth1, with its own addresses and default routes of a higher metric
+ * (Wi-Fi next to Ethernet, LTE failover): a path from eth0 that breaks has an alternative.
+ */
+export function addSecondUplink(net: FakeNetwork): number {
+  const eth1 = net.addLink('eth1');
+  net.addAddress(eth1, `${UPLINK2.v4}/24`);
+  net.addRoute({ to: 'default', via: UPLINK2.gateway4, dev: eth1, protocol: 16, metric: 200 });
+  net.addAddress(eth1, 'fe80::20/64');
+  net.addAddress(eth1, `${UPLINK2.v6}/64`);
+  net.addRoute({ to: 'default6', via: UPLINK2.gateway6, dev: eth1, protocol: 9, metric: 2048 });
+  return eth1;
+}
 
 export interface Seen {
   /** ms since the scenario's start. */
@@ -21,6 +42,8 @@ export interface Host {
   clock: VirtualClock;
   net: FakeNetwork;
   eth0: number;
+  /** Verdicts as [ms since t0, event, reason] triples. */
+  verdicts(seen: Seen[]): Array<[number, string, VerdictReason | undefined]>;
   judge: PathJudge;
   t0: number;
   /** Watches a path and records what it emits, with times relative to t0. */
@@ -48,6 +71,7 @@ export function makeHost(options: JudgeOptions = {}, build?: (net: FakeNetwork, 
     eth0,
     judge,
     t0,
+    verdicts: (seen) => seen.filter((s) => s.event !== 'changed').map((s) => [s.at, s.event, s.reason]),
     watch(spec) {
       const watch = judge.watch(spec);
       const seen: Seen[] = [];
