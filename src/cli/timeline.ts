@@ -59,6 +59,7 @@ export function printTimeline(
     emit('recovered', `from ${i.reason} after ${i.suspectForMs} ms (churn ridden out)`, { reason: i.reason, suspectForMs: i.suspectForMs }, i.evidence),
   );
   watch.on('gone', (i) => emit('gone', i.reason, { reason: i.reason }, i.evidence));
+  watch.on('ended', (i) => emit('ended', `${i.code}: ${i.message}`, { code: i.code, message: i.message }));
   watch.on('changed', (i) =>
     emit('changed', `${routeText(i.previous, view)} -> ${routeText(i.current, view)}`, { previous: i.previous, current: i.current }),
   );

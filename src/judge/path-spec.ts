@@ -8,7 +8,7 @@ import type { Family } from '../netlink/types';
 import type { PathSpec } from './types';
 
 export interface NormalizedPath {
-  /** Shared-evaluation key: "local|remote|ifindex|mark|boundIfindex". */
+  /** Shared-evaluation key: "local|remote|ifindex|mark", plus "|boundIfindex" when bound. */
   readonly key: string;
   readonly family: Family;
   readonly local: string;
@@ -105,7 +105,7 @@ export function normalizePathSpec(spec: PathSpec): NormalizedPath {
   if (mark !== null) canonical.mark = mark;
   if (boundIfindex !== null) canonical.boundIfindex = boundIfindex;
   return {
-    key: `${local}|${remote}|${ifindex ?? ''}|${mark ?? ''}|${boundIfindex ?? ''}`,
+    key: `${local}|${remote}|${ifindex ?? ''}|${mark ?? ''}${boundIfindex !== null ? `|${boundIfindex}` : ''}`,
     family: l.family,
     local,
     remote,
