@@ -168,7 +168,12 @@ export class NetworkState implements NetworkStateView {
     const parsed = parseIp(slash >= 0 ? prefix.slice(0, slash) : prefix);
     if (!parsed) return [];
     const length = slash >= 0 ? Number(prefix.slice(slash + 1)) : parsed.family === 4 ? 32 : 128;
-    return this.routeTable.slotsTo(table, parsed.family, parsed.bytes, length).map((s) => this.routeTable.read(s));
+    // In the kernel's order: of IPv4 routes sharing a key (append/prepend), the first is used.
+    const t = this.routeTable;
+    return t
+      .slotsTo(table, parsed.family, parsed.bytes, length)
+      .sort((a, b) => t.orderOf(a) - t.orderOf(b))
+      .map((s) => t.read(s));
   }
 
   *routes(): IterableIterator<Route> {
