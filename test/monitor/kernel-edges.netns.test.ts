@@ -4,7 +4,7 @@
  * notifications over 64 KiB, namespace paths that are no namespace, and namespace
  * names reused under a running monitor. Every change happens in namespaces made here.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -120,6 +120,42 @@ describeNetns('NetlinkMonitor on the kernel edge cases', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     await waitFor(() => monitor.stats().overflows > 0 && events.some((e) => e.type === 'resync'), 20_000, 'a resync after the overflow');
+    await expectMirrorEqualsKernel(10_000);
+  });
+
+  it('gives up an address dump that churn interrupts every time, warns, and converges once churn stops', async () => {
+    const many: string[] = [];
+    for (let i = 0; i < 4000; i++) many.push(`addr add 198.51.${(i >> 8) & 255}.${i & 255}/32 dev v1`);
+    ns.ipBatch(many);
+    // One address added and removed back to back: every multi-part address dump sees the
+    // address generation move between its parts (NLM_F_DUMP_INTR).
+    const flaps: string[] = [];
+    for (let i = 0; i < 20_000; i++) flaps.push(`addr ${i % 2 ? 'del' : 'add'} 203.0.113.7/32 dev v0`);
+    const dir = mkdtempSync(path.join(tmpdir(), 'rgbatch-'));
+    writeFileSync(path.join(dir, 'batch'), flaps.join('\n') + '\n');
+    // Until this test has seen what it waits for (or 10 s pass): then it is stopped.
+    const churn = spawn('sh', ['-c', 'while :; do ip -n "$NS" -batch "$BATCH"; done'], {
+      env: { ...process.env, NS: ns.name, BATCH: path.join(dir, 'batch') },
+      stdio: 'ignore',
+      detached: true,
+    });
+    const churnDone = new Promise((r) => churn.on('exit', r));
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      monitor = new NetlinkMonitor({ netns: ns.path });
+      const warnings: string[] = [];
+      monitor.on('warning', (w) => warnings.push(w.message));
+      events = [];
+      monitor.on('event', (e) => events.push(e));
+      await monitor.start();
+      await waitFor(() => warnings.length > 0, 10_000, 'the interrupted-dump warning');
+      expect(warnings[0]).toMatch(/addresses dump was interrupted by concurrent changes 4 times in a row/);
+      expect(monitor.stats().dumpRetries).toBeGreaterThanOrEqual(3);
+    } finally {
+      process.kill(-churn.pid!, 'SIGKILL');
+      await churnDone;
+      rmSync(dir, { recursive: true, force: true });
+    }
     await expectMirrorEqualsKernel(10_000);
   });
 
