@@ -74,7 +74,7 @@ constexpr uint32_t kAddrFixedWords = 16;
 //   w2 rtm_flags  w3 table  w4 priority  w5 oif  w6 nh_id  w7 expires
 //   w8 present (u16) | gw_family (u8) << 16
 //   w9 reserved (0): the mirror hashes route identities itself (src/mirror/route-table.ts)
-//   w10 multipath nexthop count  w11 iif  w12 mtu  w13 reserved (0)
+//   w10 multipath nexthop count  w11 iif  w12 mtu  w13 reserved (0): the mirror keeps a route's order stamp there
 //   w14..w17 dst  w18..w21 src  w22..w25 gateway  w26..w29 prefsrc
 //   then `count` nexthops of 6 words each:
 //     n0 ifindex  n1 flags (u8) | hops << 8 | gw_family << 16  n2..n5 gateway

@@ -85,7 +85,7 @@ export const ROUTE_OIF = 5;
 export const ROUTE_NH_ID = 6;
 export const ROUTE_EXPIRES = 7;
 export const ROUTE_PRESENT_GWFAMILY = 8;
-// word 9 is reserved (0)
+// word 9 is reserved (0); word 13 is reserved (0), the route table's order stamp (route-table.ts)
 export const ROUTE_NH_COUNT = 10;
 export const ROUTE_IIF = 11;
 export const ROUTE_MTU = 12;
