@@ -3,9 +3,10 @@
 // (netlink_socket, route_lookup) does the work, src/ owns the policy.
 //
 // I/O: a uv_poll_t on the environment's own loop watches the non-blocking
-// netlink socket; no threads, no timers. Each readable event drains the socket
-// (bounded per batch) and calls onBatch once with an ArrayBuffer of records,
-// through MakeCallback and an async context, so AsyncLocalStorage survives.
+// netlink socket; no timers. Each readable event drains the socket (bounded per
+// batch) and calls onBatch once with an ArrayBuffer of records, through
+// MakeCallback and an async context, so AsyncLocalStorage survives. The only
+// thread is the short-lived one that opens sockets inside another namespace.
 #include <napi.h>
 #include <uv.h>
 
@@ -52,22 +53,13 @@ Napi::Error StateError(Napi::Env env, const std::string& message) {
 
 // ---- Conversions -------------------------------------------------------------
 
-// Hands the records to JS without copying; falls back to a copy on runtimes
-// that forbid external buffers (napi_no_external_buffers_allowed).
-Napi::ArrayBuffer ToArrayBuffer(Napi::Env env, std::vector<uint32_t> words) {
-  const size_t bytes = words.size() * sizeof(uint32_t);
-  if (bytes == 0) return Napi::ArrayBuffer::New(env, 0);
-  auto* owned = new std::vector<uint32_t>(std::move(words));
-  napi_value result;
-  napi_status status = napi_create_external_arraybuffer(
-      env, owned->data(), bytes,
-      [](napi_env, void*, void* hint) { delete static_cast<std::vector<uint32_t>*>(hint); }, owned,
-      &result);
-  if (status == napi_ok) return Napi::ArrayBuffer(env, result);
-  Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, bytes);
-  std::memcpy(copy.Data(), owned->data(), bytes);
-  delete owned;
-  return copy;
+// Copies the records into an ArrayBuffer V8 allocates and accounts for (an
+// external buffer would hide its memory from the GC's heuristics), so the
+// writer's own buffer can be reused for the next batch.
+Napi::ArrayBuffer ToArrayBuffer(Napi::Env env, const RecordWriter& records) {
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, records.size_bytes());
+  if (records.size_bytes() > 0) std::memcpy(buffer.Data(), records.data(), records.size_bytes());
+  return buffer;
 }
 
 bool IsAbsent(const Napi::Value& v) { return v.IsUndefined(); }
@@ -107,6 +99,70 @@ Napi::Object ReadOptions(const Napi::Value& v, const char* what) {
   return v.As<Napi::Object>();
 }
 
+// ---- Route queries -----------------------------------------------------------
+
+IpBytes ReadAddress(const Napi::Value& v, const char* name) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      v.As<Napi::Uint8Array>().ElementLength() != 16) {
+    throw Napi::TypeError::New(v.Env(), std::string(name) +
+                                            " must be a Uint8Array of 16 bytes (IPv4 in the first 4)");
+  }
+  IpBytes bytes{};
+  std::memcpy(bytes.data(), v.As<Napi::Uint8Array>().Data(), bytes.size());
+  return bytes;
+}
+
+RouteQuery ReadQuery(const Napi::Value& v) {
+  Napi::Env env = v.Env();
+  if (!v.IsObject() || v.IsFunction()) throw Napi::TypeError::New(env, "query must be an object");
+  Napi::Object q = v.As<Napi::Object>();
+  RouteQuery query;
+  Napi::Value family = q.Get("family");
+  if (!family.IsNumber() || (family.As<Napi::Number>().DoubleValue() != 4 &&
+                             family.As<Napi::Number>().DoubleValue() != 6)) {
+    throw Napi::TypeError::New(env, "query.family must be 4 or 6");
+  }
+  query.family = static_cast<uint8_t>(family.As<Napi::Number>().Uint32Value());
+  query.to = ReadAddress(q.Get("to"), "query.to");
+  Napi::Value from = q.Get("from");
+  if (!IsAbsent(from)) {
+    query.has_from = true;
+    query.from = ReadAddress(from, "query.from");
+  }
+  struct Field {
+    const char* key;
+    const char* name;
+    bool* has;
+    uint32_t* value;
+  } fields[] = {
+      {"oif", "query.oif", &query.has_oif, &query.oif},
+      {"iif", "query.iif", &query.has_iif, &query.iif},
+      {"mark", "query.mark", &query.has_mark, &query.mark},
+      {"uid", "query.uid", &query.has_uid, &query.uid},
+  };
+  for (const Field& f : fields) {
+    Napi::Value value = q.Get(f.key);
+    if (IsAbsent(value)) continue;
+    *f.has = true;
+    *f.value = ReadUint32(value, f.name, 0, UINT32_MAX);
+  }
+  return query;
+}
+
+// Runs one RTM_GETROUTE and returns the route as a one-record buffer.
+Napi::Value RunLookup(Napi::Env env, RouteLookup& lookup, const Napi::Value& query_value) {
+  RouteQuery query = ReadQuery(query_value);
+  Route route;
+  try {
+    route = lookup.Get(query);
+  } catch (const SystemError& e) {
+    throw ToJsError(env, e);
+  }
+  RecordWriter out;
+  out.Route(false, route, 0);
+  return ToArrayBuffer(env, out);
+}
+
 // ---- Monitor -----------------------------------------------------------------
 
 class Monitor;
@@ -130,6 +186,7 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
                            InstanceMethod<&Monitor::UnrefHandle>("unref"),
                            InstanceMethod<&Monitor::Close>("close"),
                            InstanceMethod<&Monitor::Stats>("stats"),
+                           InstanceMethod<&Monitor::LookupRoute>("lookup"),
                        });
   }
 
@@ -149,7 +206,12 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     async_context_ = std::make_unique<Napi::AsyncContext>(env, "routeguard.Monitor", Value());
 
     try {
-      core_ = std::make_unique<NetlinkMonitor>(netns, rcvbuf);
+      // Both sockets at once, from one thread inside the namespace: lookups keep
+      // answering for the namespace we watch even if its name is deleted and
+      // reused, or the process later drops CAP_SYS_ADMIN.
+      std::vector<UniqueFd> fds = OpenRouteSockets(netns, 2);
+      core_ = std::make_unique<NetlinkMonitor>(std::move(fds[0]), rcvbuf);
+      lookup_ = std::make_unique<RouteLookup>(std::move(fds[1]));
     } catch (const SystemError& e) {
       throw ToJsError(env, e);
     }
@@ -195,7 +257,19 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
       uv_poll_stop(&watcher_->handle);
       throw ToJsError(env, e);
     }
+    // A started monitor lives until close(), as Node's own handles do: without
+    // this strong reference a monitor reachable only from its listeners, a
+    // pending start() promise or a suspended async function is collected, its
+    // socket closed, and the process exits with nothing said.
+    Ref();
+    held_ = true;
     return env.Undefined();
+  }
+
+  Napi::Value LookupRoute(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!watcher_ || lookup_->closed()) throw StateError(env, "lookup(): the monitor is closed");
+    return RunLookup(env, *lookup_, info[0]);
   }
 
   Napi::Value Resync(const Napi::CallbackInfo& info) {
@@ -258,7 +332,12 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     // refers to the descriptor, so closing the socket cannot hit a reused fd.
     uv_close(reinterpret_cast<uv_handle_t*>(&watcher->handle), OnHandleClosed);
     core_->Close();
-    pending_.Take();  // records nobody will receive
+    lookup_->Close();
+    pending_.Release();  // records nobody will receive
+    if (held_) {
+      held_ = false;
+      Unref();  // may make this object collectable; nothing touches it after
+    }
   }
 
   static void OnHandleClosed(uv_handle_t* handle) {
@@ -316,7 +395,8 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
 
   void Deliver(Napi::Env env) {
     if (pending_.empty()) return;
-    Napi::ArrayBuffer batch = ToArrayBuffer(env, pending_.Take());
+    Napi::ArrayBuffer batch = ToArrayBuffer(env, pending_);
+    pending_.Recycle();
     core_->CountBatch();
     Napi::Value fn = Value().Get(OnBatchKey(env));
     if (!fn.IsFunction()) return;
@@ -342,6 +422,8 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
   }
 
   std::unique_ptr<NetlinkMonitor> core_;
+  std::unique_ptr<RouteLookup> lookup_;  // same namespace as core_ (see the constructor)
+  bool held_ = false;                    // the strong reference taken by start()
   PollWatcher* watcher_ = nullptr;
   std::unique_ptr<Napi::AsyncContext> async_context_;
   RecordWriter pending_;  // records for the next batch (start()/resync() write here too)
@@ -363,7 +445,7 @@ class Lookup : public Napi::ObjectWrap<Lookup> {
     Napi::Object options = ReadOptions(info[0], "options");
     std::string netns = ReadNetns(options.Get("netns"));
     try {
-      core_ = std::make_unique<RouteLookup>(netns);
+      core_ = std::make_unique<RouteLookup>(OpenRouteSocket(netns));
     } catch (const SystemError& e) {
       throw ToJsError(info.Env(), e);
     }
@@ -378,16 +460,7 @@ class Lookup : public Napi::ObjectWrap<Lookup> {
   Napi::Value Get(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (core_->closed()) throw StateError(env, "get(): the route lookup is closed");
-    RouteQuery query = ReadQuery(info[0]);
-    Route route;
-    try {
-      route = core_->Get(query);
-    } catch (const SystemError& e) {
-      throw ToJsError(env, e);
-    }
-    RecordWriter out;
-    out.Route(false, route, 0);
-    return ToArrayBuffer(env, out.Take());
+    return RunLookup(env, *core_, info[0]);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -409,54 +482,6 @@ class Lookup : public Napi::ObjectWrap<Lookup> {
     self->core_->Close();
   }
 
-  static IpBytes ReadAddress(const Napi::Value& v, const char* name) {
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
-        v.As<Napi::Uint8Array>().ElementLength() != 16) {
-      throw Napi::TypeError::New(v.Env(), std::string(name) +
-                                              " must be a Uint8Array of 16 bytes (IPv4 in the first 4)");
-    }
-    IpBytes bytes{};
-    std::memcpy(bytes.data(), v.As<Napi::Uint8Array>().Data(), bytes.size());
-    return bytes;
-  }
-
-  static RouteQuery ReadQuery(const Napi::Value& v) {
-    Napi::Env env = v.Env();
-    if (!v.IsObject() || v.IsFunction()) throw Napi::TypeError::New(env, "query must be an object");
-    Napi::Object q = v.As<Napi::Object>();
-    RouteQuery query;
-    Napi::Value family = q.Get("family");
-    if (!family.IsNumber() || (family.As<Napi::Number>().DoubleValue() != 4 &&
-                               family.As<Napi::Number>().DoubleValue() != 6)) {
-      throw Napi::TypeError::New(env, "query.family must be 4 or 6");
-    }
-    query.family = static_cast<uint8_t>(family.As<Napi::Number>().Uint32Value());
-    query.to = ReadAddress(q.Get("to"), "query.to");
-    Napi::Value from = q.Get("from");
-    if (!IsAbsent(from)) {
-      query.has_from = true;
-      query.from = ReadAddress(from, "query.from");
-    }
-    struct Field {
-      const char* key;
-      const char* name;
-      bool* has;
-      uint32_t* value;
-    } fields[] = {
-        {"oif", "query.oif", &query.has_oif, &query.oif},
-        {"iif", "query.iif", &query.has_iif, &query.iif},
-        {"mark", "query.mark", &query.has_mark, &query.mark},
-        {"uid", "query.uid", &query.has_uid, &query.uid},
-    };
-    for (const Field& f : fields) {
-      Napi::Value value = q.Get(f.key);
-      if (IsAbsent(value)) continue;
-      *f.has = true;
-      *f.value = ReadUint32(value, f.name, 0, UINT32_MAX);
-    }
-    return query;
-  }
-
   napi_env env_;
   std::unique_ptr<RouteLookup> core_;
   bool hook_registered_ = false;
@@ -474,7 +499,7 @@ Napi::Value Parse(const Napi::CallbackInfo& info) {
   RecordWriter out;
   RecordingSink sink(out);
   ParseDatagram(bytes.Data(), bytes.ElementLength(), sink);
-  return ToArrayBuffer(env, out.Take());
+  return ToArrayBuffer(env, out);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

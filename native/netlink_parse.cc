@@ -259,6 +259,7 @@ Rule LinkPolicy(uint16_t type) {
       return {Check::kU8};
     case IFLA_ADDRESS:
     case IFLA_LINKINFO:
+    case IFLA_WIRELESS:
       return {Check::kBinary};
     default:
       return {};
@@ -285,6 +286,15 @@ Outcome ParseLink(const MessageHeader& h, const uint8_t* body, size_t len, Messa
   const uint8_t* attrs = AttrStart<ifinfomsg>(body, len, &alen);
   AttrTable<kIflaSize> tb;
   if (!ParseAttrs(attrs, alen, AF_UNSPEC, LinkPolicy, &tb)) return Outcome::kBadAttribute;
+  // Wireless extensions (CONFIG_CFG80211_WEXT) announce every scan and association
+  // as an RTM_NEWLINK carrying only IFLA_IFNAME + IFLA_WIRELESS (wireless_nlevent):
+  // no MTU, operstate, carrier or address. It says nothing about the link, and
+  // taken as a link it would wipe the mirror's. Chromium's AddressTrackerLinux
+  // ignores these messages the same way (IgnoreWirelessChange).
+  if (tb[IFLA_WIRELESS].present()) {
+    sink.OnOther(h);
+    return Outcome::kOk;
+  }
   AttrTable<IFLA_INFO_MAX + 1> info;
   if (tb[IFLA_LINKINFO].present() &&
       !ParseAttrs(tb[IFLA_LINKINFO].data, tb[IFLA_LINKINFO].len, AF_UNSPEC, LinkInfoPolicy, &info)) {

@@ -8,10 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <system_error>
+#include <thread>
 
 #include "netlink_parse.h"
 
@@ -85,55 +87,75 @@ UniqueFd CreateSocket(int* errnum) {
   return fd;
 }
 
-[[noreturn]] void AbortStuckInNamespace(const std::string& path, int errnum) {
-  std::fprintf(stderr,
-               "routeguard: FATAL: could not return this thread to its own network namespace "
-               "after opening a socket in '%s' (setns: %s). Every socket the thread opened from "
-               "now on would live in the wrong namespace; aborting.\n",
-               path.c_str(), std::strerror(errnum));
-  std::fflush(stderr);
-  std::abort();
+// What the namespace thread reports back (no exception crosses threads).
+struct OpenFailure {
+  int errnum = 0;
+  std::string syscall;
+  std::string message;
+};
+
+void OpenInNamespace(const std::string& netns, size_t count, std::vector<UniqueFd>* fds,
+                     OpenFailure* failure) {
+  UniqueFd target(::open(netns.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!target) {
+    *failure = {errno, "open", NetnsOpenMessage(errno, netns)};
+    return;
+  }
+  // setns() checks the file really is a namespace of that type (EINVAL otherwise)
+  // and that we hold CAP_SYS_ADMIN (EPERM). It changes this thread only.
+  if (::setns(target.get(), CLONE_NEWNET) != 0) {
+    *failure = {errno, "setns", NetnsEnterMessage(errno, netns)};
+    return;
+  }
+  for (size_t i = 0; i < count; ++i) {
+    int err = 0;
+    UniqueFd fd = CreateSocket(&err);
+    if (!fd) {
+      *failure = {err, "socket",
+                  "cannot open a NETLINK_ROUTE socket in network namespace '" + netns + "': " +
+                      ErrnoText(err)};
+      return;
+    }
+    fds->push_back(std::move(fd));
+  }
 }
 
 }  // namespace
 
-UniqueFd OpenRouteSocket(const std::string& netns) {
-  int err = 0;
+std::vector<UniqueFd> OpenRouteSockets(const std::string& netns, size_t count) {
+  std::vector<UniqueFd> fds;
+  fds.reserve(count);
   if (netns.empty()) {
-    UniqueFd fd = CreateSocket(&err);
-    if (!fd) {
-      throw SystemError(err, "socket", "cannot open a NETLINK_ROUTE socket: " + ErrnoText(err));
+    for (size_t i = 0; i < count; ++i) {
+      int err = 0;
+      UniqueFd fd = CreateSocket(&err);
+      if (!fd) {
+        throw SystemError(err, "socket", "cannot open a NETLINK_ROUTE socket: " + ErrnoText(err));
+      }
+      fds.push_back(std::move(fd));
     }
-    return fd;
+    return fds;
   }
+  // Network namespaces are per thread. A thread of our own enters the target
+  // and ends there: nothing has to come back, nothing can be left behind.
+  OpenFailure failure;
+  try {
+    std::thread opener(OpenInNamespace, std::cref(netns), count, &fds, &failure);
+    opener.join();
+  } catch (const std::system_error& e) {
+    // std::thread could not start one (EAGAIN: thread limit).
+    throw SystemError(e.code().value(), "pthread_create",
+                      "cannot start a thread to enter network namespace '" + netns + "': " +
+                          e.what());
+  }
+  if (failure.errnum != 0) {
+    throw SystemError(failure.errnum, failure.syscall, failure.message);
+  }
+  return fds;
+}
 
-  UniqueFd target(::open(netns.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!target) {
-    err = errno;
-    throw SystemError(err, "open", NetnsOpenMessage(err, netns));
-  }
-  // Network namespaces are per thread: save this thread's own, to come back to.
-  UniqueFd original(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-  if (!original) {
-    err = errno;
-    throw SystemError(err, "open",
-                      "cannot open /proc/thread-self/ns/net to save the current network "
-                      "namespace (is /proc mounted?): " + ErrnoText(err));
-  }
-  // setns() checks the file really is a namespace of that type (EINVAL otherwise)
-  // and that we hold CAP_SYS_ADMIN (EPERM).
-  if (::setns(target.get(), CLONE_NEWNET) != 0) {
-    err = errno;
-    throw SystemError(err, "setns", NetnsEnterMessage(err, netns));
-  }
-  UniqueFd fd = CreateSocket(&err);
-  if (::setns(original.get(), CLONE_NEWNET) != 0) AbortStuckInNamespace(netns, errno);
-  if (!fd) {
-    throw SystemError(err, "socket",
-                      "cannot open a NETLINK_ROUTE socket in network namespace '" + netns +
-                          "': " + ErrnoText(err));
-  }
-  return fd;
+UniqueFd OpenRouteSocket(const std::string& netns) {
+  return std::move(OpenRouteSockets(netns, 1).front());
 }
 
 void EnableExtendedAck(int fd) {
@@ -169,7 +191,27 @@ int SendToKernel(int fd, const void* request, size_t len) {
   }
 }
 
+namespace {
+// No kernel datagram comes close (notifications are one message; dump parts are
+// ~32 KiB): a cap only so a bug cannot make us allocate without bound.
+constexpr size_t kMaxDatagram = 16u << 20;
+}  // namespace
+
 int ReceiveDatagram(int fd, std::vector<uint8_t>& buffer, Datagram* out) {
+  // Size the read first, as iproute2 does (rtnl_recvmsg): MSG_PEEK|MSG_TRUNC
+  // returns the datagram's real length without consuming it, so a notification
+  // larger than the buffer (a multipath route with thousands of nexthops is over
+  // 64 KiB) is read whole instead of being cut and lost.
+  for (;;) {
+    ssize_t n = ::recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    const size_t need = static_cast<size_t>(n);
+    if (need > buffer.size()) buffer.resize(std::min(kMaxDatagram, (need + 4095) & ~size_t{4095}));
+    break;
+  }
   sockaddr_nl sender{};
   iovec iov{buffer.data(), buffer.size()};
   msghdr msg{};
@@ -179,7 +221,7 @@ int ReceiveDatagram(int fd, std::vector<uint8_t>& buffer, Datagram* out) {
   msg.msg_iovlen = 1;
   for (;;) {
     // MSG_TRUNC: netlink then returns the datagram's real length even when it did
-    // not fit (netlink_recvmsg), so the caller can count the loss and grow.
+    // not fit (netlink_recvmsg), so the caller can tell a cut datagram.
     ssize_t n = ::recvmsg(fd, &msg, MSG_TRUNC | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -202,7 +244,6 @@ int ReceiveDatagram(int fd, std::vector<uint8_t>& buffer, Datagram* out) {
 namespace {
 
 constexpr size_t kMinBuffer = 64 * 1024;
-constexpr size_t kMaxBuffer = 16u << 20;
 
 const char* ObjectName(record::Object object) {
   switch (object) {
@@ -299,9 +340,12 @@ class NetlinkMonitor::Sink : public MessageSink {
     // The error's own header echoes the request's seq and our port id.
     if (IsCurrentDump(h)) m_.OnDumpError(error, extack, out_);
   }
-  void OnMalformed(const MessageHeader&, Malformed) override {
+  void OnMalformed(const MessageHeader& h, Malformed) override {
     ++m_.stats_.dropped_malformed;
     ++m_.pending_malformed_;
+    // A malformed dump reply would be malformed again in a re-dump: counting it
+    // is all we can do. A malformed notification is a change we did not see.
+    if (!IsDumpReply(h)) m_.HandleLostEvent(record::kMalformed, out_);
   }
 
  private:
@@ -327,8 +371,8 @@ class NetlinkMonitor::Sink : public MessageSink {
   RecordingSink records_;
 };
 
-NetlinkMonitor::NetlinkMonitor(const std::string& netns, uint32_t receive_buffer_bytes)
-    : fd_(OpenRouteSocket(netns)), buffer_(kMinBuffer) {
+NetlinkMonitor::NetlinkMonitor(UniqueFd fd, uint32_t receive_buffer_bytes)
+    : fd_(std::move(fd)), buffer_(kMinBuffer) {
   stats_.receive_buffer_bytes = SetReceiveBuffer(fd_.get(), receive_buffer_bytes);
   EnableExtendedAck(fd_.get());
   // NETLINK_NO_ENOBUFS is deliberately not set: it would hide lost events.
@@ -400,6 +444,7 @@ void NetlinkMonitor::Start(RecordWriter& out) {
 
 void NetlinkMonitor::Resync(RecordWriter& out) {
   if (!started_ || closed()) return;
+  if (recovery_pending_) return;  // a full pass starts once the socket is drained
   if (dump_.active) {
     // One dump at a time per socket: a full pass follows the running one.
     resync_queued_ = true;
@@ -466,10 +511,17 @@ void NetlinkMonitor::OnDumpDone(uint16_t nlmsg_flags, int32_t error, RecordWrite
   if (error != 0) return OnDumpError(error, {}, out);
   if (dump_.interrupted) {
     // The object changed while the kernel walked it (nl_dump_check_consistent):
-    // entries may be missing or doubled. The replies are drained; ask again.
-    ++stats_.dump_retries;
-    return BeginObject(dump_.object, record::kRetry, out);
+    // entries may be missing or doubled. The replies are drained; ask again, a
+    // few times: constant churn (a flapping link) could interrupt every attempt.
+    if (++dump_attempts_ < kMaxDumpAttempts) {
+      ++stats_.dump_retries;
+      return BeginObject(dump_.object, record::kRetry, out);
+    }
+    out.Control(record::kDumpIncomplete, dump_.object, dump_attempts_);
+    dump_attempts_ = 0;
+    return NextObject(out);  // no kDumpEnd: an inconsistent dump must not sweep
   }
+  dump_attempts_ = 0;
   out.Control(record::kDumpEnd, dump_.object);
   NextObject(out);
 }
@@ -521,28 +573,43 @@ void NetlinkMonitor::HandleOverflow(RecordWriter& out) {
     overflow_reported_in_batch_ = true;
     out.Control(record::kOverflow, static_cast<uint32_t>(stats_.overflows));
   }
+  AbandonForRecovery();
+}
+
+void NetlinkMonitor::HandleLostEvent(record::DropReason reason, RecordWriter& out) {
+  out.Control(record::kLostEvent, reason);
+  AbandonForRecovery();
+}
+
+void NetlinkMonitor::AbandonForRecovery() {
   if (!started_) return;  // start() dumps everything anyway
+  recovery_pending_ = true;
   resync_queued_ = false;
+  dump_attempts_ = 0;
+  // The dump in flight is given up: its replies (our port id, its seq) are now
+  // stale and dropped unseen; the kernel finishes it as we read on.
+  dump_.active = false;
+}
+
+void NetlinkMonitor::StartRecovery(RecordWriter& out) {
+  recovery_pending_ = false;
+  recovery_deferred_ = 0;
   // Until the first kSynced the recovery is still the initial sync.
   sequence_reason_ = synced_once_ ? record::kResync : record::kInitial;
   BeginObject(record::kObjLink, sequence_reason_, out);
 }
 
 void NetlinkMonitor::HandleTruncated(const Datagram& d, RecordWriter& out) {
+  // Only a datagram over kMaxDatagram can still be cut (reads are sized first).
   ++stats_.dropped_truncated;
   ++pending_truncated_;
-  // Grow so the next one fits. Kernel datagrams are small (dumps fill at most
-  // ~32 KiB per skb), so this is rare.
-  if (d.full_length > buffer_.size()) {
-    size_t size = (d.full_length + 4095) & ~size_t{4095};
-    buffer_.resize(size < kMaxBuffer ? size : kMaxBuffer);
-  }
-  // If it carried replies of our dump, that dump is incomplete (and its DONE may
-  // be what was lost): start that object over.
-  if (d.length < sizeof(nlmsghdr) || !dump_.active || dump_.resend) return;
-  nlmsghdr first;
-  std::memcpy(&first, buffer_.data(), sizeof(first));
-  if (first.nlmsg_seq != dump_.seq || first.nlmsg_pid != stats_.port_id) return;
+  nlmsghdr first{};
+  if (d.length >= sizeof(first)) std::memcpy(&first, buffer_.data(), sizeof(first));
+  const bool dump_reply = (first.nlmsg_flags & NLM_F_MULTI) && first.nlmsg_pid == stats_.port_id;
+  if (!dump_reply) return HandleLostEvent(record::kTruncated, out);
+  // Replies of our dump: that dump is incomplete (and its DONE may be what was
+  // lost): start that object over.
+  if (!dump_.active || dump_.resend || first.nlmsg_seq != dump_.seq) return;
   ++stats_.dump_retries;
   BeginObject(dump_.object, record::kRetry, out);
 }
@@ -608,6 +675,12 @@ NetlinkMonitor::DrainResult NetlinkMonitor::Drain(RecordWriter& out) {
   // raising a new ENOBUFS. Ask again; a new refusal just means reading on.
   if (result == DrainResult::kDrained && dump_.active && (dump_.resend || !dump_.replied)) {
     ResendDump(out);
+  }
+  // Events were lost: re-dump once a read found the queue empty (the kernel
+  // stops dropping only then), or after a bounded wait under a storm.
+  if (recovery_pending_ && result != DrainResult::kFatal &&
+      (result == DrainResult::kDrained || ++recovery_deferred_ >= kMaxDeferredBatches)) {
+    StartRecovery(out);
   }
   FlushDropCounts(out);
   return result;

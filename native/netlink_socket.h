@@ -59,14 +59,18 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-// Opens a non-blocking, close-on-exec NETLINK_ROUTE socket. With a non-empty
-// `netns` ("/run/netns/NAME" or "/proc/PID/ns/net") the socket is created inside
-// that network namespace: the calling thread enters it with setns(), creates the
-// socket and returns to its own namespace (a socket stays in the namespace it was
-// created in). Throws SystemError (ENOENT/ENOTDIR/EINVAL for a bad path, EPERM
-// without CAP_SYS_ADMIN). If the thread cannot return to its own namespace the
-// process is aborted with a message: every later socket of the thread would
-// silently live in the wrong namespace.
+// Opens `count` non-blocking, close-on-exec NETLINK_ROUTE sockets. With a
+// non-empty `netns` ("/run/netns/NAME" or "/proc/PID/ns/net") they are created
+// inside that network namespace, from a short-lived thread that enters it with
+// setns() and ends there (a socket stays in the namespace it was created in):
+// the calling thread never changes namespace, so a failure cannot strand it in
+// the wrong one. The path is opened O_NONBLOCK: a FIFO or device node given by
+// mistake fails setns() with EINVAL at once instead of blocking in open().
+// Opening all sockets together means they share one namespace even if the
+// name is deleted and reused later. Throws SystemError (ENOENT/ENOTDIR for a
+// bad path, EINVAL for a file that is no network namespace, EPERM without
+// CAP_SYS_ADMIN).
+std::vector<UniqueFd> OpenRouteSockets(const std::string& netns, size_t count);
 UniqueFd OpenRouteSocket(const std::string& netns);
 
 // Asks the kernel to attach extended-ack messages (NLMSGERR_ATTR_MSG) to errors.
@@ -117,8 +121,15 @@ struct MonitorStats {
 //   that failed yields kError and no kDumpEnd; the sequence moves on (nexthops
 //   on kernels without them, EINVAL/EOPNOTSUPP, count as an empty dump).
 //   ENOBUFS yields kOverflow (once per batch) and abandons the dump in flight
-//   (no kDumpEnd) for a new sequence from links: kResync, or kInitial when the
-//   initial sync had not finished, so kSynced(kInitial) comes exactly once.
+//   (no kDumpEnd). The new sequence from links (kResync, or kInitial when the
+//   initial sync had not finished, so kSynced(kInitial) comes exactly once)
+//   starts only once the socket is drained: until a read finds the queue empty
+//   the kernel keeps dropping events silently, and a dump sent at once would
+//   stretch that window to the dump's length. A notification that arrives cut or
+//   malformed is a lost event too: kLostEvent, then the same recovery.
+//   A dump interrupted kMaxDumpAttempts times in a row is given up for this
+//   sequence: kDumpIncomplete(obj, attempts), no kDumpEnd (so nothing is swept);
+//   the caller re-syncs later, with a backoff.
 //   So: only kDumpEnd(obj) vouches for a complete dump of obj; a kDumpBegin
 //   while a frame is open means the open one was abandoned.
 //   kDropped(reason, count) records close a batch when datagrams were dropped.
@@ -131,10 +142,14 @@ class NetlinkMonitor {
   // pyroute2 uses 1 MiB, systemd-networkd 128 MiB; the default rcvbuf (208 KiB)
   // overflows on the first burst of route changes.
   static constexpr uint32_t kDefaultReceiveBufferBytes = 8u << 20;
+  // A storm that never lets the queue run dry must not postpone recovery forever.
+  static constexpr uint32_t kMaxDeferredBatches = 16;
+  // Constant churn of one object type (a flapping link) can interrupt every dump.
+  static constexpr uint32_t kMaxDumpAttempts = 4;
 
-  // Opens the socket (in `netns` when non-empty), sizes its receive buffer, binds
-  // and joins the multicast groups. Throws SystemError.
-  NetlinkMonitor(const std::string& netns, uint32_t receive_buffer_bytes);
+  // Takes a NETLINK_ROUTE socket (OpenRouteSockets), sizes its receive buffer,
+  // binds and joins the multicast groups. Throws SystemError.
+  NetlinkMonitor(UniqueFd fd, uint32_t receive_buffer_bytes);
 
   int fd() const { return fd_.get(); }
   bool started() const { return started_; }
@@ -178,6 +193,9 @@ class NetlinkMonitor {
   void NextObject(RecordWriter& out);
   void ResendDump(RecordWriter& out);
   void HandleOverflow(RecordWriter& out);
+  void HandleLostEvent(record::DropReason reason, RecordWriter& out);
+  void AbandonForRecovery();
+  void StartRecovery(RecordWriter& out);
   void HandleTruncated(const Datagram& d, RecordWriter& out);
   void FlushDropCounts(RecordWriter& out);
 
@@ -195,6 +213,9 @@ class NetlinkMonitor {
   bool started_ = false;
   bool synced_once_ = false;
   bool resync_queued_ = false;
+  bool recovery_pending_ = false;       // events were lost: re-dump once drained
+  uint32_t recovery_deferred_ = 0;      // batches the recovery waited for the queue to drain
+  uint32_t dump_attempts_ = 0;          // interrupted attempts at the current object
   record::DumpReason sequence_reason_ = record::kInitial;
   // The dump in flight. Netlink runs one dump per socket (__netlink_dump_start
   // answers EBUSY while cb_running): a dump we gave up on keeps the kernel busy

@@ -167,18 +167,32 @@ void RecordWriter::Error(int errnum, const std::string& message) {
   Close(words_, p);
 }
 
-std::vector<uint32_t> RecordWriter::Take() {
-  std::vector<uint32_t> out;
-  out.swap(words_);
-  // The next batch is likely as large: allocate once instead of doubling up to it.
-  words_.reserve(out.capacity());
-  return out;
+void RecordWriter::Recycle() {
+  // Keep at most twice what this batch needed (and never less than 64 KiB):
+  // a dump's batches reuse one buffer; after the dump the first small batch
+  // lets the megabytes go.
+  constexpr size_t kKeepWords = 16 * 1024;
+  const size_t keep = std::max(kKeepWords, words_.size() * 2);
+  if (words_.capacity() > keep) {
+    std::vector<uint32_t>().swap(words_);
+  } else {
+    words_.clear();
+  }
 }
 
+void RecordWriter::Release() { std::vector<uint32_t>().swap(words_); }
+
 namespace {
-// Dump replies carry NLM_F_MULTI; multicast events do not.
+// Dump replies carry NLM_F_MULTI; multicast events do not, but carry the
+// request's placement flags.
 uint16_t RecordFlags(const MessageHeader& h) {
-  return (h.flags & NLM_F_MULTI) ? record::kFromDump : 0;
+  if (h.flags & NLM_F_MULTI) return record::kFromDump;
+  uint16_t flags = 0;
+  if (h.flags & NLM_F_REPLACE) flags |= record::kReplace;
+  if (h.flags & NLM_F_APPEND) flags |= record::kAppend;
+  if (h.flags & NLM_F_CREATE) flags |= record::kCreate;
+  if (h.flags & NLM_F_EXCL) flags |= record::kExcl;
+  return flags;
 }
 }  // namespace
 

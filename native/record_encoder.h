@@ -25,8 +25,12 @@ class RecordWriter {
   size_t size_bytes() const { return words_.size() * 4; }
   bool empty() const { return words_.empty(); }
   const uint32_t* data() const { return words_.data(); }
-  // Hands the buffer over (for an ArrayBuffer) and leaves the writer empty.
-  std::vector<uint32_t> Take();
+  // Empties the writer for the next batch once its records were copied out. The
+  // buffer is kept for reuse while batches are as large as what it holds (a
+  // dump), and given back once they shrink (events): memory follows the work.
+  void Recycle();
+  // Empties the writer and frees its buffer.
+  void Release();
 
  private:
   std::vector<uint32_t> words_;

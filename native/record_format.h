@@ -33,10 +33,18 @@ enum Kind : uint16_t {
   kOverflow = 19,   // w0 = overflows so far (ENOBUFS: events were lost, a resync follows)
   kDropped = 20,    // w0 = DropReason, w1 = count since the previous kDropped record
   kError = 21,      // w0 = errno (positive), w1 = message length, then message bytes
+  kLostEvent = 22,  // w0 = DropReason: a notification was cut or malformed; a resync follows
+  kDumpIncomplete = 23,  // w0 = Object, w1 = attempts: kept being interrupted (NLM_F_DUMP_INTR)
 };
 
 enum Flags : uint16_t {
   kFromDump = 1,    // part of a dump reply (initial sync, resync or retry)
+  // The request's NLM_F_* as the kernel echoes them in notifications: where a new
+  // IPv4 route goes among routes of the same key (rtmsg_fib's nlflags).
+  kReplace = 2,     // NLM_F_REPLACE: replaces the first route of its key
+  kAppend = 4,      // NLM_F_APPEND: goes last
+  kCreate = 8,      // NLM_F_CREATE (without kAppend/kExcl on an existing key: goes first)
+  kExcl = 16,       // NLM_F_EXCL
 };
 
 enum Object : uint32_t { kObjLink = 1, kObjAddr = 2, kObjRoute = 3, kObjNexthop = 4 };
@@ -66,7 +74,7 @@ constexpr uint32_t kAddrFixedWords = 16;
 //   w2 rtm_flags  w3 table  w4 priority  w5 oif  w6 nh_id  w7 expires
 //   w8 present (u16) | gw_family (u8) << 16
 //   w9 reserved (0): the mirror hashes route identities itself (src/mirror/route-table.ts)
-//   w10 multipath nexthop count  w11 iif  w12 mtu  w13 reserved (0)
+//   w10 multipath nexthop count  w11 iif  w12 mtu  w13 reserved (0): the mirror keeps a route's order stamp there
 //   w14..w17 dst  w18..w21 src  w22..w25 gateway  w26..w29 prefsrc
 //   then `count` nexthops of 6 words each:
 //     n0 ifindex  n1 flags (u8) | hops << 8 | gw_family << 16  n2..n5 gateway

@@ -102,8 +102,7 @@ std::string AddressText(uint8_t family, const IpBytes& bytes) {
 
 }  // namespace
 
-RouteLookup::RouteLookup(const std::string& netns)
-    : fd_(OpenRouteSocket(netns)), buffer_(kBufferSize) {
+RouteLookup::RouteLookup(UniqueFd fd) : fd_(std::move(fd)), buffer_(kBufferSize) {
   EnableExtendedAck(fd_.get());
   // Strict checking, as `ip route get` asks for: the kernel validates the whole
   // request (inet_rtm_valid_getroute_req) and says what is wrong in the extack

@@ -34,9 +34,9 @@ class RouteLookup {
   // bounds pathological cases.
   static constexpr int kTimeoutMs = 1000;
 
-  // Opens a socket (no multicast groups) in `netns` (own namespace when empty).
-  // Throws SystemError.
-  explicit RouteLookup(const std::string& netns);
+  // Takes a NETLINK_ROUTE socket (OpenRouteSockets; no multicast groups): the
+  // lookups run in whatever namespace it was opened in. Throws SystemError.
+  explicit RouteLookup(UniqueFd fd);
 
   // The route the kernel would use. Throws SystemError: the kernel's answer
   // (ENETUNREACH, EHOSTUNREACH, EINVAL, ... with its extack text; syscall empty),

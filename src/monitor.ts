@@ -13,7 +13,13 @@ import {
   RouteguardError,
 } from './errors';
 import { loadBinding } from './native/binding';
-import type { NativeError, NativeMonitor, NativeMonitorStats, NativeRouteLookup } from './native/binding-types';
+import type {
+  NativeError,
+  NativeMonitor,
+  NativeMonitorStats,
+  NativeRouteLookup,
+  NativeRouteQuery,
+} from './native/binding-types';
 import { readRoute, viewOf } from './netlink/decode';
 import { HEADER_WORDS } from './netlink/record-format';
 import { parseIp } from './netlink/ip';
@@ -54,6 +60,13 @@ export interface MonitorStats extends NativeMonitorStats {
 /** Confirmation dumps are at least this many times their own duration apart. */
 const CONFIRM_SPACING = 5;
 
+/**
+ * A dump the addon gave up on (interrupted by changes on every attempt) is retried after
+ * 250 ms, doubling per consecutive give-up up to 30 s: constant churn (a flapping link)
+ * must not keep a full-table mirror dumping back to back.
+ */
+const INCOMPLETE_RETRY_MS = { first: 250, max: 30_000 } as const;
+
 const monotonicClock = { now: () => performance.timeOrigin + performance.now() };
 
 export interface NetlinkMonitorEvents {
@@ -77,6 +90,10 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
   private confirmStart = -1;
   private lastConfirmMs = 0;
   private lastConfirmEnd = -Infinity;
+  private incompleteTimer: NodeJS.Timeout | null = null;
+  /** Consecutive sync sequences that gave up a dump; 0 once one completes whole. */
+  private incompleteStreak = 0;
+  private incompleteInSequence = false;
   private readonly abortListener = () => this.close();
 
   constructor(options: MonitorOptions = {}) {
@@ -145,12 +162,38 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
       overflow: () => {
         this.resyncInFlight = true;
       },
+      dumpIncomplete: (object, attempts) => this.onDumpIncomplete(object, attempts),
       error: (errno, message) =>
         this.warn(new NetlinkError(`netlink: ${message || `errno ${errno}`}`, errno)),
     });
   }
 
+  private onDumpIncomplete(object: string, attempts: number): void {
+    this.incompleteInSequence = true;
+    const delay = Math.min(INCOMPLETE_RETRY_MS.first * 2 ** this.incompleteStreak, INCOMPLETE_RETRY_MS.max);
+    this.warn(
+      new NetlinkError(
+        `netlink: the ${object} dump was interrupted by concurrent changes ${attempts} times in a row; ` +
+          `what it read is kept (nothing removed) and everything is dumped again in ${delay} ms`,
+        0,
+      ),
+    );
+    if (this.incompleteTimer || this.closed) return;
+    this.incompleteTimer = setTimeout(() => {
+      this.incompleteTimer = null;
+      if (this.closed || !this.native) return;
+      this.state.expectResync('incomplete');
+      this.resyncInFlight = true;
+      this.native.resync();
+    }, delay);
+    this.incompleteTimer.unref();
+  }
+
   private deliver(event: NetworkEvent): void {
+    if (event.type === 'resync' || event.type === 'synced') {
+      this.incompleteStreak = this.incompleteInSequence ? this.incompleteStreak + 1 : 0;
+      this.incompleteInSequence = false;
+    }
     if (event.type === 'resync') {
       this.resyncInFlight = false;
       if (event.reason === 'confirm' && this.confirmStart >= 0) {
@@ -235,28 +278,32 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
         throw new InvalidArgumentError(`lookupRoute: "${key}" must be an unsigned 32-bit integer, got ${v}`);
       }
     }
-    if (!this.lookup) {
-      try {
-        this.lookup = new (loadBinding().RouteLookup)({ netns: this.options.netns });
-      } catch (err) {
-        throw mapNativeError(err, this.options.netns);
-      }
-    }
+    const native: NativeRouteQuery = {
+      family: to.family,
+      to: to.bytes,
+      from,
+      oif: query.oif,
+      iif: query.iif,
+      mark: query.mark,
+      uid: query.uid,
+    };
     try {
-      const buffer = this.lookup.get({
-        family: to.family,
-        to: to.bytes,
-        from,
-        oif: query.oif,
-        iif: query.iif,
-        mark: query.mark,
-        uid: query.uid,
-      });
+      // A started monitor answers from its own lookup socket, opened with it in the same
+      // namespace: it keeps answering for that namespace if the name is reused later.
+      const buffer = this.native ? this.native.lookup(native) : (this.lookup ??= this.openLookup()).get(native);
       return { ok: true, route: readRoute(viewOf(buffer), HEADER_WORDS) };
     } catch (err) {
       const e = err as NativeError;
       if (typeof e?.errno !== 'number') throw err;
       return { ok: false, code: e.code ?? `E${e.errno}`, errno: e.errno, message: e.message };
+    }
+  }
+
+  private openLookup(): NativeRouteLookup {
+    try {
+      return new (loadBinding().RouteLookup)({ netns: this.options.netns });
+    } catch (err) {
+      throw mapNativeError(err, this.options.netns);
     }
   }
 
@@ -285,6 +332,8 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
     this.closed = true;
     if (this.confirmTimer) clearTimeout(this.confirmTimer);
     this.confirmTimer = null;
+    if (this.incompleteTimer) clearTimeout(this.incompleteTimer);
+    this.incompleteTimer = null;
     this.options.signal?.removeEventListener('abort', this.abortListener);
     this.native?.close();
     this.native = null;

@@ -74,3 +74,33 @@ describe('netlink parser on captured kernel datagrams', () => {
     expect(() => binding.parse('nope' as unknown as Uint8Array)).toThrow(TypeError);
   });
 });
+
+describe('netlink parser on messages that are not what they seem', () => {
+  /** An RTM_NEWLINK (AF_UNSPEC) for ifindex 3, flags UP|RUNNING, with the given attributes. */
+  function newlink(attrs: Array<[type: number, data: Uint8Array]>): Uint8Array {
+    const body: number[] = [0, 0, 1, 0, 3, 0, 0, 0, 0x43, 0x10, 0, 0, 0xff, 0xff, 0xff, 0xff]; // ifinfomsg
+    for (const [type, data] of attrs) {
+      const len = 4 + data.length;
+      body.push(len & 0xff, len >> 8, type & 0xff, type >> 8, ...data);
+      while (body.length % 4) body.push(0);
+    }
+    const total = 16 + body.length;
+    const header = [total & 0xff, (total >> 8) & 0xff, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]; // RTM_NEWLINK
+    return new Uint8Array([...header, ...body]);
+  }
+  const IFLA_IFNAME = 3;
+  const IFLA_MTU = 4;
+  const IFLA_WIRELESS = 11;
+  const name = new TextEncoder().encode('wlan0\0');
+  const mtu = new Uint8Array(new Uint32Array([1500]).buffer);
+
+  it('ignores wireless-extension events (IFLA_IFNAME + IFLA_WIRELESS only), which say nothing about the link', () => {
+    // wireless_nlevent sends one on every scan when CONFIG_CFG80211_WEXT is set.
+    const iwEvent = new Uint8Array([16, 0, 0x19, 0x8b, 0, 0, 0, 0]); // iw_event: len 16, SIOCGIWSCAN
+    expect(parse(newlink([[IFLA_IFNAME, name], [IFLA_WIRELESS, iwEvent]]))).toEqual([]);
+    // The same message without IFLA_WIRELESS is a link.
+    expect(parse(newlink([[IFLA_IFNAME, name], [IFLA_MTU, mtu]]))).toMatchObject([
+      { kind: 'link', link: { index: 3, name: 'wlan0', mtu: 1500 } },
+    ]);
+  });
+});

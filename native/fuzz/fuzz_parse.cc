@@ -1,6 +1,6 @@
 // libFuzzer entry: any bytes as one NETLINK_ROUTE datagram. ASan/UBSan catch reads
-// outside the input; the checks below catch a writer whose framing a reader in JS
-// could not walk (forEachRecord in src/netlink/decode.ts).
+// outside the input; record_check.h decodes every record written, as
+// src/netlink/decode.ts would, and aborts on one that reader would misread.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -8,22 +8,9 @@
 
 #include "../netlink_parse.h"
 #include "../record_encoder.h"
+#include "record_check.h"
 
 namespace {
-
-// Every record: length >= header, a whole number of words, lengths sum to the batch.
-void CheckFraming(const routeguard::RecordWriter& out) {
-  const uint32_t* w = out.data();
-  const size_t words = out.size_bytes() / 4;
-  size_t at = 0;
-  while (at < words) {
-    if (words - at < routeguard::record::kHeaderWords) abort();
-    const uint32_t bytes = w[at + 1];
-    if (bytes < 8 || bytes % 4 != 0 || bytes / 4 > words - at) abort();
-    at += bytes / 4;
-  }
-  if (at != words) abort();
-}
 
 // Counts callbacks so the return value of ParseDatagram can be checked too.
 class CountingSink : public routeguard::RecordingSink {
@@ -67,8 +54,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t delivered = routeguard::ParseDatagram(data, size, sink);
   if (delivered != sink.delivered) abort();
   writer.Control(routeguard::record::kDropped, routeguard::record::kMalformed, sink.malformed());
-  CheckFraming(writer);
-  const std::vector<uint32_t> taken = writer.Take();
-  if (!writer.empty() || taken.size() * 4 < 16) abort();
+  routeguard::fuzz::CheckRecords(writer.data(), writer.size_bytes() / 4);
+  if (writer.size_bytes() < 16) abort();
+  writer.Recycle();  // the monitor's path between batches
+  if (!writer.empty()) abort();
   return 0;
 }

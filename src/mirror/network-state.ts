@@ -27,17 +27,19 @@ import {
 import { normalizeIp, parseIp } from '../netlink/ip';
 import type { Address, Link, NetworkEvent, Nexthop, Route } from '../netlink/types';
 import type { NetworkStateView } from '../netlink/view';
-import { ADDED, RouteTable } from './route-table';
+import { ADDED, APPEND, PREPEND, RouteTable } from './route-table';
 
-export type ResyncReason = 'overflow' | 'requested' | 'confirm';
+export type ResyncReason = 'overflow' | 'lost' | 'incomplete' | 'requested' | 'confirm';
 
 /** What the monitor learns from a batch besides object events. */
 export interface ApplyHooks {
   emit(event: NetworkEvent): void;
   /** A link went up/down, lost carrier, or vanished: the kernel may have changed routes silently. */
   silentChangesPossible(): void;
-  /** ENOBUFS: the addon is resyncing. */
+  /** Events were lost (ENOBUFS, or a notification cut or malformed): the addon is resyncing. */
   overflow(count: number): void;
+  /** A dump kept being interrupted by concurrent changes and was given up for now. */
+  dumpIncomplete(object: string, attempts: number): void;
   error(errno: number, message: string): void;
 }
 
@@ -62,6 +64,16 @@ function sameLink(a: Link, b: Link): boolean {
     a.name === b.name && a.flags === b.flags && a.operstate === b.operstate && a.carrier === b.carrier &&
     a.mtu === b.mtu && a.kind === b.kind && a.master === b.master && a.hardwareAddress === b.hardwareAddress
   );
+}
+
+/**
+ * IPv6 replaces the first route of the key that qualifies for ECMP as the new one does
+ * (rt6_qualify_for_ecmp: has a gateway); multipath routes are handled as siblings.
+ */
+function sameEcmpKind(table: RouteTable, slot: number, view: RecordView, p: number): boolean {
+  if (table.word(slot, F.ROUTE_NH_COUNT) > 0 || view.u32[p + F.ROUTE_NH_COUNT] > 0) return false;
+  const gw = (present: number) => (present & F.ROUTE_HAS_GATEWAY) !== 0;
+  return gw(table.word(slot, F.ROUTE_PRESENT_GWFAMILY)) === gw(view.u32[p + F.ROUTE_PRESENT_GWFAMILY]);
 }
 
 function sameNexthop(a: Nexthop, b: Nexthop): boolean {
@@ -156,7 +168,12 @@ export class NetworkState implements NetworkStateView {
     const parsed = parseIp(slash >= 0 ? prefix.slice(0, slash) : prefix);
     if (!parsed) return [];
     const length = slash >= 0 ? Number(prefix.slice(slash + 1)) : parsed.family === 4 ? 32 : 128;
-    return this.routeTable.slotsTo(table, parsed.family, parsed.bytes, length).map((s) => this.routeTable.read(s));
+    // In the kernel's order: of IPv4 routes sharing a key (append/prepend), the first is used.
+    const t = this.routeTable;
+    return t
+      .slotsTo(table, parsed.family, parsed.bytes, length)
+      .sort((a, b) => t.orderOf(a) - t.orderOf(b))
+      .map((s) => t.read(s));
   }
 
   *routes(): IterableIterator<Route> {
@@ -201,7 +218,7 @@ export class NetworkState implements NetworkStateView {
           this.applyAddress(readAddress(view, p), kind === Kind.AddrDel, fromDump, time, hooks);
           break;
         case Kind.RouteNew:
-          this.applyRouteNew(view, p, fromDump, time, hooks);
+          this.applyRouteNew(view, p, flags, time, hooks);
           break;
         case Kind.RouteDel:
           this.applyRouteDel(view, p, time, hooks);
@@ -226,6 +243,13 @@ export class NetworkState implements NetworkStateView {
         case Kind.Overflow:
           this.pendingResyncReason = 'overflow';
           hooks.overflow(view.u32[p]);
+          break;
+        case Kind.LostEvent:
+          this.pendingResyncReason = 'lost';
+          hooks.overflow(0);
+          break;
+        case Kind.DumpIncomplete:
+          hooks.dumpIncomplete(F.DUMP_OBJECT_NAMES[view.u32[p]] ?? `object ${view.u32[p]}`, view.u32[p + 1]);
           break;
         case Kind.Dropped:
           hooks.emit({
@@ -323,13 +347,15 @@ export class NetworkState implements NetworkStateView {
     }
   }
 
-  private applyRouteNew(view: RecordView, p: number, fromDump: boolean, time: number, hooks: ApplyHooks): void {
+  private applyRouteNew(view: RecordView, p: number, flags: number, time: number, hooks: ApplyHooks): void {
     const table = this.routeTable;
     const generation = this.gen[DumpObject.Route];
+    const fromDump = (flags & F.FLAG_FROM_DUMP) !== 0;
     if (!this.initialDone) {
       table.upsert(view, p, generation, false);
       return;
     }
+    if (flags & F.FLAG_REPLACE && this.replaceFirst(view, p, generation, time, hooks)) return;
     const same = table.stampIfSame(view, p, generation, !fromDump);
     if (same >= 0) {
       if (fromDump) return; // a resync re-reporting what we hold: not a difference
@@ -340,11 +366,31 @@ export class NetworkState implements NetworkStateView {
     }
     const before = table.find(view, p);
     const previous = before >= 0 ? table.read(before) : null;
-    const status = table.upsert(view, p, generation, !fromDump);
+    // `ip route prepend` (NLM_F_CREATE alone) puts the new route first among those of its key.
+    const place = (flags & (F.FLAG_CREATE | F.FLAG_APPEND | F.FLAG_EXCL)) === F.FLAG_CREATE ? PREPEND : APPEND;
+    const status = table.upsert(view, p, generation, !fromDump, place);
     const route = readRoute(view, p);
     if (route.family === 6 && route.multipath && status === ADDED) this.absorbSiblings(route, time, hooks);
     const action = status === ADDED ? 'added' : 'changed';
     this.report({ type: 'route', action, route, previous, time }, fromDump, hooks);
+  }
+
+  /**
+   * `ip route replace` (NLM_F_REPLACE) replaces the first route of its key, which may have
+   * other nexthops than the new one (fib_table_insert, fib6_add_rt2node). False when there
+   * is none, or it is the same route (then an ordinary update).
+   */
+  private replaceFirst(view: RecordView, p: number, generation: number, time: number, hooks: ApplyHooks): boolean {
+    const table = this.routeTable;
+    const first = table.firstWithKey(view, p);
+    if (first < 0 || first === table.find(view, p)) return false;
+    if ((view.u32[p] & 0xff) === 10 && !sameEcmpKind(table, first, view, p)) return false;
+    const previous = table.read(first);
+    const order = table.orderOf(first);
+    table.remove(first);
+    table.upsert(view, p, generation, true, order);
+    this.report({ type: 'route', action: 'changed', route: readRoute(view, p), previous, time }, false, hooks);
+    return true;
   }
 
   /** Single-path IPv6 routes of the same key as `route`, as slots with their routes. */

@@ -8,7 +8,13 @@
  *
  * Identity follows the kernel's: family, table, destination/length,
  * source/length, TOS, metric (fib_table_insert), and for IPv6 also the
- * device and gateway of single-path routes (fib6_add_rt2node).
+ * device and gateway of single-path routes (fib6_add_rt2node). IPv4 keeps
+ * several routes ("aliases") under one such key when they are added with
+ * `ip route append`/`prepend` (NLM_F_APPEND / NLM_F_CREATE without NLM_F_EXCL):
+ * they differ in type and nexthops, which are part of an IPv4 route's identity
+ * here, and a deletion names the alias it removed. Aliases keep the kernel's
+ * order (an order stamp per slot): a lookup, and `ip route replace`, take the
+ * first.
  */
 import * as F from '../netlink/record-format';
 import { readRoute, readRouteNexthops, type RecordView } from '../netlink/decode';
@@ -18,6 +24,7 @@ import type { Route, RouteNexthop } from '../netlink/types';
 const AF_INET6 = 10;
 const STRIDE = 32; // 30 payload words + generation + index hash: a slot is 128 bytes
 const GEN = 30;
+const ORDER = 13; // reserved payload word: the order stamp (lower = earlier in the kernel's list)
 const HASH = 31; // primaryHash of the slot, kept so that index growth and removal need not rehash
 const CHUNK_SHIFT = 13; // 8192 slots = 1 MiB per chunk
 const CHUNK_SLOTS = 1 << CHUNK_SHIFT;
@@ -32,6 +39,10 @@ export const ADDED = 0;
 export const CHANGED = 1;
 export const SAME = 2;
 export type UpsertStatus = typeof ADDED | typeof CHANGED | typeof SAME;
+
+/** Where a new route goes among the routes of its key: `ip route append` vs `prepend`. */
+export const APPEND = -1;
+export const PREPEND = -2;
 
 function primaryHash(u32: Uint32Array, p: number): number {
   // table + family/prefix lengths (not TOS or metric, so all metrics of a prefix share
@@ -58,6 +69,9 @@ export class RouteTable {
   private mask = 1023;
   private readonly multipath = new Map<number, RouteNexthop[]>();
   private count = 0;
+  /** Order stamps grow up from the middle for appends and down for prepends. */
+  private orderLast = 0x80000000;
+  private orderFirst = 0x80000000;
 
   get size(): number {
     return this.count;
@@ -76,19 +90,59 @@ export class RouteTable {
     return (slot & CHUNK_MASK) * STRIDE;
   }
 
-  private sameKey(slot: number, u32: Uint32Array, p: number): boolean {
+  /** Same key as the kernel's fib lookup key: family, lengths, TOS, table, metric, dst, src. */
+  private sameBaseKey(slot: number, u32: Uint32Array, p: number): boolean {
     const w = this.words(slot);
     const b = this.base(slot);
     if (w[b] !== u32[p] || w[b + F.ROUTE_TABLE] !== u32[p + F.ROUTE_TABLE]) return false;
     if (w[b + F.ROUTE_PRIORITY] !== u32[p + F.ROUTE_PRIORITY]) return false;
     for (let i = F.ROUTE_DST; i < F.ROUTE_DST + 8; i++) if (w[b + i] !== u32[p + i]) return false;
-    if ((u32[p] & 0xff) === AF_INET6) {
-      // IPv6 keeps routes that differ only in device or gateway side by side (fib6_add_rt2node:
-      // not ECMP siblings unless they have gateways); multipath routes carry neither at top level.
-      if (w[b + F.ROUTE_OIF] !== u32[p + F.ROUTE_OIF]) return false;
-      for (let i = F.ROUTE_GATEWAY; i < F.ROUTE_GATEWAY + 4; i++) if (w[b + i] !== u32[p + i]) return false;
-    }
     return true;
+  }
+
+  private sameKey(slot: number, view: RecordView, p: number): boolean {
+    if (!this.sameBaseKey(slot, view.u32, p)) return false;
+    const u32 = view.u32;
+    const w = this.words(slot);
+    const b = this.base(slot);
+    if (w[b + F.ROUTE_OIF] !== u32[p + F.ROUTE_OIF]) return false;
+    for (let i = F.ROUTE_GATEWAY; i < F.ROUTE_GATEWAY + 4; i++) if (w[b + i] !== u32[p + i]) return false;
+    // IPv6 keeps routes that differ only in device or gateway side by side (fib6_add_rt2node:
+    // not ECMP siblings unless they have gateways); multipath routes carry neither at top level.
+    if ((u32[p] & 0xff) === AF_INET6) return true;
+    // IPv4 aliases of one key differ in type and nexthops (fib_table_insert: fa_match).
+    if ((w[b + F.ROUTE_PROTO_SCOPE_TYPE_PREF] ^ u32[p + F.ROUTE_PROTO_SCOPE_TYPE_PREF]) & 0x00ff0000) return false;
+    if (w[b + F.ROUTE_NH_ID] !== u32[p + F.ROUTE_NH_ID]) return false;
+    if ((w[b + F.ROUTE_PRESENT_GWFAMILY] ^ u32[p + F.ROUTE_PRESENT_GWFAMILY]) & 0x00ff0000) return false;
+    if (w[b + F.ROUTE_NH_COUNT] !== u32[p + F.ROUTE_NH_COUNT]) return false;
+    const hops = this.nexthopsOf(view, p);
+    return hops ? sameNexthops(this.multipath.get(slot), hops, false) : true;
+  }
+
+  /**
+   * The first route (in the kernel's order) with the record's key, whatever its nexthops:
+   * the one `ip route replace` replaces and a lookup uses. -1 when none.
+   */
+  firstWithKey(view: RecordView, p: number): number {
+    const u32 = view.u32;
+    const hash = primaryHash(u32, p) | 0;
+    let best = -1;
+    let bestOrder = Infinity;
+    for (let i = hash & this.mask; this.index[2 * i] !== 0; i = (i + 1) & this.mask) {
+      const slot = this.index[2 * i] - 1;
+      if (this.index[2 * i + 1] !== hash || !this.sameBaseKey(slot, u32, p)) continue;
+      const order = this.word(slot, ORDER);
+      if (order < bestOrder) {
+        best = slot;
+        bestOrder = order;
+      }
+    }
+    return best;
+  }
+
+  /** The route's place among the routes of its key (pass to upsert to keep it). */
+  orderOf(slot: number): number {
+    return this.word(slot, ORDER);
   }
 
   /** Slot of the route with the same identity as the record at `p`, or -1. */
@@ -99,7 +153,7 @@ export class RouteTable {
     for (;;) {
       const e = index[2 * i];
       if (e === 0) return -1;
-      if (index[2 * i + 1] === (hash | 0) && this.sameKey(e - 1, u32, p)) return e - 1;
+      if (index[2 * i + 1] === (hash | 0) && this.sameKey(e - 1, view, p)) return e - 1;
       i = (i + 1) & this.mask;
     }
   }
@@ -123,16 +177,17 @@ export class RouteTable {
     if (compareExpiry && w[b + F.ROUTE_EXPIRES] !== u32[p + F.ROUTE_EXPIRES]) return false;
     for (let k = 0; k < VALUE_WORDS.length; k++) if (w[b + VALUE_WORDS[k]] !== u32[p + VALUE_WORDS[k]]) return false;
     const hops = this.nexthopsOf(view, p);
-    return hops ? sameNexthops(this.multipath.get(slot), hops) : !this.multipath.has(slot);
+    return hops ? sameNexthops(this.multipath.get(slot), hops, true) : !this.multipath.has(slot);
   }
 
   /**
    * Inserts or updates the route record at payload word `p` of `view`, stamping it with
    * `generation`. `compareExpiry` false ignores a changed expiry (dumps, where it only
-   * counts down). Returns ADDED, CHANGED or SAME (a number, not an object:
-   * this runs once per route of a million-route dump).
+   * counts down). A new route goes `place`: APPEND, PREPEND, or an order stamp taken
+   * from orderOf() (a replaced route's place). Returns ADDED, CHANGED or SAME (a number,
+   * not an object: this runs once per route of a million-route dump).
    */
-  upsert(view: RecordView, p: number, generation: number, compareExpiry: boolean): UpsertStatus {
+  upsert(view: RecordView, p: number, generation: number, compareExpiry: boolean, place = APPEND): UpsertStatus {
     const u32 = view.u32;
     const hash = primaryHash(u32, p);
     const found = this.find(view, p, hash);
@@ -141,7 +196,9 @@ export class RouteTable {
       const b = this.base(found);
       const same = this.sameValues(found, view, p, compareExpiry);
       const hops = this.nexthopsOf(view, p);
+      const order = w[b + ORDER];
       copyFixed(u32, p, w, b);
+      w[b + ORDER] = order;
       w[b + GEN] = generation;
       this.setMultipath(found, hops);
       return same ? SAME : CHANGED;
@@ -150,6 +207,7 @@ export class RouteTable {
     const w = this.words(slot);
     const b = this.base(slot);
     copyFixed(u32, p, w, b);
+    w[b + ORDER] = place === APPEND ? ++this.orderLast : place === PREPEND ? --this.orderFirst : place;
     w[b + GEN] = generation;
     w[b + HASH] = hash;
     this.setMultipath(slot, this.nexthopsOf(view, p));
@@ -281,6 +339,8 @@ export class RouteTable {
     this.mask = 1023;
     this.multipath.clear();
     this.count = 0;
+    this.orderLast = 0x80000000;
+    this.orderFirst = 0x80000000;
   }
 
   private allocate(): number {
@@ -327,12 +387,12 @@ function copyFixed(from: Uint32Array, p: number, to: Uint32Array, b: number): vo
   for (let i = 0; i < F.ROUTE_FIXED_WORDS; i++) to[b + i] = from[p + i];
 }
 
-function sameNexthops(a: RouteNexthop[] | undefined, b: RouteNexthop[]): boolean {
+/** `withFlags` false compares what identifies a nexthop (device, gateway, weight), not its state. */
+function sameNexthops(a: RouteNexthop[] | undefined, b: RouteNexthop[], withFlags: boolean): boolean {
   if (!a || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) {
-    if (a[i].index !== b[i].index || a[i].flags !== b[i].flags || a[i].weight !== b[i].weight || a[i].gateway !== b[i].gateway) {
-      return false;
-    }
+    if (a[i].index !== b[i].index || a[i].weight !== b[i].weight || a[i].gateway !== b[i].gateway) return false;
+    if (withFlags && a[i].flags !== b[i].flags) return false;
   }
   return true;
 }

@@ -22,6 +22,7 @@ export interface NativeMonitorStats {
   droppedTruncated: number;
   droppedMalformed: number;
   dumpRetries: number;
+  dumpErrors: number;
   messages: number;
   batches: number;
 }
@@ -33,9 +34,14 @@ export interface NativeMonitor {
   resync(): void;
   ref(): void;
   unref(): void;
-  /** Idempotent. No batch is delivered after close() returns. */
+  /**
+   * Idempotent. No batch is delivered after close() returns. From start() until close()
+   * the addon holds the object strongly (a started monitor is never collected).
+   */
   close(): void;
   stats(): NativeMonitorStats;
+  /** RTM_GETROUTE on a socket opened with the monitor's, in the same namespace. */
+  lookup(query: NativeRouteQuery): ArrayBuffer;
 }
 
 export interface NativeRouteQuery {

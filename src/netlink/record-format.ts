@@ -19,9 +19,16 @@ export const enum Kind {
   Overflow = 19,
   Dropped = 20,
   Error = 21,
+  LostEvent = 22,
+  DumpIncomplete = 23,
 }
 
 export const FLAG_FROM_DUMP = 1;
+/** Notification placement flags (NLM_F_REPLACE / APPEND / CREATE / EXCL echoed by the kernel). */
+export const FLAG_REPLACE = 2;
+export const FLAG_APPEND = 4;
+export const FLAG_CREATE = 8;
+export const FLAG_EXCL = 16;
 export const HEADER_WORDS = 2;
 
 export const enum DumpObject {
@@ -30,6 +37,9 @@ export const enum DumpObject {
   Route = 3,
   Nexthop = 4,
 }
+
+/** DumpObject numbers to what they dump (messages, warnings). */
+export const DUMP_OBJECT_NAMES: Readonly<Record<number, string>> = { 1: 'links', 2: 'addresses', 3: 'routes', 4: 'nexthops' };
 
 export const enum DumpReason {
   Initial = 0,
@@ -75,7 +85,7 @@ export const ROUTE_OIF = 5;
 export const ROUTE_NH_ID = 6;
 export const ROUTE_EXPIRES = 7;
 export const ROUTE_PRESENT_GWFAMILY = 8;
-// word 9 is reserved (0)
+// word 9 is reserved (0); word 13 is reserved (0), the route table's order stamp (route-table.ts)
 export const ROUTE_NH_COUNT = 10;
 export const ROUTE_IIF = 11;
 export const ROUTE_MTU = 12;

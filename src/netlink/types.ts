@@ -288,13 +288,15 @@ export interface SyncedEvent extends EventBase {
 /**
  * The mirror re-dumped the kernel's state and emitted the real differences as
  * ordinary events; this notice follows them with the counts. Reasons: 'overflow'
- * (ENOBUFS: the kernel dropped events), 'requested' (resync() was called),
+ * (ENOBUFS: the kernel dropped events), 'lost' (a notification arrived cut or
+ * malformed, so its change was not seen), 'incomplete' (a dump was interrupted by
+ * concurrent changes on every attempt; retried with a backoff), 'requested' (resync() was called),
  * 'confirm' (a link changed state, after which the kernel may flush or flag
  * routes without telling anyone, so the mirror checks).
  */
 export interface ResyncEvent extends EventBase {
   type: 'resync';
-  reason: 'overflow' | 'requested' | 'confirm';
+  reason: 'overflow' | 'lost' | 'incomplete' | 'requested' | 'confirm';
   added: number;
   changed: number;
   removed: number;

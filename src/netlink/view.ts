@@ -18,7 +18,7 @@ export interface NetworkStateView {
    * across interfaces: filter by index.
    */
   findAddresses(ip: string): Address[];
-  /** Routes with this exact destination prefix in one table ("203.0.113.0/24", "::/0"). */
+  /** Routes with this exact destination prefix in one table ("203.0.113.0/24", "::/0"), in the kernel's order. */
   routesTo(table: number, prefix: string): Route[];
   routes(): Iterable<Route>;
   readonly routeCount: number;

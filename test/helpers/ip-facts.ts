@@ -100,3 +100,22 @@ export function mirrorFacts(state: NetworkStateView): { links: string[]; address
   );
   return { links: links.sort(), addresses: addresses.sort(), routes: routes.sort() };
 }
+
+/**
+ * Waits until the mirror holds exactly what `ip -j` reports (the mirror trails the kernel
+ * by the time an event takes to arrive), for at most `timeoutMs`; returns both views for
+ * the caller to assert on, so a mismatch shows which fact differs.
+ */
+export async function settledFacts(
+  ns: NetNs,
+  state: NetworkStateView,
+  timeoutMs = 3000,
+): Promise<{ kernel: ReturnType<typeof kernelFacts>; mirror: ReturnType<typeof mirrorFacts> }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const kernel = kernelFacts(ns);
+    const mirror = mirrorFacts(state);
+    if (JSON.stringify(kernel) === JSON.stringify(mirror) || Date.now() >= deadline) return { kernel, mirror };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

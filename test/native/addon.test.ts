@@ -23,6 +23,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NativeBinding, NativeError, NativeMonitor, NativeMonitorOptions } from '../../src/native/binding-types';
 import { decodeBatch, type DecodedRecord } from '../../src/netlink/decode';
 import { parseIp } from '../../src/netlink/ip';
+import { runNode, type ChildOptions, type ChildResult } from '../helpers/child';
 import { createNetns, createVeth, describeNetns, waitFor, type NetNs } from '../helpers/netns';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
@@ -30,9 +31,6 @@ const addonDir = path.resolve(repoRoot, process.env.ROUTEGUARD_ADDON_DIR || '.')
 const requireHere = createRequire(__filename);
 const nodeGypBuild = requireHere.resolve('node-gyp-build');
 const binding = requireHere('node-gyp-build')(addonDir) as NativeBinding;
-// Already loaded into this process; only node children need it again (see above).
-const sanitizerPreload = process.env.LD_PRELOAD;
-delete process.env.LD_PRELOAD;
 
 type Control = Exclude<DecodedRecord, { kind: 'link' | 'address' | 'route' | 'nexthop' }>;
 const isControl = (r: DecodedRecord): r is Control =>
@@ -58,33 +56,10 @@ function thrown(fn: () => unknown): NativeError {
   throw new Error('expected an exception');
 }
 
-/** Runs a node script in a child process; resolves with its exit code/signal and output. */
-function runChild(
-  script: string,
-  opts: { env?: Record<string, string>; args?: string[]; timeoutMs?: number; runAs?: string[] } = {},
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean }> {
+/** Runs a node script with `binding` (this addon build) preloaded. */
+function runChild(script: string, opts: ChildOptions = {}): Promise<ChildResult> {
   const prelude = `const binding = require(${JSON.stringify(nodeGypBuild)})(${JSON.stringify(addonDir)});\n`;
-  const argv = [process.execPath, ...(opts.args ?? []), '-e', prelude + script];
-  const [command, ...args] = [...(opts.runAs ?? []), ...argv];
-  return new Promise((resolve) => {
-    const child = spawn(command, args, {
-      env: { ...process.env, ...(sanitizerPreload ? { LD_PRELOAD: sanitizerPreload } : {}), ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs ?? 20_000);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, timedOut });
-    });
-  });
+  return runNode(prelude + script, opts);
 }
 
 describe('addon: argument validation and parse()', () => {
@@ -456,7 +431,7 @@ describeNetns('addon: process lifetime (child processes)', () => {
     expect(result.stdout).toBe('caught boom\nevent after throw 1\n');
   });
 
-  it('a monitor collected without close() releases its socket', async () => {
+  it('a started monitor is never collected before close(); one never started is, and releases its sockets', async () => {
     const result = await runChild(
       `
       const fs = require('fs');
@@ -464,24 +439,36 @@ describeNetns('addon: process lifetime (child processes)', () => {
         try { return fs.readlinkSync('/proc/self/fd/' + fd).startsWith('socket:'); } catch { return false; }
       }).length;
       const before = sockets();
+      const started = [];
+      // Separate functions: closures of one scope share a context, which would tie
+      // the idle monitors to the started ones.
+      const makeIdle = () => { const idle = new binding.Monitor({ netns: process.env.NS }, () => idle.stats()); };
       (function () {
         for (let i = 0; i < 20; i++) {
+          makeIdle();
           const m = new binding.Monitor({ netns: process.env.NS }, () => m.stats());
           m.start();
           m.unref();
+          started.push(new WeakRef(m));
         }
       })();
       const opened = sockets() - before;
       const tick = () => new Promise((r) => setImmediate(r));
       (async () => {
-        for (let i = 0; i < 10 && sockets() > before; i++) { global.gc(); await tick(); await tick(); }
-        console.log(opened, sockets() - before);
+        for (let i = 0; i < 10; i++) { global.gc(); await tick(); await tick(); }
+        const alive = started.filter((w) => w.deref() !== undefined).length;
+        const afterGc = sockets() - before;
+        for (const w of started) w.deref()?.close();
+        await tick();
+        console.log(opened, alive, afterGc, sockets() - before);
       })();
     `,
       { env: { NS: ns.path }, args: ['--expose-gc'] },
     );
     expect(result.stderr).toBe('');
-    expect(result.stdout).toBe('20 0\n');
+    // Two sockets per monitor (events + lookups): 40 monitors open 80; the 20 never
+    // started are collected with theirs; the 20 started live until close().
+    expect(result.stdout).toBe('80 20 40 0\n');
   });
 
   it('terminating workers that hold a Monitor and a RouteLookup mid-stream does not crash', async () => {

@@ -1,0 +1,213 @@
+/**
+ * The kernel's edge cases that once left the mirror wrong or the monitor stuck:
+ * IPv4 routes sharing a key (append/prepend/replace), overflows racing link changes,
+ * notifications over 64 KiB, namespace paths that are no namespace, and namespace
+ * names reused under a running monitor. Every change happens in namespaces made here.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { NetlinkMonitor } from '../../src/monitor';
+import type { NetworkEvent, RouteEvent } from '../../src/netlink/types';
+import { runNode } from '../helpers/child';
+import { settledFacts } from '../helpers/ip-facts';
+import { createNetns, createVeth, describeNetns, waitFor, type NetNs } from '../helpers/netns';
+
+const root = path.resolve(__dirname, '..', '..');
+const addMultipathRoute = path.join(root, 'test/fixtures/scripts/add-multipath-route.py');
+
+describeNetns('NetlinkMonitor on the kernel edge cases', () => {
+  let ns: NetNs;
+  let monitor: NetlinkMonitor;
+  let events: NetworkEvent[];
+
+  async function startMonitor(options: ConstructorParameters<typeof NetlinkMonitor>[0] = {}): Promise<NetlinkMonitor> {
+    monitor = new NetlinkMonitor({ netns: ns.path, ...options });
+    events = [];
+    monitor.on('event', (e) => events.push(e));
+    await monitor.start();
+    return monitor;
+  }
+
+  async function expectMirrorEqualsKernel(timeoutMs = 3000): Promise<void> {
+    const { kernel, mirror } = await settledFacts(ns, monitor.state, timeoutMs);
+    expect(mirror).toEqual(kernel);
+  }
+
+  /** The gateway `ip route get` picks, and the first of the mirror's routes to the prefix. */
+  function firstGateways(prefix: string, probe: string): { kernel: string; mirror: string | null } {
+    const [got] = ns.ipJson<Array<{ gateway: string }>>(`route get ${probe}`);
+    return { kernel: got.gateway, mirror: monitor.state.routesTo(254, prefix)[0]?.gateway ?? null };
+  }
+
+  beforeEach(() => {
+    ns = createNetns('rgedge');
+    createVeth(ns, 'v0', null, 'v1');
+    ns.ip('addr add 192.0.2.1/24 dev v0');
+    ns.ip('addr add 2001:db8:1::1/64 dev v0 nodad');
+  });
+
+  afterEach(() => {
+    monitor?.close();
+    ns.destroy();
+  });
+
+  it('keeps IPv4 routes that share a key apart: append, prepend, replace and delete as the kernel does', async () => {
+    await startMonitor();
+    const prefix = '203.0.113.0/24';
+    ns.ip(`route add ${prefix} via 192.0.2.10`);
+    ns.ip(`route append ${prefix} via 192.0.2.11`);
+    await expectMirrorEqualsKernel();
+    expect(monitor.state.routesTo(254, prefix).map((r) => r.gateway)).toEqual(['192.0.2.10', '192.0.2.11']);
+
+    ns.ip(`route prepend ${prefix} via 192.0.2.12`);
+    await expectMirrorEqualsKernel();
+    expect(firstGateways(prefix, '203.0.113.5')).toEqual({ kernel: '192.0.2.12', mirror: '192.0.2.12' });
+
+    // replace takes the first route of the key (the prepended one) and keeps its place.
+    ns.ip(`route replace ${prefix} via 192.0.2.13`);
+    await expectMirrorEqualsKernel();
+    expect(firstGateways(prefix, '203.0.113.5')).toEqual({ kernel: '192.0.2.13', mirror: '192.0.2.13' });
+
+    // Deleting one alias leaves the others.
+    ns.ip(`route del ${prefix} via 192.0.2.11`);
+    await expectMirrorEqualsKernel();
+    expect(monitor.state.routesTo(254, prefix).map((r) => r.gateway)).toEqual(['192.0.2.13', '192.0.2.10']);
+    // A delete that names no nexthop removes the first.
+    ns.ip(`route del ${prefix}`);
+    await expectMirrorEqualsKernel();
+    expect(firstGateways(prefix, '203.0.113.5')).toEqual({ kernel: '192.0.2.10', mirror: '192.0.2.10' });
+
+    const removed = events.filter((e): e is RouteEvent => e.type === 'route' && e.action === 'removed');
+    expect(removed.map((e) => e.route.gateway)).toEqual(['192.0.2.11', '192.0.2.13']);
+    // A resync finds nothing to correct.
+    monitor.resync();
+    const resync = await waitFor(() => events.find((e) => e.type === 'resync'));
+    expect(resync).toMatchObject({ added: 0, changed: 0, removed: 0 });
+  });
+
+  it('replaces an IPv6 route whose gateway changed instead of keeping both', async () => {
+    await startMonitor();
+    ns.ip('-6 route add 2001:db8:9::/48 via 2001:db8:1::10');
+    ns.ip('-6 route replace 2001:db8:9::/48 via 2001:db8:1::11');
+    await expectMirrorEqualsKernel();
+    expect(monitor.state.routesTo(254, '2001:db8:9::/48').map((r) => r.gateway)).toEqual(['2001:db8:1::11']);
+  });
+
+  it('an overflow while links keep changing ends with the mirror equal to the kernel', async () => {
+    await startMonitor({ receiveBufferBytes: 4096 });
+    // A flood the 8 KiB buffer cannot hold, with link and address changes mixed in and
+    // continuing while the monitor recovers: some land while the queue is still
+    // congested (the kernel drops them without a new ENOBUFS), some during the re-dump.
+    const lines: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      for (let i = 0; i < 500; i++) lines.push(`route add 198.51.${100 + (i >> 8)}.${i & 255}/32 via 192.0.2.2 table ${300 + round}`);
+      lines.push(`link set v1 ${round % 2 ? 'up' : 'down'}`, `link set v0 mtu ${1400 + round}`);
+      lines.push(`addr add 192.0.2.${100 + round}/24 dev v0`);
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), 'rgbatch-'));
+    const batch = path.join(dir, 'batch');
+    writeFileSync(batch, lines.join('\n') + '\n');
+    try {
+      // The flood runs while more changes race it from a second process.
+      execFileSync('sh', ['-c', `ip -n "$NS" -batch "$BATCH" & sleep 0.05; ip -n "$NS" link set v1 up; ip -n "$NS" addr del 192.0.2.100/24 dev v0 2>/dev/null; wait $!`], {
+        env: { ...process.env, NS: ns.name, BATCH: batch },
+        stdio: 'pipe',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await waitFor(() => monitor.stats().overflows > 0 && events.some((e) => e.type === 'resync'), 20_000, 'a resync after the overflow');
+    await expectMirrorEqualsKernel(10_000);
+  });
+
+  it('gives up an address dump that churn interrupts every time, warns, and converges once churn stops', async () => {
+    const many: string[] = [];
+    for (let i = 0; i < 4000; i++) many.push(`addr add 198.51.${(i >> 8) & 255}.${i & 255}/32 dev v1`);
+    ns.ipBatch(many);
+    // One address added and removed back to back: every multi-part address dump sees the
+    // address generation move between its parts (NLM_F_DUMP_INTR).
+    const flaps: string[] = [];
+    for (let i = 0; i < 20_000; i++) flaps.push(`addr ${i % 2 ? 'del' : 'add'} 203.0.113.7/32 dev v0`);
+    const dir = mkdtempSync(path.join(tmpdir(), 'rgbatch-'));
+    writeFileSync(path.join(dir, 'batch'), flaps.join('\n') + '\n');
+    // Until this test has seen what it waits for (or 10 s pass): then it is stopped.
+    const churn = spawn('sh', ['-c', 'while :; do ip -n "$NS" -batch "$BATCH"; done'], {
+      env: { ...process.env, NS: ns.name, BATCH: path.join(dir, 'batch') },
+      stdio: 'ignore',
+      detached: true,
+    });
+    const churnDone = new Promise((r) => churn.on('exit', r));
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      monitor = new NetlinkMonitor({ netns: ns.path });
+      const warnings: string[] = [];
+      monitor.on('warning', (w) => warnings.push(w.message));
+      events = [];
+      monitor.on('event', (e) => events.push(e));
+      await monitor.start();
+      await waitFor(() => warnings.length > 0, 10_000, 'the interrupted-dump warning');
+      expect(warnings[0]).toMatch(/addresses dump was interrupted by concurrent changes 4 times in a row/);
+      expect(monitor.stats().dumpRetries).toBeGreaterThanOrEqual(3);
+    } finally {
+      process.kill(-churn.pid!, 'SIGKILL');
+      await churnDone;
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await expectMirrorEqualsKernel(10_000);
+  });
+
+  it('receives a multipath route notification larger than 64 KiB whole', async () => {
+    await startMonitor();
+    const v0 = ns.ifindex('v0');
+    ns.exec('python3', [addMultipathRoute, '198.51.100.0/24', String(v0), '4094', '192.0.2']);
+    const added = await waitFor(() =>
+      events.find((e): e is RouteEvent => e.type === 'route' && e.action === 'added' && e.route.destination === '198.51.100.0'),
+    );
+    expect(added.route.multipath).toHaveLength(4094);
+    expect(added.route.multipath!.every((h) => h.index === v0)).toBe(true);
+    expect(events.filter((e) => e.type === 'dropped')).toEqual([]);
+    expect(monitor.stats().droppedTruncated).toBe(0);
+    expect(monitor.state.routesTo(254, '198.51.100.0/24')[0].multipath).toHaveLength(4094);
+  });
+
+  it('keeps answering lookups for its namespace after the name is deleted and reused', async () => {
+    ns.ip('route add 203.0.113.0/24 via 192.0.2.9');
+    await startMonitor();
+    const name = ns.name;
+    execFileSync('ip', ['netns', 'del', name]);
+    execFileSync('ip', ['netns', 'add', name]); // a different namespace under the same name
+    expect(execFileSync('ip', ['-n', name, 'route', 'show'], { encoding: 'utf8' })).toBe('');
+    const found = monitor.lookupRoute({ to: '203.0.113.7' });
+    expect(found).toMatchObject({ ok: true, route: { gateway: '192.0.2.9' } });
+  });
+});
+
+describeNetns('NetlinkMonitor namespace paths', () => {
+  it('a FIFO given as the namespace fails promptly with ERR_BAD_NETNS instead of blocking', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rgfifo-'));
+    const fifo = path.join(dir, 'not-a-namespace');
+    execFileSync('mkfifo', [fifo]);
+    try {
+      // In a child: a regression would block its event loop in open(), forever.
+      const result = await runNode(
+        `
+        const { NetlinkMonitor } = require(${JSON.stringify(path.join(root, 'dist'))});
+        const t0 = Date.now();
+        new NetlinkMonitor({ netns: process.env.FIFO }).start().then(
+          () => console.log('started'),
+          (err) => console.log(err.code, Date.now() - t0 < 1000),
+        );
+      `,
+        { env: { FIFO: fifo }, timeoutMs: 5000 },
+      );
+      expect(result.stderr).toBe('');
+      expect(result).toMatchObject({ code: 0, timedOut: false });
+      expect(result.stdout).toBe('ERR_BAD_NETNS true\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
