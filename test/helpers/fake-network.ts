@@ -20,7 +20,19 @@
 import { EventEmitter } from 'node:events';
 import { IFA_F_PERMANENT, IFA_F_TENTATIVE, IFF_LOWER_UP, IFF_RUNNING, IFF_UP } from '../../src/netlink/flags';
 import { isIPv6LinkLocal, normalizeIp, parseIp, formatIp } from '../../src/netlink/ip';
-import type { Address, Family, Link, NetworkEvent, Route, RouteNexthop, RouteQuery, RouteType } from '../../src/netlink/types';
+import type {
+  Address,
+  Family,
+  Link,
+  Neighbour,
+  NeighbourState,
+  NetworkEvent,
+  Route,
+  RouteNexthop,
+  RouteQuery,
+  RouteType,
+  Rule,
+} from '../../src/netlink/types';
 import type { NetworkSource, RouteLookupResult } from '../../src/netlink/view';
 import { VirtualClock } from '../../src/judge/clock';
 import { addressKey, routeKey } from '../../src/netlink/keys';
@@ -83,6 +95,46 @@ function makeRoute(spec: RouteSpec): Route {
   };
 }
 
+const NUD_BITS: Record<NeighbourState, number> = {
+  incomplete: 0x01,
+  reachable: 0x02,
+  stale: 0x04,
+  delay: 0x08,
+  probe: 0x10,
+  failed: 0x20,
+  noarp: 0x40,
+  permanent: 0x80,
+  none: 0x00,
+};
+
+function makeRule(spec: Partial<Rule> & { family: Family; priority: number }): Rule {
+  return {
+    action: 'to-table',
+    table: 254,
+    flags: spec.invert ? 2 : 0,
+    invert: false,
+    source: null,
+    sourceLength: 0,
+    destination: null,
+    destinationLength: 0,
+    tos: 0,
+    fwmark: null,
+    fwmask: null,
+    iifName: null,
+    oifName: null,
+    suppressPrefixLength: null,
+    suppressIfGroup: null,
+    goto: null,
+    uidRange: null,
+    ipProtocol: null,
+    sourcePorts: null,
+    destinationPorts: null,
+    l3mdev: false,
+    protocol: 0,
+    ...spec,
+  };
+}
+
 export class FakeNetwork extends EventEmitter implements NetworkSource {
   readonly state: MemoryNetworkState;
   synced = true;
@@ -102,6 +154,12 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
     const lo = this.addLink('lo');
     this.addAddress(lo, '127.0.0.1/8');
     this.addAddress(lo, '::1/128');
+    // The rules every namespace starts with (`ip rule`): local, main, default.
+    for (const family of [4, 6] as const) {
+      this.addRule({ family, priority: 0, table: 255 });
+      this.addRule({ family, priority: 32766, table: 254 });
+      if (family === 4) this.addRule({ family, priority: 32767, table: 253 });
+    }
   }
 
   lookupRoute(query: RouteQuery): RouteLookupResult {
@@ -211,7 +269,11 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
       const masked = new Uint8Array(parsed.bytes);
       for (let bit = a.prefixLength; bit < maxLen; bit++) masked[bit >> 3] &= ~(0x80 >> (bit & 7));
       const prefix = `${formatIp(masked, a.family)}/${a.prefixLength}`;
-      if (!this.state.routesTo(254, prefix).some((r) => r.oif === a.index)) {
+      // Loopback's prefix is local (the kernel's `local 127.0.0.0/8 dev lo table local`).
+      const loopback = this.state.link(a.index)?.name === 'lo';
+      if (loopback && this.state.routesTo(255, prefix).length === 0) {
+        this.addRoute({ to: prefix, dev: a.index, table: 255, type: 'local', protocol: 2, src: text });
+      } else if (!loopback && !this.state.routesTo(254, prefix).some((r) => r.oif === a.index)) {
         this.addRoute({ to: prefix, dev: a.index, protocol: 2, src: a.family === 4 ? text : undefined, metric: a.family === 6 ? 256 : 0 });
       }
     }
@@ -320,6 +382,36 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
         this.emitResync('confirm', { added: 0, changed: 0, removed: gone.length });
       });
     }
+  }
+
+  // ---- policy rules and neighbours ----
+
+  /** `ip rule add ...`: RTM_NEWRULE (defaults: from all, action to-table). */
+  addRule(spec: Partial<Rule> & { family: Family; priority: number }): Rule {
+    const rule = makeRule(spec);
+    this.emitEvent({ type: 'rule', action: 'added', rule, previous: null, time: this.clock.now() });
+    return rule;
+  }
+
+  removeRule(rule: Rule): void {
+    this.emitEvent({ type: 'rule', action: 'removed', rule, previous: rule, time: this.clock.now() });
+  }
+
+  /** The kernel's neighbour entry for `address` on `index` moves to `state` (RTM_NEWNEIGH). */
+  setNeighbour(index: number, address: string, state: NeighbourState): Neighbour {
+    const text = normalizeIp(address)!;
+    const previous = this.state.neighbour(index, text) ?? null;
+    const neighbour: Neighbour = {
+      family: parseIp(text)!.family,
+      index,
+      address: text,
+      state: NUD_BITS[state],
+      stateName: state,
+      flags: 0,
+      linkAddress: state === 'failed' || state === 'incomplete' ? null : '02:00:00:00:00:01',
+    };
+    this.emitEvent({ type: 'neighbour', action: previous ? 'changed' : 'added', neighbour, previous, time: this.clock.now() });
+    return neighbour;
   }
 
   // ---- ENOBUFS ----
