@@ -17,7 +17,7 @@ import { describeEvent, linkLabel } from './evidence-log';
 import { pathsAffectedByAddress, pathsAffectedByLink } from './evidence/addresses';
 import { Lifetimes, type ExpiryItem } from './evidence/lifetimes';
 import { neighbourMatters } from './evidence/neighbours';
-import { LocalRoutes, pathsCoveredBy, pathsSelectedBy } from './evidence/routes';
+import { LocalRoutes, onlyExpiryChanged, pathsCoveredBy, pathsSelectedBy, pathsUsingNexthop } from './evidence/routes';
 import { resolveJudgeOptions, type ResolvedJudgeOptions } from './hold-downs';
 import { addressText, InterfaceHistory } from './interface-history';
 import { Pass, SourceFailure } from './pass';
@@ -203,22 +203,13 @@ export class PathJudge {
         this.lifetimes.onRoute(route, removed, pass.now);
         this.localRoutes.onRoute(route, removed);
         // A refresh that only moved `expires` (RA, userspace-managed routes) changes no path.
-        if (event.action === 'changed' && previous && JSON.stringify({ ...previous, expires: null }) === JSON.stringify({ ...route, expires: null })) break;
+        if (event.action === 'changed' && previous && onlyExpiryChanged(previous, route)) break;
         this.checkAll(pathsCoveredBy(this.index, route), pass, 'event');
         break;
       }
-      case 'nexthop': {
-        const oifs = new Set<number>();
-        for (const nh of [event.nexthop, event.previous]) {
-          if (nh?.oif != null) oifs.add(nh.oif);
-          for (const m of nh?.group ?? []) {
-            const member = view.nexthop(m.id)?.oif;
-            if (member != null) oifs.add(member);
-          }
-        }
-        for (const oif of oifs) this.checkAll(this.index.onInterface(oif), pass, 'event');
+      case 'nexthop':
+        this.checkAll(pathsUsingNexthop(this.index, view, [event.nexthop, event.previous]), pass, 'event');
         break;
-      }
       case 'rule':
         // Policy rules change reachability with no route event: the kernel's lookups decide.
         this.checkAll(pathsSelectedBy(this.index, [event.rule, event.previous]), pass, 'event');

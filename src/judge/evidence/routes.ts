@@ -6,7 +6,7 @@
  */
 import { parseIp, prefixContains } from '../../netlink/ip';
 import { routeKey } from '../../netlink/keys';
-import type { Family, Route, Rule } from '../../netlink/types';
+import type { Family, Nexthop, Route, Rule } from '../../netlink/types';
 import type { NetworkStateView } from '../../netlink/view';
 import { linkLabel } from '../evidence-log';
 import { isLinkLocalText, isUsable, linkIsUp } from '../interface-history';
@@ -105,6 +105,30 @@ export function alternativeFor(path: NormalizedPath, env: CheckEnv): string | nu
     if (failedNextHop(env.view, nextHopOf(r.route, path.remote), false)) return null;
     return `a new connection would go through ${linkLabel(env.view, oif)} from ${preferredSource}`;
   });
+}
+
+/** A route refresh that only moved `expires` (RA, userspace-managed routes). */
+export function onlyExpiryChanged(a: Route, b: Route): boolean {
+  return JSON.stringify({ ...a, expires: null }) === JSON.stringify({ ...b, expires: null });
+}
+
+/** Paths on the interfaces a nexthop object (or its group's members) uses, before and after. */
+export function pathsUsingNexthop<P extends { path: NormalizedPath }>(
+  index: PathIndex<P>,
+  view: NetworkStateView,
+  nexthops: Array<Nexthop | null>,
+): P[] {
+  const oifs = new Set<number>();
+  for (const nh of nexthops) {
+    if (nh?.oif != null) oifs.add(nh.oif);
+    for (const m of nh?.group ?? []) {
+      const member = view.nexthop(m.id)?.oif;
+      if (member != null) oifs.add(member);
+    }
+  }
+  const out = new Set<P>();
+  for (const oif of oifs) for (const p of index.onInterface(oif) ?? []) out.add(p);
+  return [...out];
 }
 
 /** Paths whose peer lies inside the route's destination prefix. */
