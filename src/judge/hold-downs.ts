@@ -1,9 +1,9 @@
 /**
  * Every timing default of the judge, in one place, each with the churn it rides
  * out (figures from docs/verdicts.md, measured with real network managers in
- * namespaces). A real loss is declared at the hold-down's end (plus the time of
- * one fresh check), or earlier when the interface is configured again without
- * the old address (replacement).
+ * namespaces). A loss another path would survive is declared at its hold-down's
+ * end (plus the time of one fresh check), or earlier on replacement; a loss
+ * nothing else reaches is given patience up to the cap (rules.ts).
  */
 import { InvalidArgumentError } from '../errors';
 import type { HoldDowns, JudgeOptions, VerdictReason } from './types';
