@@ -52,6 +52,8 @@ export interface RuleChange {
 
 export class RuleList {
   private readonly lists: Record<Family, Entry[]> = { 4: [], 6: [] };
+  /** Entries by identity (both families: the key holds the prefixes), so a dump of n rules is not O(n²). */
+  private readonly byKey = new Map<string, Entry[]>();
   private readonly frozen: Record<Family, readonly Rule[] | null> = { 4: null, 6: null };
   private dumpPos = 0;
 
@@ -66,15 +68,15 @@ export class RuleList {
 
   /** Live RTM_NEWRULE: the kernel added a rule (never a replacement). */
   add(rule: Rule, gen: number): RuleChange {
-    this.insert({ rule, key: ruleKey(rule), gen, dumpPos: -1 });
+    this.insert({ rule, key: `${rule.family}|${ruleKey(rule)}`, gen, dumpPos: -1 });
     return { action: 'added', rule, previous: null };
   }
 
   /** A rule in a dump reply; null when the mirror already holds exactly it. */
   dumped(rule: Rule, gen: number): RuleChange | null {
-    const key = ruleKey(rule);
-    const list = this.lists[rule.family];
-    const entry = list.find((e) => e.key === key && !(e.gen === gen && e.dumpPos >= 0));
+    const key = `${rule.family}|${ruleKey(rule)}`;
+    // Entries of one identity are interchangeable: any not yet claimed by this dump will do.
+    const entry = this.byKey.get(key)?.find((e) => !(e.gen === gen && e.dumpPos >= 0));
     const pos = this.dumpPos++;
     if (!entry) {
       this.insert({ rule, key, gen, dumpPos: pos });
@@ -92,10 +94,11 @@ export class RuleList {
   /** RTM_DELRULE: removes the first rule of that identity, as the kernel did. */
   remove(rule: Rule): Rule | null {
     const list = this.lists[rule.family];
-    const key = ruleKey(rule);
+    const key = `${rule.family}|${ruleKey(rule)}`;
     const at = list.findIndex((e) => e.key === key);
     if (at < 0) return null;
     const [gone] = list.splice(at, 1);
+    this.unindex(gone);
     this.frozen[rule.family] = null;
     return gone.rule;
   }
@@ -116,21 +119,36 @@ export class RuleList {
       const kept: Entry[] = [];
       const late: Entry[] = [];
       for (const e of this.lists[family]) {
-        if (e.gen !== gen) removed.push(e.rule);
-        else if (e.dumpPos >= 0) kept.push(e);
+        if (e.gen !== gen) {
+          removed.push(e.rule);
+          this.unindex(e);
+        } else if (e.dumpPos >= 0) kept.push(e);
         else late.push(e);
       }
       kept.sort((a, b) => a.dumpPos - b.dumpPos);
       this.lists[family] = kept;
-      for (const e of late) this.insert(e);
+      for (const e of late) this.place(e);
       for (const e of kept) e.dumpPos = -1;
       this.frozen[family] = null;
     }
     return removed;
   }
 
-  /** After every rule of lower or equal priority (fib_nl_newrule). */
   private insert(entry: Entry): void {
+    const same = this.byKey.get(entry.key);
+    if (same) same.push(entry);
+    else this.byKey.set(entry.key, [entry]);
+    this.place(entry);
+  }
+
+  private unindex(entry: Entry): void {
+    const same = this.byKey.get(entry.key)!;
+    if (same.length === 1) this.byKey.delete(entry.key);
+    else same.splice(same.indexOf(entry), 1);
+  }
+
+  /** After every rule of lower or equal priority (fib_nl_newrule). */
+  private place(entry: Entry): void {
     const list = this.lists[entry.rule.family];
     let at = list.length;
     while (at > 0 && list[at - 1].rule.priority > entry.rule.priority) at--;
