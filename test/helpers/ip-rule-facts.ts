@@ -24,14 +24,14 @@ const NTF_ROUTER = 0x80;
 interface RuleFacts {
   priority: number; invert: boolean; from: string; to: string; tos: number; mark: string; iif: string; oif: string;
   uid: string; ipproto: string; sport: string; dport: string; action: string; table: string; suppress: string;
-  ifgroup: string; goto: string; proto: string;
+  ifgroup: string; goto: string; l3mdev: boolean; proto: string;
 }
 
 function ruleFact(r: RuleFacts): string {
   return [
     r.priority, r.invert ? 'not' : '', `from=${r.from}`, `to=${r.to}`, `tos=${r.tos}`, `mark=${r.mark}`,
     `iif=${r.iif}`, `oif=${r.oif}`, `uid=${r.uid}`, `ipproto=${r.ipproto}`, `sport=${r.sport}`, `dport=${r.dport}`,
-    r.action, `table=${r.table}`, `suppress=${r.suppress}`, `ifgroup=${r.ifgroup}`, `goto=${r.goto}`, `proto=${r.proto}`,
+    r.action, `table=${r.table}`, `suppress=${r.suppress}`, `ifgroup=${r.ifgroup}`, `goto=${r.goto}`, r.l3mdev ? 'l3mdev' : '', `proto=${r.proto}`,
   ].join(' ');
 }
 
@@ -63,7 +63,8 @@ export function kernelRules(ns: NetNs, family: 4 | 6): string[] {
       // ip prints no table for rules whose action is not a lookup (their FRA_TABLE is 0).
       action, table: action === 'to-table' ? (r.table ?? '-') : '-',
       suppress: r.suppress_prefixlen !== undefined ? `${r.suppress_prefixlen}` : '-',
-      ifgroup: r.suppress_ifgroup ?? '-', goto: r.goto !== undefined ? `${r.goto}` : '-', proto: r.protocol ?? '-',
+      ifgroup: r.suppress_ifgroup ?? '-', goto: r.goto !== undefined ? `${r.goto}` : '-', l3mdev: 'l3mdev' in r,
+      proto: r.protocol ?? '-',
     });
   });
 }
@@ -78,10 +79,11 @@ export function mirrorRules(state: NetworkStateView, family: 4 | 6): string[] {
       ipproto: r.ipProtocol !== null ? `${r.ipProtocol}` : '-',
       sport: r.sourcePorts ? `${r.sourcePorts.start}-${r.sourcePorts.end}` : '-',
       dport: r.destinationPorts ? `${r.destinationPorts.start}-${r.destinationPorts.end}` : '-',
-      action: r.action, table: r.action === 'to-table' ? tableName(r.table) : '-',
+      // An l3mdev rule's table is 0: the VRF device's own table is looked up.
+      action: r.action, table: r.action === 'to-table' && !r.l3mdev ? tableName(r.table) : '-',
       suppress: r.suppressPrefixLength !== null ? `${r.suppressPrefixLength}` : '-',
       ifgroup: r.suppressIfGroup !== null ? `${r.suppressIfGroup}` : '-', goto: r.goto !== null ? `${r.goto}` : '-',
-      proto: routeProtocolName(r.protocol),
+      l3mdev: r.l3mdev, proto: routeProtocolName(r.protocol),
     }),
   );
 }

@@ -21,6 +21,7 @@ const RULES = [
   '-4 rule add suppress_ifgroup 5 lookup 1000 pref 1300',
   '-4 rule add nop pref 1400',
   '-4 rule add goto 32766 pref 1500',
+  '-4 rule add l3mdev pref 1600',
   '-6 rule add from 2001:db8::/32 goto 32766 pref 5',
   '-6 rule add to fd00::/8 prohibit pref 6',
   '-6 rule add not fwmark 51820 table 51820 pref 7',
@@ -81,8 +82,8 @@ describeNetns('rules and neighbours in the mirror (real kernel, private namespac
     ns.ip('-6 neigh add 2001:db8:1::2 lladdr 02:00:5e:00:53:03 dev v0 nud stale router');
     await startMonitor();
     const synced = events.find((e) => e.type === 'synced');
-    // 3 default IPv4 rules + 10, 2 default IPv6 rules + 3.
-    expect(synced).toMatchObject({ rules: 18 });
+    // 3 default IPv4 rules + 11, 2 default IPv6 rules + 3.
+    expect(synced).toMatchObject({ rules: 19 });
     expect((synced as { neighbours: number }).neighbours).toBeGreaterThanOrEqual(2);
     expect(events.filter((e) => e.type !== 'synced')).toEqual([]);
 
@@ -93,6 +94,7 @@ describeNetns('rules and neighbours in the mirror (real kernel, private namespac
     expect(v4.find((r) => r.suppressPrefixLength === 0)).toMatchObject({ table: 254, action: 'to-table' });
     expect(v4.find((r) => r.action === 'prohibit')).toMatchObject({ source: '198.51.100.0', sourceLength: 24 });
     expect(v4.find((r) => r.action === 'goto')).toMatchObject({ goto: 32766, priority: 1500 });
+    expect(v4.find((r) => r.l3mdev)).toMatchObject({ priority: 1600, action: 'to-table', table: 0 });
     expect(monitor.state.neighbour(ns.ifindex('v0'), '2001:db8:1:0::2')).toMatchObject({
       family: 6, stateName: 'stale', linkAddress: '02:00:5e:00:53:03', flags: 0x80,
     });
