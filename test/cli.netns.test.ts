@@ -63,6 +63,25 @@ describeNetns('routeguard CLI', () => {
     expect(stdout).toMatch(/^192\.0\.2\.2 dev v0 lladdr 02:00:5e:00:53:02 PERMANENT$/m);
   });
 
+  it('dump prints rules exactly as ip rule does, and neighbours as ip neigh does', async () => {
+    for (const rule of [
+      'rule add not fwmark 0x1/0xff table 51820 pref 10', 'rule add table main suppress_prefixlength 0 pref 11',
+      'rule add from 198.51.100.0/24 to 203.0.113.7 tos 0x10 prohibit pref 12', 'rule add iif nosuch oif v1 blackhole pref 13',
+      'rule add uidrange 1000-2000 ipproto tcp sport 1000-2000 dport 443 lookup 7 pref 14', 'rule add goto 99 pref 15',
+      'rule add l3mdev pref 16', 'rule add nop pref 17', 'rule add suppress_ifgroup 5 lookup 1000 pref 18',
+      '-6 rule add to fd00::/8 unreachable pref 19',
+    ]) {
+      ns.ip(rule);
+    }
+    ns.ip('-6 neigh add 2001:db8:1::2 lladdr 02:00:5e:00:53:03 dev v0 nud stale router');
+    const { stdout } = await run(process.execPath, [bin, 'dump', '--netns', ns.path]);
+    const section = (title: string) => stdout.split(`# ${title}\n`)[1].split('\n\n')[0].trim().split('\n');
+    const ipLines = (args: string) => ns.ip(args).trim().split('\n').map((l) => l.replace(/\t/g, ' ').trim());
+    expect(section('rules')).toEqual(ipLines('-4 rule show'));
+    expect(section('rules (inet6)')).toEqual(ipLines('-6 rule show'));
+    expect(section('neighbours').sort()).toEqual(ipLines('neigh show').filter((l) => !l.endsWith('NOARP')).sort());
+  });
+
   it('monitor --json streams NDJSON events with timestamps until interrupted', async () => {
     const child = spawn(process.execPath, [bin, 'monitor', '--json', '--netns', ns.path], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

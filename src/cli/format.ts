@@ -71,8 +71,9 @@ export function formatRule(r: Rule): string {
   if (r.destination !== null) parts.push('to', prefix(r.destination, r.destinationLength));
   if (r.tos !== 0) parts.push('tos', hex(r.tos));
   if (r.fwmark !== null) parts.push('fwmark', r.fwmask === 0xffffffff ? hex(r.fwmark) : `${hex(r.fwmark)}/${hex(r.fwmask ?? 0)}`);
-  if (r.iifName !== null) parts.push('iif', r.iifName);
-  if (r.oifName !== null) parts.push('oif', r.oifName);
+  // FIB_RULE_IIF_DETACHED / OIF_DETACHED: the named device does not exist (now).
+  if (r.iifName !== null) parts.push('iif', r.iifName, ...(r.flags & 0x8 ? ['[detached]'] : []));
+  if (r.oifName !== null) parts.push('oif', r.oifName, ...(r.flags & 0x10 ? ['[detached]'] : []));
   if (r.l3mdev) parts.push('lookup [l3mdev-table]');
   if (r.uidRange) parts.push('uidrange', `${r.uidRange.start}-${r.uidRange.end}`);
   if (r.ipProtocol !== null) parts.push('ipproto', IP_PROTOCOLS[r.ipProtocol] ?? String(r.ipProtocol));
@@ -81,7 +82,10 @@ export function formatRule(r: Rule): string {
   if (r.action === 'to-table' && !r.l3mdev) parts.push('lookup', tableName(r.table));
   if (r.suppressPrefixLength !== null) parts.push('suppress_prefixlength', String(r.suppressPrefixLength));
   if (r.suppressIfGroup !== null) parts.push('suppress_ifgroup', String(r.suppressIfGroup));
-  if (r.action === 'goto') parts.push('goto', String(r.goto ?? 'none'));
+  if (r.action === 'goto') {
+    parts.push('goto', String(r.goto ?? 'none'));
+    if (r.flags & 0x4) parts.push('[unresolved]'); // FIB_RULE_UNRESOLVED: no rule has that priority
+  }
   else if (r.action !== 'to-table') parts.push(r.action);
   return parts.join(' ');
 }
