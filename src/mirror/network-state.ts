@@ -1,6 +1,7 @@
 /**
  * The network-state mirror: links, addresses, routes (all tables), nexthop
- * objects, policy routing rules and neighbours (ARP/NDP), kept equal to the kernel's by applying the addon's record batches.
+ * objects, policy routing rules and neighbours (ARP/NDP), kept equal to the
+ * kernel's by applying the addon's record batches.
  *
  * - Dumps are mark-and-sweep: every object seen in a dump (or by a live event
  *   meanwhile) is stamped with the dump's generation; when the sync completes,
