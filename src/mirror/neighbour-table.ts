@@ -2,6 +2,11 @@
  * The ARP and NDP caches: one entry per (interface, address), as the kernel keys its
  * neighbour tables (neigh_lookup on dev + primary key). Entries are stamped with the
  * generation of the dump or event that last reported them, for mark-and-sweep.
+ *
+ * The kernel does not announce every state (seen on 6.18): an entry is created INCOMPLETE
+ * without a message when traffic first needs it, and REACHABLE -> DELAY is silent
+ * (neigh_timer_handler sets no notify for it); PROBE, REACHABLE, STALE and FAILED are
+ * announced. So an entry here may read 'reachable' while the kernel is in DELAY.
  */
 import { normalizeIp } from '../netlink/ip';
 import type { Neighbour } from '../netlink/types';
