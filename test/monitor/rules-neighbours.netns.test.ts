@@ -33,7 +33,7 @@ describeNetns('rules and neighbours in the mirror (real kernel, private namespac
   let monitor: NetlinkMonitor;
   let events: NetworkEvent[];
 
-  async function startMonitor(options: { receiveBufferBytes?: number } = {}): Promise<NetlinkMonitor> {
+  async function startMonitor(options: { receiveBufferBytes?: number; confirmDelayMs?: false } = {}): Promise<NetlinkMonitor> {
     monitor = new NetlinkMonitor({ netns: ns.path, confirmDelayMs: 20, ...options });
     events = [];
     monitor.on('event', (e) => events.push(e));
@@ -194,6 +194,26 @@ describeNetns('rules and neighbours in the mirror (real kernel, private namespac
     // Neighbour churn is reported, never confirmed with a re-dump (confirmDelayMs is 20 ms here).
     await new Promise((r) => setTimeout(r, 100));
     expect(events.filter((e): e is ResyncEvent => e.type === 'resync')).toEqual([]);
+  });
+
+  it('resync() finds exactly what the kernel changed silently: a rule attached to its iif device', async () => {
+    // fib_rules attaches a rule to its iif/oif device when the device appears (and detaches it
+    // when it goes) without any RTM_NEWRULE: only a dump shows FIB_RULE_IIF_DETACHED change.
+    ns.ip('-4 rule add iif vx table 5 pref 10');
+    await startMonitor({ confirmDelayMs: false });
+    expect(monitor.state.rules(4).find((r) => r.priority === 10)?.flags).toBe(0x8);
+    ns.ip('link add vx type veth peer name vy');
+    await waitFor(() => monitor.state.linkByName('vy'));
+    expect(events.filter((e) => e.type === 'rule')).toEqual([]);
+    const before = events.length;
+    monitor.resync();
+    const done = await waitFor(() => events.slice(before).find((e): e is ResyncEvent => e.type === 'resync'));
+    const found = events.slice(before).filter((e): e is RuleEvent => e.type === 'rule');
+    expect(found.map((e) => [e.action, e.previous?.flags, e.rule.flags])).toEqual([['changed', 0x8, 0]]);
+    expect(found[0].rule).toMatchObject({ priority: 10, iifName: 'vx', table: 5 });
+    const changed = events.slice(before).filter((e) => e.type !== 'resync' && 'action' in e && e.action === 'changed');
+    expect(done).toMatchObject({ reason: 'requested', changed: changed.length });
+    await expectMirrorEqualsKernel();
   });
 
   it('a resync after changes it missed (overflow) yields exactly the differences, and nothing when none', async () => {
