@@ -15,7 +15,11 @@
  */
 import type { ChangeAction, Family, Rule } from '../netlink/types';
 
-/** fib_rule_hdr.flags bits that are state, not selectors: the kernel changes them silently. */
+/**
+ * fib_rule_hdr.flags bits that are state, not selectors: the kernel changes them silently
+ * (attach_rules/detach_rules when an iif/oif device comes or goes send no RTM_NEWRULE;
+ * seen on 6.18), so only a dump finds them changed.
+ */
 const STATE_FLAGS = 0x1 /* PERMANENT */ | 0x4 /* UNRESOLVED */ | 0x8 /* IIF_DETACHED */ | 0x10; /* OIF_DETACHED */
 
 /** What the kernel's rule_find compares: every selector, the action and its target. */
