@@ -1,6 +1,8 @@
 #include "netlink_socket.h"
 
 #include <fcntl.h>
+#include <linux/fib_rules.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
@@ -251,6 +253,8 @@ const char* ObjectName(record::Object object) {
     case record::kObjAddr: return "addresses";
     case record::kObjRoute: return "routes";
     case record::kObjNexthop: return "nexthops";
+    case record::kObjRule: return "rules";
+    case record::kObjNeigh: return "neighbours";
   }
   return "objects";
 }
@@ -268,6 +272,9 @@ constexpr Group kGroups[] = {
     {RTNLGRP_IPV4_ROUTE, "RTNLGRP_IPV4_ROUTE", false},
     {RTNLGRP_IPV6_ROUTE, "RTNLGRP_IPV6_ROUTE", false},
     {RTNLGRP_NEXTHOP, "RTNLGRP_NEXTHOP", true},  // kernel >= 5.3
+    {RTNLGRP_IPV4_RULE, "RTNLGRP_IPV4_RULE", false},
+    {RTNLGRP_IPV6_RULE, "RTNLGRP_IPV6_RULE", false},
+    {RTNLGRP_NEIGH, "RTNLGRP_NEIGH", false},
 };
 
 uint32_t SetReceiveBuffer(int fd, uint32_t bytes) {
@@ -327,6 +334,12 @@ class NetlinkMonitor::Sink : public MessageSink {
   }
   void OnNexthop(const MessageHeader& h, bool removed, const Nexthop& v) override {
     if (Deliver(h)) records_.OnNexthop(h, removed, v);
+  }
+  void OnRule(const MessageHeader& h, bool removed, const FibRule& v) override {
+    if (Deliver(h)) records_.OnRule(h, removed, v);
+  }
+  void OnNeighbour(const MessageHeader& h, bool removed, const Neighbour& v) override {
+    if (Deliver(h)) records_.OnNeighbour(h, removed, v);
   }
   void OnDone(const MessageHeader& h, int32_t error) override {
     if (IsCurrentDump(h)) {
@@ -396,6 +409,8 @@ int NetlinkMonitor::SendDumpRequest(record::Object object, uint32_t seq) {
       ifaddrmsg addr;
       rtmsg route;
       nhmsg nexthop;
+      fib_rule_hdr rule;
+      ndmsg neigh;
     } body;
   } request;
   std::memset(&request, 0, sizeof(request));
@@ -421,6 +436,16 @@ int NetlinkMonitor::SendDumpRequest(record::Object object, uint32_t seq) {
       request.header.nlmsg_type = RTM_GETNEXTHOP;
       request.body.nexthop.nh_family = AF_UNSPEC;
       body_len = sizeof(nhmsg);
+      break;
+    case record::kObjRule:
+      request.header.nlmsg_type = RTM_GETRULE;
+      request.body.rule.family = AF_UNSPEC;  // IPv4 and IPv6 (and multicast, dropped by the parser)
+      body_len = sizeof(fib_rule_hdr);
+      break;
+    case record::kObjNeigh:
+      request.header.nlmsg_type = RTM_GETNEIGH;
+      request.body.neigh.ndm_family = AF_UNSPEC;  // the ARP and NDP caches
+      body_len = sizeof(ndmsg);
       break;
   }
   request.header.nlmsg_len = NLMSG_LENGTH(body_len);
@@ -483,7 +508,9 @@ void NetlinkMonitor::NextObject(RecordWriter& out) {
     case record::kObjLink: return BeginObject(record::kObjAddr, sequence_reason_, out);
     case record::kObjAddr: return BeginObject(record::kObjRoute, sequence_reason_, out);
     case record::kObjRoute: return BeginObject(record::kObjNexthop, sequence_reason_, out);
-    case record::kObjNexthop: break;
+    case record::kObjNexthop: return BeginObject(record::kObjRule, sequence_reason_, out);
+    case record::kObjRule: return BeginObject(record::kObjNeigh, sequence_reason_, out);
+    case record::kObjNeigh: break;
   }
   out.Control(record::kSynced, sequence_reason_);
   synced_once_ = true;

@@ -108,11 +108,13 @@ struct MonitorStats {
   uint64_t batches = 0;               // counted by the driver (one per delivered batch)
 };
 
-// Watches NETLINK_ROUTE: links, addresses, routes and nexthop objects.
+// Watches NETLINK_ROUTE: links, addresses, routes, nexthop objects, policy
+// routing rules and neighbours (ARP/NDP).
 //
 // Record stream it produces (besides the parser's object records):
 //   start():  kDumpBegin(link, kInitial) ... kDumpEnd(link)
-//             kDumpBegin(addr, ..) ... kDumpEnd(addr)  (same for route, nexthop)
+//             kDumpBegin(addr, ..) ... kDumpEnd(addr)  (same for route, nexthop,
+//             rule, neighbour, in that order)
 //             kSynced(kInitial)
 //   resync(): the same with kResync (queued when a sequence is running).
 //   A dump whose replies carried NLM_F_DUMP_INTR is drained to its DONE and then

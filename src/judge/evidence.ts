@@ -41,6 +41,14 @@ export function describeEvent(event: NetworkEvent, view: NetworkStateView): stri
     }
     case 'nexthop':
       return `nexthop ${event.nexthop.id} ${event.action}`;
+    case 'rule': {
+      const r = event.rule;
+      return `rule ${r.priority} (IPv${r.family} ${r.action}${r.action === 'to-table' ? ` ${r.table}` : ''}) ${event.action}`;
+    }
+    case 'neighbour': {
+      const n = event.neighbour;
+      return `neighbour ${n.address} on ${linkLabel(view, n.index)} ${event.action}: ${n.stateName}`;
+    }
     case 'synced':
       return 'initial sync complete';
     case 'resync':

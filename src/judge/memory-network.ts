@@ -5,14 +5,19 @@
  * route expiry ("expires N sec") can be honoured like the kernel's lookups do.
  */
 import { normalizeIp, parseIp } from '../netlink/ip';
-import type { Address, Link, NetworkEvent, Nexthop, Route } from '../netlink/types';
+import type { Address, Family, Link, Neighbour, NetworkEvent, Nexthop, Route, Rule } from '../netlink/types';
 import type { NetworkStateView } from '../netlink/view';
+import { NeighbourTable } from '../mirror/neighbour-table';
+import { RuleList } from '../mirror/rule-list';
 
 export interface NetworkSnapshot {
   links: Link[];
   addresses: Address[];
   routes: Route[];
   nexthops: Nexthop[];
+  /** Optional so that recordings made before rules and neighbours were mirrored still load. */
+  rules?: Rule[];
+  neighbours?: Neighbour[];
 }
 
 /** Identity of an address, as the kernel keys it. */
@@ -34,20 +39,26 @@ export class MemoryNetworkState implements NetworkStateView {
   private readonly canonical = new Map<string, string>();
   private readonly routeMap = new Map<string, { route: Route; reportedAt: number }>();
   private readonly nexthopMap = new Map<number, Nexthop>();
+  private readonly ruleList = new RuleList();
+  private readonly neighbourTable = new NeighbourTable();
 
   constructor(snapshot: Partial<NetworkSnapshot> = {}, time = 0) {
     for (const l of snapshot.links ?? []) this.linkMap.set(l.index, l);
     for (const a of snapshot.addresses ?? []) this.putAddress(a);
     for (const r of snapshot.routes ?? []) this.routeMap.set(routeKey(r), { route: r, reportedAt: time });
     for (const n of snapshot.nexthops ?? []) this.nexthopMap.set(n.id, n);
+    for (const r of snapshot.rules ?? []) this.ruleList.add(r, 0);
+    for (const n of snapshot.neighbours ?? []) this.neighbourTable.put(n, 0);
   }
 
   /** Applies one object event (others are ignored); the event's time is its report time. */
   apply(event: NetworkEvent): void {
     switch (event.type) {
       case 'link':
-        if (event.action === 'removed') this.linkMap.delete(event.link.index);
-        else this.linkMap.set(event.link.index, event.link);
+        if (event.action === 'removed') {
+          this.linkMap.delete(event.link.index);
+          this.neighbourTable.removeLink(event.link.index);
+        } else this.linkMap.set(event.link.index, event.link);
         break;
       case 'address':
         if (event.action === 'removed') this.dropAddress(event.address);
@@ -60,6 +71,15 @@ export class MemoryNetworkState implements NetworkStateView {
       case 'nexthop':
         if (event.action === 'removed') this.nexthopMap.delete(event.nexthop.id);
         else this.nexthopMap.set(event.nexthop.id, event.nexthop);
+        break;
+      case 'rule':
+        // Rules never change in place: a 'changed' rule only updated state flags.
+        if (event.action !== 'added') this.ruleList.remove(event.previous ?? event.rule);
+        if (event.action !== 'removed') this.ruleList.add(event.rule, 0);
+        break;
+      case 'neighbour':
+        if (event.action === 'removed') this.neighbourTable.remove(event.neighbour);
+        else this.neighbourTable.put(event.neighbour, 0);
         break;
       default:
         break;
@@ -149,12 +169,26 @@ export class MemoryNetworkState implements NetworkStateView {
     return this.nexthopMap.values();
   }
 
+  rules(family: Family): readonly Rule[] {
+    return this.ruleList.rules(family);
+  }
+
+  neighbour(index: number, address: string): Neighbour | undefined {
+    return this.neighbourTable.get(index, address);
+  }
+
+  neighbours(): Iterable<Neighbour> {
+    return this.neighbourTable.values();
+  }
+
   snapshot(): NetworkSnapshot {
     return {
       links: [...this.linkMap.values()],
       addresses: [...this.addressMap.values()],
       routes: [...this.routes()],
       nexthops: [...this.nexthopMap.values()],
+      rules: [...this.ruleList.rules(4), ...this.ruleList.rules(6)],
+      neighbours: [...this.neighbourTable.values()],
     };
   }
 }
