@@ -401,7 +401,18 @@ uint32_t NetlinkMonitor::NextSeq() {
   return seq_;
 }
 
-int NetlinkMonitor::SendDumpRequest(record::Object object, uint32_t seq) {
+namespace {
+// The family a dump of `object` starts with. Routes are asked for per family:
+// an AF_UNSPEC route dump walks every family (rtnl_dump_all: IPv4, IPv6, the
+// multicast routing tables, MPLS) and, on an IPv6 route too large for a dump
+// message (ECMP with ~1000 siblings), the kernel answers that walk with empty
+// datagrams, forever; the AF_INET6 dump ends there with NLMSG_DONE instead.
+uint8_t FirstFamily(record::Object object) {
+  return object == record::kObjRoute ? AF_INET : AF_UNSPEC;
+}
+}  // namespace
+
+int NetlinkMonitor::SendDumpRequest(record::Object object, uint32_t seq, uint8_t family) {
   struct {
     nlmsghdr header;
     union {
@@ -428,7 +439,7 @@ int NetlinkMonitor::SendDumpRequest(record::Object object, uint32_t seq) {
       break;
     case record::kObjRoute:
       request.header.nlmsg_type = RTM_GETROUTE;
-      request.body.route.rtm_family = AF_UNSPEC;
+      request.body.route.rtm_family = family;
       request.body.route.rtm_table = RT_TABLE_UNSPEC;  // all tables, local included
       body_len = sizeof(rtmsg);
       break;
@@ -458,12 +469,12 @@ int NetlinkMonitor::SendDumpRequest(record::Object object, uint32_t seq) {
 void NetlinkMonitor::Start(RecordWriter& out) {
   if (started_ || closed()) return;
   uint32_t seq = NextSeq();
-  if (int err = SendDumpRequest(record::kObjLink, seq)) {
+  if (int err = SendDumpRequest(record::kObjLink, seq, AF_UNSPEC)) {
     throw SystemError(err, "sendto", "cannot request the links dump: " + ErrnoText(err));
   }
   started_ = true;
   sequence_reason_ = record::kInitial;
-  dump_ = Dump{true, record::kObjLink, seq, false, false, false};
+  dump_ = Dump{true, record::kObjLink, seq, false, false, false, AF_UNSPEC};
   out.Control(record::kDumpBegin, record::kObjLink, record::kInitial);
 }
 
@@ -476,26 +487,27 @@ void NetlinkMonitor::Resync(RecordWriter& out) {
     return;
   }
   uint32_t seq = NextSeq();
-  if (int err = SendDumpRequest(record::kObjLink, seq)) {
+  if (int err = SendDumpRequest(record::kObjLink, seq, AF_UNSPEC)) {
     throw SystemError(err, "sendto", "cannot request the links dump: " + ErrnoText(err));
   }
   sequence_reason_ = record::kResync;
-  dump_ = Dump{true, record::kObjLink, seq, false, false, false};
+  dump_ = Dump{true, record::kObjLink, seq, false, false, false, AF_UNSPEC};
   out.Control(record::kDumpBegin, record::kObjLink, record::kResync);
 }
 
 void NetlinkMonitor::BeginObject(record::Object object, record::DumpReason reason,
                                  RecordWriter& out) {
   uint32_t seq = NextSeq();
-  int err = SendDumpRequest(object, seq);
+  const uint8_t family = FirstFamily(object);
+  int err = SendDumpRequest(object, seq, family);
   if (err == 0) {
-    dump_ = Dump{true, object, seq, false, false, false};
+    dump_ = Dump{true, object, seq, false, false, false, family};
     out.Control(record::kDumpBegin, object, reason);
     return;
   }
   // Sending to the kernel only fails for want of memory (ENOBUFS/ENOMEM): report
   // it and go on with the next object rather than stall the sequence.
-  dump_ = Dump{false, object, seq, false, false, false};
+  dump_ = Dump{false, object, seq, false, false, false, family};
   ++stats_.dump_errors;
   out.Error(err, std::string("cannot request the ") + ObjectName(object) + " dump: " +
                      ErrnoText(err));
@@ -525,7 +537,7 @@ void NetlinkMonitor::ResendDump(RecordWriter& out) {
   dump_.resend = false;
   dump_.replied = false;
   dump_.seq = NextSeq();
-  if (int err = SendDumpRequest(dump_.object, dump_.seq)) OnDumpFailed(err, {}, out);
+  if (int err = SendDumpRequest(dump_.object, dump_.seq, dump_.family)) OnDumpFailed(err, {}, out);
 }
 
 void NetlinkMonitor::OnDumpReply(uint16_t nlmsg_flags) {
@@ -547,6 +559,14 @@ void NetlinkMonitor::OnDumpDone(uint16_t nlmsg_flags, int32_t error, RecordWrite
     out.Control(record::kDumpIncomplete, dump_.object, dump_attempts_);
     dump_attempts_ = 0;
     return NextObject(out);  // no kDumpEnd: an inconsistent dump must not sweep
+  }
+  if (dump_.object == record::kObjRoute && dump_.family == AF_INET) {
+    // The IPv4 half is in: the same frame goes on with IPv6.
+    dump_.family = AF_INET6;
+    dump_.seq = NextSeq();
+    dump_.replied = false;
+    if (int err = SendDumpRequest(dump_.object, dump_.seq, dump_.family)) OnDumpFailed(err, {}, out);
+    return;
   }
   dump_attempts_ = 0;
   out.Control(record::kDumpEnd, dump_.object);

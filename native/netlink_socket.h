@@ -187,10 +187,12 @@ class NetlinkMonitor {
     bool replied = false;      // something came back for this seq: the kernel took the request
     bool interrupted = false;  // a reply carried NLM_F_DUMP_INTR
     bool resend = false;       // refused with EBUSY: resend when the kernel's previous dump ends
+    // Routes are dumped one family at a time (IPv4, then IPv6) inside one frame.
+    uint8_t family = 0;
   };
 
   uint32_t NextSeq();
-  int SendDumpRequest(record::Object object, uint32_t seq);
+  int SendDumpRequest(record::Object object, uint32_t seq, uint8_t family);
   void BeginObject(record::Object object, record::DumpReason reason, RecordWriter& out);
   void NextObject(RecordWriter& out);
   void ResendDump(RecordWriter& out);
