@@ -200,6 +200,33 @@ describeNetns('NetlinkMonitor on the kernel edge cases', () => {
 });
 
 describeNetns('NetlinkMonitor namespace paths', () => {
+  it('keeps answering lookups in another namespace after the process drops root (and CAP_SYS_ADMIN)', async () => {
+    const ns = createNetns('rgcaps');
+    try {
+      createVeth(ns, 'v0', null, 'v1');
+      ns.ip('addr add 192.0.2.1/24 dev v0');
+      ns.ip('route add 203.0.113.0/24 via 192.0.2.9');
+      const result = await runNode(
+        `
+        const { NetlinkMonitor } = require(${JSON.stringify(path.join(root, 'dist'))});
+        (async () => {
+          const m = await new NetlinkMonitor({ netns: process.env.NS }).start();
+          process.setgid(65534);
+          process.setuid(65534); // all capabilities go with root
+          const r = m.lookupRoute({ to: '203.0.113.7' });
+          console.log(process.getuid(), r.ok && r.route.gateway);
+          m.close();
+        })();
+      `,
+        { env: { NS: ns.path } },
+      );
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe('65534 192.0.2.9\n');
+    } finally {
+      ns.destroy();
+    }
+  });
+
   it('a FIFO given as the namespace fails promptly with ERR_BAD_NETNS instead of blocking', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rgfifo-'));
     const fifo = path.join(dir, 'not-a-namespace');
