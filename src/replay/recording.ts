@@ -137,6 +137,8 @@ export class RecordingSource extends EventEmitter implements NetworkSource {
       addresses: [...s.addresses()],
       routes: [...s.routes()],
       nexthops: [...s.nexthops()],
+      rules: [...s.rules(4), ...s.rules(6)],
+      neighbours: [...s.neighbours()],
     };
     this.write({ kind: 'snapshot', time, ...snapshot });
     this.inner.on('event', this.forward);

@@ -31,8 +31,7 @@ export function nextHopKey(hop: NextHop): string {
  * resolution, and only an answer (REACHABLE, STALE, ...) shows the neighbour is back.
  */
 export function failedNextHop(view: NetworkStateView, hop: NextHop | null, suspected: boolean): string | null {
-  // A NetworkSource written before neighbours joined the view has no neighbour(): no evidence.
-  if (!hop || typeof view.neighbour !== 'function') return null;
+  if (!hop) return null;
   const n = view.neighbour(hop.oif, hop.address);
   if (!n || !(n.stateName === 'failed' || (suspected && n.stateName === 'incomplete'))) return null;
   return `next hop ${hop.address} on ${linkLabel(view, hop.oif)} does not answer (neighbour ${n.stateName.toUpperCase()})`;
