@@ -176,21 +176,11 @@ describe('carrier', () => {
     const v4 = h.watch({ local: V4.local, remote: V4.peer });
     const v6 = h.watch({ local: V6.local, remote: V6.peer });
     h.net.setCarrier(h.eth0, false);
-    h.net.at(10, () => {
-      h.net.removeAddress(h.eth0, V4.local);
-      h.net.removeAddress(h.eth0, V6.local);
-      h.net.removeRoute({ to: 'default6', via: V6.gateway, dev: h.eth0 });
-    });
+    h.net.at(10, () => h.deconfigure());
     h.net.at(300, () => h.net.setCarrier(h.eth0, true));
-    h.net.at(2200, () => {
-      h.net.addAddress(h.eth0, `${V6.local}/64`, { flags: IFA_F_PERMANENT | IFA_F_TENTATIVE });
-      h.net.addRoute({ to: 'default6', via: V6.gateway, dev: h.eth0, protocol: 9 });
-    });
+    h.net.at(2200, () => h.reconfigure(6));
     h.net.at(3400, () => h.net.changeAddress(h.eth0, V6.local, { flags: IFA_F_PERMANENT }));
-    h.net.at(6100, () => {
-      h.net.addAddress(h.eth0, `${V4.local}/24`);
-      h.net.addRoute({ to: 'default', via: V4.gateway, dev: h.eth0, protocol: 16 });
-    });
+    h.net.at(6100, () => h.reconfigure(4));
     h.runUntil(30_000);
     expect(v6.seen.at(-1)).toMatchObject({ at: 2200, event: 'recovered' });
     expect(v4.seen.at(-1)).toMatchObject({ at: 6100, event: 'recovered' });
@@ -221,17 +211,11 @@ describe('longer churn with no other path (patience up to the cap)', () => {
     const v4 = h.watch({ local: V4.local, remote: V4.peer });
     const v6 = h.watch({ local: V6.local, remote: V6.peer });
     h.net.setCarrier(h.eth0, false);
-    h.net.at(6000, () => {
-      h.net.removeAddress(h.eth0, V4.local);
-      h.net.removeAddress(h.eth0, V6.local);
-      h.net.removeRoute({ to: 'default6', via: V6.gateway, dev: h.eth0 });
-    });
+    h.net.at(6000, () => h.deconfigure());
     h.net.at(10_000, () => h.net.setCarrier(h.eth0, true));
     h.net.at(16_500, () => {
-      h.net.addAddress(h.eth0, `${V4.local}/24`);
-      h.net.addRoute({ to: 'default', via: V4.gateway, dev: h.eth0, protocol: 16 });
-      h.net.addAddress(h.eth0, `${V6.local}/64`, { flags: IFA_F_PERMANENT | IFA_F_TENTATIVE });
-      h.net.addRoute({ to: 'default6', via: V6.gateway, dev: h.eth0, protocol: 9 });
+      h.reconfigure(4);
+      h.reconfigure(6);
     });
     h.runUntil(60_000);
     for (const { seen, watch } of [v4, v6]) {
@@ -246,10 +230,7 @@ describe('longer churn with no other path (patience up to the cap)', () => {
       const h = makeHost();
       const { seen } = h.watch({ local: V4.local, remote: V4.peer });
       h.net.removeAddress(h.eth0, V4.local);
-      h.net.at(backAt, () => {
-        h.net.addAddress(h.eth0, `${V4.local}/24`);
-        h.net.addRoute({ to: 'default', via: V4.gateway, dev: h.eth0, protocol: 16 });
-      });
+      h.net.at(backAt, () => h.reconfigure(4));
       h.runUntil(60_000);
       // The address comes back a moment before its default route (suspect again as no-route), then both are back.
       expect(h.verdicts(seen)[0]).toEqual([0, 'suspect', 'local-address-removed']);
