@@ -8,7 +8,6 @@
  * evidence, counters) -> notifications, emitted once the pass is done.
  * This file owns the watches, the index, the timers and the passes.
  */
-import type { EventEmitter } from 'node:events';
 import { RouteguardError } from '../errors';
 import type { NetworkEvent } from '../netlink/types';
 import type { NetworkSource } from '../netlink/view';
@@ -66,8 +65,7 @@ export class PathJudge {
       view: () => this.source.state,
     });
     source.on('event', this.listener);
-    // A NetlinkMonitor (an EventEmitter) says 'close' when it is closed: the watches end.
-    (source as unknown as Partial<EventEmitter>).on?.call(source, 'close', this.onSourceClosed);
+    source.on('close', this.onSourceClosed);
     if (source.synced) this.run(() => this.start());
   }
 
@@ -111,7 +109,7 @@ export class PathJudge {
     if (this.closed) return;
     this.closed = true;
     this.source.off('event', this.listener);
-    (this.source as unknown as Partial<EventEmitter>).off?.call(this.source, 'close', this.onSourceClosed);
+    this.source.off('close', this.onSourceClosed);
     this.timers.stop();
     this.verdicts.suspects.clear();
   }
