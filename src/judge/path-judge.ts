@@ -142,8 +142,11 @@ export class PathJudge {
     const now = this.clock.now();
     const view = this.source.state;
     this.history.seed(view, now);
-    this.localRoutes.seed(view);
-    for (const r of view.routes()) if (r.expires !== null) this.lifetimes.onRoute(r, false, now);
+    for (const r of view.routes()) {
+      this.localRoutes.onRoute(r, false);
+      // Reported before the judge started: its lifetime is counted from now (a hint; see lifetimes.ts).
+      if (r.expires !== null) this.lifetimes.onRoute(r, false, now);
+    }
     const pass = new Pass(now);
     for (const ev of this.evaluations.values()) {
       this.check(ev, pass, 'initial');
