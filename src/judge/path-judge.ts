@@ -15,7 +15,7 @@ import { realClock } from './clock';
 import { describeEvent, linkLabel } from './evidence-log';
 import { pathsAffectedByAddress, pathsAffectedByLink } from './evidence/addresses';
 import { Lifetimes, type ExpiryItem } from './evidence/lifetimes';
-import { neighbourMatters } from './evidence/neighbours';
+import { neighbourMatters, nextHopKey } from './evidence/neighbours';
 import { LocalRoutes, onlyExpiryChanged, pathsCoveredBy, pathsSelectedBy, pathsUsingNexthop } from './evidence/routes';
 import { resolveJudgeOptions, type ResolvedJudgeOptions } from './hold-downs';
 import { addressText, InterfaceHistory } from './interface-history';
@@ -217,7 +217,7 @@ export class PathJudge {
         break;
       case 'neighbour': {
         const n = event.neighbour;
-        if (neighbourMatters(n, event.previous, removed)) this.checkAll(this.index.viaNextHop(`${n.index}|${n.address}`), pass, 'event');
+        if (neighbourMatters(n, event.previous, removed)) this.checkAll(this.index.viaNextHop(nextHopKey(n)), pass, 'event');
         break;
       }
       case 'resync':
