@@ -24,12 +24,12 @@ export { PathJudge } from './judge/path-judge';
 export { realClock, VirtualClock } from './judge/clock';
 export { DEFAULT_HOLD_DOWNS, JUDGE_DEFAULTS } from './judge/hold-downs';
 export { normalizePathSpec } from './judge/path-spec';
-export { MemoryNetworkState } from './judge/memory-network';
-export type { NetworkSnapshot } from './judge/memory-network';
-export { resolveRoute } from './judge/route-resolver';
-export { RecordingSource, parseRecording, RECORDING_FORMAT, RECORDING_VERSION } from './judge/recording';
-export type { RecordingLine } from './judge/recording';
-export { ReplaySource } from './judge/replay';
+export { MemoryNetworkState } from './replay/memory-network';
+export type { NetworkSnapshot } from './replay/memory-network';
+export { resolveRoute } from './replay/route-resolver';
+export { RecordingSource, parseRecording, RECORDING_FORMAT, RECORDING_VERSION } from './replay/recording';
+export type { RecordingLine } from './replay/recording';
+export { ReplaySource } from './replay/replay';
 export type * from './judge/types';
 
 // Layer 3: connections (src/connections) — close what is really cut off; hardened servers.

@@ -75,6 +75,12 @@ export interface TrackOptions {
   closeCode?: number;
   mark?: number;
   /**
+   * Index of the device the socket is bound to (SO_BINDTODEVICE, a VRF device): Node
+   * cannot read it back, so say it here; the judge's lookups carry it as oif. Sockets on
+   * an IPv6 link-local address are scoped to their zone's interface without it.
+   */
+  boundIfindex?: number;
+  /**
    * Addresses captured earlier (hardened servers capture them at accept): used
    * when the socket can no longer tell (its peer already gone).
    */
@@ -326,7 +332,7 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
       this.markUnresolved(tracked, read && !read.ok ? read.code : 'ENOTCONN', null);
       return;
     }
-    const derived = derivePath(addresses, this.source, options.mark ?? this.mark);
+    const derived = derivePath(addresses, this.source, options.mark ?? this.mark, options.boundIfindex);
     if (!derived.ok) {
       this.markUnresolved(tracked, derived.code, addresses, derived.message);
       return;
@@ -372,6 +378,8 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
     watch.on('recovered', (info) => this.onVerdict(group, { type: 'recovered', info }));
     watch.on('changed', (info) => this.onVerdict(group, { type: 'changed', info }));
     watch.on('gone', (info) => this.onVerdict(group, { type: 'gone', info }));
+    // The judge's source closed: these connections are no longer judged (nothing is closed for it).
+    watch.on('ended', (info) => this.log.warn({ path: group.spec, code: info.code }, info.message));
     this.groups.set(path.key, group);
     return group;
   }

@@ -195,9 +195,11 @@ export function derivePath(
   addresses: SocketAddresses,
   source: NetworkSource | null,
   mark?: number,
+  boundIfindex?: number,
 ): DerivePathResult {
   const spec: PathSpec = { local: addresses.local, remote: addresses.remote };
   if (mark !== undefined) spec.mark = mark;
+  if (boundIfindex !== undefined) spec.boundIfindex = boundIfindex;
   if (isIPv6LinkLocal(addresses.local) || isIPv6LinkLocal(addresses.remote)) {
     const ifindex =
       (addresses.zone !== null ? zoneIndex(addresses.zone, source) : null) ??
@@ -233,7 +235,7 @@ function soleInterfaceOf(local: string, source: NetworkSource | null): number | 
 export function egressInterface(spec: PathSpec, source: NetworkSource | null): number | null {
   if (!source) return null;
   try {
-    const answer = source.lookupRoute({ to: spec.remote, from: spec.local, oif: spec.ifindex, mark: spec.mark });
+    const answer = source.lookupRoute({ to: spec.remote, from: spec.local, oif: spec.boundIfindex ?? spec.ifindex, mark: spec.mark });
     if (answer.ok && answer.route.oif) return answer.route.oif;
   } catch {
     /* a closed monitor or an unusable spec: fall back to the mirror */

@@ -1,17 +1,17 @@
 /**
  * Every timing default of the judge, in one place, each with the churn it rides
  * out (figures from docs/verdicts.md, measured with real network managers in
- * namespaces). A real loss is declared at the hold-down's end (plus the time of
- * one fresh check), or earlier when the interface is configured again without
- * the old address (replacement).
+ * namespaces). A loss another path would survive is declared at its hold-down's
+ * end (plus the time of one fresh check), or earlier on replacement; a loss
+ * nothing else reaches is given patience up to the cap (rules.ts).
  */
 import { InvalidArgumentError } from '../errors';
 import type { HoldDowns, JudgeOptions, VerdictReason } from './types';
 
 export const DEFAULT_HOLD_DOWNS: Readonly<HoldDowns> = Object.freeze({
   // NetworkManager reapply: IPv6 global address absent 1.2-2.1 s (back tentative),
-  // systemd-networkd reconfigure 1.24 s, IPv4 40-60 ms. Longer absences after a
-  // carrier change (dhcpcd: IPv4 back 6.1-9.2 s) are covered by the reconfiguration grace.
+  // systemd-networkd reconfigure 1.24 s, IPv4 40-60 ms. With no other path to the peer,
+  // patience runs to the cap instead (dhcpcd: IPv4 back 6.1-9.2 s after a flap).
   'local-address-removed': 3000,
   // A duplicate stays dadfailed for good; the wait only lets a same-instant removal or
   // re-add (a manager picking another address) arrive first.
@@ -23,28 +23,41 @@ export const DEFAULT_HOLD_DOWNS: Readonly<HoldDowns> = Object.freeze({
   // so the old address, if it is coming back, arrives well inside this.
   'local-address-replaced': 200,
   // Carrier flaps of ~3 s are ignored by NetworkManager and leave kernel-only,
-  // dhclient and udhcpc setups untouched; a 4 s outage is a real one (managers
-  // start deleting everything at 0-6 s).
+  // dhclient and udhcpc setups untouched. Applies when another path reaches the peer;
+  // without one, patience runs to the cap (NetworkManager restores a 10 s loss at ~16-17 s).
   'link-down': 4000,
-  // RTM_DELADDR and RTM_DELROUTE precede RTM_DELLINK by milliseconds; a deleted
-  // link does not come back with the same index.
+  // RTM_DELADDR and RTM_DELROUTE precede RTM_DELLINK by milliseconds. A tunnel that is
+  // re-created (OpenVPN without persist-tun, wg-quick restart) comes back within seconds
+  // with a new index: without another path the wait runs to the cap.
   'link-removed': 500,
   // NetworkManager/networkd reapply: IPv6 default route gone 1.2-2.1 s; IPv4 40-60 ms.
   // A metric change is make-before-break and raises no suspicion at all.
   'no-route': 3000,
-  // Same churn as no-route: an unreachable/prohibit answer while routes are re-added.
+  // Same churn as no-route: an unreachable/prohibit answer (route or rule) while routes are re-added.
   unreachable: 3000,
+  // The egress moved to an interface the source does not belong to (full-tunnel VPN, second
+  // uplink). Reapply re-adds an address a moment before its routes (IPv4 40-60 ms; IPv6 with
+  // the address at 1.2-2.1 s): counted from the window's start, 3 s rides that out.
+  'source-mismatch': 3000,
+  // The kernel declares NUD_FAILED only after ~3 s of unanswered probes; a gateway that
+  // reboots or a bridge that re-learns answers again within seconds.
+  'neighbour-failed': 3000,
 });
 
 export const JUDGE_DEFAULTS = Object.freeze({
   /**
-   * dhcpcd deletes everything on a 0.3 s carrier flap and restores IPv4 6.1 s later
-   * (9.2 s after a 3 s flap); connman and networkd restore IPv6 5-7.5 s after carrier.
-   * 12 s after the last carrier change covers all of them with 2.8 s to spare.
+   * Cap on a suspect window: how long a path with no other way to its peer is given.
+   * NetworkManager, after a 10 s carrier loss, has the addresses back ~16-17 s after the
+   * carrier went; dhcpcd keeps IPv4 absent ~9.2 s after a 3 s flap; a restarted
+   * systemd-networkd is back in ~3 s. 20 s covers them all with 3 s to spare.
    */
-  reconfigurationGraceMs: 12_000,
-  /** A 3 s flap plus dhcpcd's 9.2 s plus margin; no suspect window lasts longer. */
-  maxSuspectMs: 16_000,
+  maxSuspectMs: 20_000,
+  /**
+   * Kernel-managed RA routes get fresh expiries without any netlink message: past its
+   * foreseen end a route still in use is re-checked this often (the kernel deletes an
+   * expired one lazily, up to ~30 s late).
+   */
+  routeRecheckMs: 10_000,
   /** A removal this close to the foreseen valid-lifetime end counts as expiry (whole-second lifetimes). */
   expirySlackMs: 1500,
   /** A replacement address may appear this long before the old one is removed (make-before-break). */
@@ -58,8 +71,8 @@ export const VERDICT_REASONS: readonly VerdictReason[] = Object.freeze(
 
 export interface ResolvedJudgeOptions {
   holdDowns: HoldDowns;
-  reconfigurationGraceMs: number;
   maxSuspectMs: number;
+  routeRecheckMs: number;
   expirySlackMs: number;
   replacementLookbackMs: number;
   evidenceLimit: number;
@@ -89,11 +102,8 @@ export function resolveJudgeOptions(options: JudgeOptions = {}): ResolvedJudgeOp
   }
   return {
     holdDowns,
-    reconfigurationGraceMs: checkMs(
-      'reconfigurationGraceMs',
-      options.reconfigurationGraceMs ?? JUDGE_DEFAULTS.reconfigurationGraceMs,
-    ),
     maxSuspectMs: checkMs('maxSuspectMs', options.maxSuspectMs ?? JUDGE_DEFAULTS.maxSuspectMs),
+    routeRecheckMs: Math.max(1, checkMs('routeRecheckMs', options.routeRecheckMs ?? JUDGE_DEFAULTS.routeRecheckMs)),
     expirySlackMs: JUDGE_DEFAULTS.expirySlackMs,
     replacementLookbackMs: JUDGE_DEFAULTS.replacementLookbackMs,
     evidenceLimit,

@@ -1,8 +1,8 @@
 /**
  * What the judge remembers about interfaces beyond the kernel's current state:
- * when each one last gained or lost carrier, when each address was first seen on
- * it (to tell a new address from one re-added by churn), where an address was
- * last seen, and when its valid lifetime ends. O(1) work per event.
+ * when each address was first seen on one (to tell a new address from one re-added
+ * by churn), where an address was last seen, and when its valid lifetime ends.
+ * O(1) work per event.
  */
 import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_OPTIMISTIC, IFA_F_TENTATIVE } from '../netlink/flags';
 import type { Address, Family, Link } from '../netlink/types';
@@ -19,8 +19,6 @@ interface AddressRecord {
 }
 
 interface InterfaceRecord {
-  carrier: boolean;
-  carrierChangedAt: number;
   addresses: Map<string, AddressRecord>;
 }
 
@@ -57,25 +55,17 @@ export class InterfaceHistory {
 
   /** Takes the current state as known since forever (nothing in it is "new"). */
   seed(view: NetworkStateView, now: number): void {
-    for (const link of view.links()) this.interfaceOf(link.index, linkIsUp(link), -Infinity);
     for (const a of view.addresses()) this.onAddress(a, false, now, -Infinity);
   }
 
-  onLink(link: Link, removed: boolean, now: number): void {
-    if (removed) {
-      this.interfaces.delete(link.index);
-      return;
-    }
-    const rec = this.interfaceOf(link.index, linkIsUp(link), now);
-    if (rec.carrier !== linkIsUp(link)) {
-      rec.carrier = linkIsUp(link);
-      rec.carrierChangedAt = now;
-    }
+  /** A deleted link takes its address records with it (a re-created one gets another index). */
+  onLinkRemoved(link: Link): void {
+    this.interfaces.delete(link.index);
   }
 
   /** Records an address event; `firstSeen` overrides the time a new address counts from. */
   onAddress(a: Address, removed: boolean, now: number, firstSeen = now): void {
-    const rec = this.interfaceOf(a.index, true, -Infinity);
+    const rec = this.interfaceOf(a.index);
     const text = addressText(a);
     let entry = rec.addresses.get(text);
     if (removed) {
@@ -103,27 +93,25 @@ export class InterfaceHistory {
   }
 
   /**
-   * The interface is "in the middle of reconfiguration" for a family: carrier was
-   * lost or regained less than `graceMs` ago, it has carrier now, and no usable
-   * address of that family and scope yet. Returns when that grace ends, else null.
+   * Takes the lifetimes of `address` from the state as it is now, e.g. right after a
+   * resync: the mirror ignores lifetime-only differences in a re-dump (they count down),
+   * so a renewal lost in an overflow arrives this way, never as an event.
    */
-  reconfiguringUntil(
-    view: NetworkStateView,
-    index: number,
-    family: Family,
-    linkLocal: boolean,
-    now: number,
-    graceMs: number,
-  ): number | null {
-    const rec = this.interfaces.get(index);
-    const link = view.link(index);
-    if (!rec || !link || !linkIsUp(link)) return null;
-    const until = rec.carrierChangedAt + graceMs;
-    if (until <= now) return null;
-    for (const a of view.addressesOn(index)) {
-      if (a.family === family && isLinkLocalText(addressText(a)) === linkLocal && isUsable(a)) return null;
+  refreshLifetimes(view: NetworkStateView, address: string, now: number): void {
+    for (const a of view.findAddresses(address)) {
+      const entry = this.interfaces.get(a.index)?.addresses.get(address);
+      if (!entry) continue;
+      if (a.validLifetime === null) {
+        entry.validUntil = null;
+        continue;
+      }
+      // A dump reports whole seconds left, rounded down from the kernel's timestamp: the
+      // lifetime ends within the second before now + left. An estimate inside it is the
+      // same lifetime, seen earlier and more precisely; keep it.
+      const dumped = now + a.validLifetime * 1000;
+      const same = entry.validUntil !== null && entry.validUntil > dumped - 1000 && entry.validUntil <= dumped;
+      if (!same) entry.validUntil = dumped;
     }
-    return until;
   }
 
   /**
@@ -150,10 +138,10 @@ export class InterfaceHistory {
     return null;
   }
 
-  private interfaceOf(index: number, carrier: boolean, changedAt: number): InterfaceRecord {
+  private interfaceOf(index: number): InterfaceRecord {
     let rec = this.interfaces.get(index);
     if (!rec) {
-      rec = { carrier, carrierChangedAt: changedAt, addresses: new Map() };
+      rec = { addresses: new Map() };
       this.interfaces.set(index, rec);
     }
     return rec;

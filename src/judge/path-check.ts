@@ -1,40 +1,27 @@
 /**
- * The fresh check of one path against the kernel's state and its route lookup.
+ * The fresh check of one path against the kernel's state and its route lookups.
  * Pure: everything it reads comes through CheckEnv, so the same code runs on a
  * live monitor, a fake network and a replayed recording.
  *
- * Order: the local address first (present on some interface, not dadfailed, valid
- * lifetime not over), then the kernel's lookup from local to remote (it must
- * succeed, be routable, and leave through a link that is up). When a check fails
- * because the interface itself went away or down, that is the reason given.
+ * Order:
+ * 1. the local address: present on some interface (link-local: on `ifindex`), not
+ *    dadfailed, valid lifetime not over — or, with no address object, a source the
+ *    kernel's local table accepts (127/8, AnyIP `local` routes);
+ * 2. the kernel's lookup from local to remote (with the bound device as oif and the
+ *    mark): it must succeed, be routable, leave through a link that is up, through a
+ *    next hop whose neighbour entry has not failed, and fit the source (routes.ts).
+ * When a check fails because the interface itself went away or down, that is the
+ * reason given. A failure says whether another path would reach the peer now.
  */
-import type { Route, RouteQuery, RouteType } from '../netlink/types';
+import type { Route } from '../netlink/types';
 import type { NetworkStateView, RouteLookupResult } from '../netlink/view';
-import { linkLabel } from './evidence';
-import type { ResolvedJudgeOptions } from './hold-downs';
-import { InterfaceHistory, isDadFailed, isTentative, linkIsUp } from './interface-history';
+import { linkLabel } from './evidence-log';
+import { failedNextHop, nextHopKey, nextHopOf } from './evidence/neighbours';
+import { alternativeFor, sourceMisfit, sourceWithoutAddress } from './evidence/routes';
+import { isDadFailed, isTentative, linkIsUp } from './interface-history';
+import { boundQuery, isRoutable, unboundQuery, type CheckEnv, type PathMemory } from './path-queries';
 import type { NormalizedPath } from './path-spec';
 import type { PathRoute, VerdictReason } from './types';
-
-export interface CheckEnv {
-  readonly view: NetworkStateView;
-  readonly history: InterfaceHistory;
-  readonly options: ResolvedJudgeOptions;
-  readonly now: number;
-  lookup(query: RouteQuery): RouteLookupResult;
-  /** Caches an interface-level fact for the rest of the pass (many paths share an interface). */
-  memo<T>(key: string, compute: () => T): T;
-}
-
-/** What the path's evaluation remembers between checks. */
-export interface PathMemory {
-  /** Interface the local address was last seen on. */
-  addressIndex: number | null;
-  /** Output interface of the last successful lookup. */
-  egress: number | null;
-  /** Start of the open suspect window, null while viable. */
-  windowStart: number | null;
-}
 
 interface FindingBase {
   summary: string;
@@ -48,35 +35,20 @@ export interface PathOk extends FindingBase {
   route: PathRoute;
   /** The kernel's answer for the path (from the local address). */
   bound: Route;
+  /** The local address belongs to the egress interface. */
+  sourceOnEgress: boolean;
+  /** "oif|address" of the next hop whose neighbour entry speaks for the path; null for local routes. */
+  nextHop: string | null;
 }
 
 export interface PathFailure extends FindingBase {
   ok: false;
   reason: VerdictReason;
-  /** When the interface's reconfiguration grace ends, if it is mid-reconfiguration. */
-  reconfiguringUntil: number | null;
+  /** How a new connection would reach the peer now, or null when nothing would. */
+  alternative: string | null;
 }
 
 export type Finding = PathOk | PathFailure;
-
-/** Lookup answers that carry traffic. */
-const ROUTABLE: ReadonlySet<RouteType> = new Set(['unicast', 'local', 'broadcast', 'multicast', 'anycast']);
-
-/** The query the path's own traffic makes (from its local address). */
-export function boundQuery(path: NormalizedPath): RouteQuery {
-  const q: RouteQuery = { to: path.remote, from: path.local };
-  if (path.linkLocal && path.ifindex !== null) q.oif = path.ifindex;
-  if (path.mark !== null) q.mark = path.mark;
-  return q;
-}
-
-/** The query a new connection to the peer would make (the kernel picks the source). */
-export function unboundQuery(path: NormalizedPath): RouteQuery {
-  const q: RouteQuery = { to: path.remote };
-  if (path.linkLocal && path.ifindex !== null) q.oif = path.ifindex;
-  if (path.mark !== null) q.mark = path.mark;
-  return q;
-}
 
 function linkProblem(view: NetworkStateView, index: number | null): VerdictReason | null {
   if (index === null) return null;
@@ -119,26 +91,26 @@ export function checkPath(path: NormalizedPath, memory: PathMemory, env: CheckEn
   const pick = alive[0] ?? found[0];
   const addressIndex = pick ? pick.index : memory.addressIndex ?? history.lastSeenOn(path.local);
   const tentative = alive.length > 0 && alive.every(isTentative);
-  const reconfiguring = (index: number | null) =>
-    index === null
-      ? null
-      : env.memo(`reconfiguring|${index}|${path.family}|${scoped}`, () =>
-          history.reconfiguringUntil(view, index, path.family, scoped, now, options.reconfigurationGraceMs),
-        );
-  const fail = (reason: VerdictReason, summary: string, index: number | null): PathFailure => ({
-    ok: false,
-    reason,
-    summary,
-    addressIndex,
-    tentative,
-    reconfiguringUntil: reconfiguring(index),
-  });
+  const fail = (reason: VerdictReason, summary: string): PathFailure => {
+    const alternative = alternativeFor(path, env);
+    return {
+      ok: false,
+      reason,
+      summary: alternative ? `${summary}; ${alternative}` : `${summary}; no other path reaches ${path.remote}`,
+      addressIndex,
+      tentative,
+      alternative,
+    };
+  };
 
   // 1. The local address.
   const validUntil = addressIndex === null ? null : history.validUntil(addressIndex, path.local);
   let addressReason: VerdictReason | null = null;
   let addressText = '';
-  if (alive.length === 0) {
+  if (found.length === 0 && addressIndex === null && sourceWithoutAddress(path, env)) {
+    // 127/8, AnyIP: never an address object (one that was and went is a removal, whose
+    // local route the kernel drops with it); the lookup below judges.
+  } else if (alive.length === 0) {
     const expired = validUntil !== null && now >= validUntil - options.expirySlackMs;
     addressReason = found.length ? 'local-address-dadfailed' : expired ? 'local-address-expired' : 'local-address-removed';
     addressText = found.length
@@ -150,35 +122,32 @@ export function checkPath(path: NormalizedPath, memory: PathMemory, env: CheckEn
   }
   if (addressReason) {
     const linkReason = linkProblem(view, addressIndex);
-    if (linkReason) {
-      return fail(linkReason, `${addressText}; ${linkProblemText(view, addressIndex!, linkReason)}`, addressIndex);
-    }
+    if (linkReason) return fail(linkReason, `${addressText}; ${linkProblemText(view, addressIndex!, linkReason)}`);
     if (addressReason !== 'local-address-expired' && addressIndex !== null) {
       const since = (memory.windowStart ?? now) - options.replacementLookbackMs;
       const replacement = env.memo(`replacement|${addressIndex}|${path.local}|${since}`, () =>
         history.replacementOn(view, addressIndex, path.family, scoped, path.local, since),
       );
       if (replacement) {
-        return fail(
-          'local-address-replaced',
-          `${addressText}; ${linkLabel(view, addressIndex)} was configured again with ${replacement}`,
-          addressIndex,
-        );
+        return fail('local-address-replaced', `${addressText}; ${linkLabel(view, addressIndex)} was configured again with ${replacement}`);
       }
     }
-    return fail(addressReason, addressText, addressIndex);
+    return fail(addressReason, addressText);
   }
 
   // 2. The kernel's route lookup from the local address.
-  const query = boundQuery(path);
-  const result = env.lookup(query);
+  const result = env.lookup(boundQuery(path));
   const dadNote = tentative ? `; ${path.local} still tentative (DAD running)` : '';
-  if (result.ok && ROUTABLE.has(result.route.type)) {
+  const lookupText = `lookup ${path.remote} from ${path.local}`;
+  if (result.ok && isRoutable(result.route.type)) {
     const r = result.route;
     const linkReason = linkProblem(view, r.oif);
-    if (linkReason) {
-      return fail(linkReason, `lookup ${path.remote} from ${path.local} leaves through ${linkProblemText(view, r.oif!, linkReason)}`, r.oif);
-    }
+    if (linkReason) return fail(linkReason, `${lookupText} leaves through ${linkProblemText(view, r.oif!, linkReason)}`);
+    const nextHop = nextHopOf(r, path.remote);
+    // The hop a neighbour-failed window is about stays suspect until it answers.
+    const suspectedHop = memory.windowReason === 'neighbour-failed' && nextHop !== null && nextHopKey(nextHop) === memory.nextHop;
+    const failedHop = failedNextHop(view, nextHop, suspectedHop);
+    if (failedHop) return fail('neighbour-failed', `${lookupText}: ${failedHop}`);
     const plain = env.lookup(unboundQuery(path));
     const route: PathRoute = {
       oif: r.oif,
@@ -186,29 +155,25 @@ export function checkPath(path: NormalizedPath, memory: PathMemory, env: CheckEn
       gateway: r.gateway,
       table: r.table,
     };
+    const misfit = sourceMisfit(path, memory, r, route.preferredSource, view);
+    if (misfit) return fail('source-mismatch', `${lookupText}: ${misfit}`);
     return {
       ok: true,
       summary:
-        `lookup ${path.remote} from ${path.local}: ${r.type} ${r.gateway ? `via ${r.gateway} ` : ''}dev ${linkLabel(view, r.oif)}` +
+        `${lookupText}: ${r.type} ${r.gateway ? `via ${r.gateway} ` : ''}dev ${linkLabel(view, r.oif)}` +
         ` table ${r.table}${route.preferredSource ? `; new connections would use ${route.preferredSource}` : ''}${dadNote}`,
       addressIndex,
       tentative,
       route,
       bound: r,
+      sourceOnEgress: r.oif !== null && view.addressesOn(r.oif).some((a) => (a.local ?? a.address) === path.local),
+      nextHop: nextHop ? nextHopKey(nextHop) : null,
     };
   }
   const answer = result.ok ? `${result.route.type} route` : `${result.code} (${result.message})`;
   const linkReason = linkProblem(view, memory.egress);
   if (linkReason) {
-    return fail(
-      linkReason,
-      `lookup ${path.remote} from ${path.local}: ${answer}; ${linkProblemText(view, memory.egress!, linkReason)}`,
-      memory.egress,
-    );
+    return fail(linkReason, `${lookupText}: ${answer}; ${linkProblemText(view, memory.egress!, linkReason)}`);
   }
-  return fail(
-    lookupReason(result, path, env),
-    `lookup ${path.remote} from ${path.local}: ${answer}${dadNote}`,
-    memory.egress ?? addressIndex,
-  );
+  return fail(lookupReason(result, path, env), `${lookupText}: ${answer}${dadNote}`);
 }

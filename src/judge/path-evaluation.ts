@@ -1,11 +1,13 @@
 /**
  * One watched path's shared evaluation (state, suspect window, evidence, last
  * known route) and the handles watchers hold on it. The rules that move it
- * between states live in PathJudge; this file only keeps and reports.
+ * between states live in rules.ts; this file only keeps and reports.
  */
 import { EventEmitter } from 'node:events';
-import { EvidenceLog } from './evidence';
+import { EvidenceLog } from './evidence-log';
+import type { PathMemory } from './path-queries';
 import type { NormalizedPath } from './path-spec';
+import type { SuspectWindow } from './rules';
 import type { TimerEntry } from './timer-queue';
 import type {
   EvidenceEntry,
@@ -17,15 +19,6 @@ import type {
   VerdictReason,
 } from './types';
 
-export interface SuspectWindow {
-  /** Time of the first evidence. */
-  start: number;
-  reason: VerdictReason;
-  deadline: number;
-  /** The hold-down ran out while the interface was reconfiguring: patience was extended. */
-  extended: boolean;
-}
-
 export class PathEvaluation {
   readonly handles = new Set<WatchHandle>();
   readonly evidence: EvidenceLog;
@@ -36,6 +29,10 @@ export class PathEvaluation {
   /** Interface the local address was last seen on / output interface of the last good lookup. */
   addressIndex: number | null = null;
   egress: number | null = null;
+  /** At the last good check the local address belonged to the egress interface. */
+  sourceOnEgress = false;
+  /** "oif|address" of the next hop at the last good check (neighbour index). */
+  nextHop: string | null = null;
   /** Interfaces the path is indexed under. */
   interfaces: number[] = [];
   /** Outcome of the last check (evidence records changes, not repeats). */
@@ -51,10 +48,24 @@ export class PathEvaluation {
     this.evidence = new EvidenceLog(evidenceLimit);
   }
 
+  /** What the fresh check needs to know from before. */
+  memory(): PathMemory {
+    return {
+      addressIndex: this.addressIndex,
+      egress: this.egress,
+      sourceOnEgress: this.sourceOnEgress,
+      nextHop: this.nextHop,
+      windowReason: this.window?.reason ?? null,
+      windowStart: this.window?.start ?? null,
+    };
+  }
+
   /** Interfaces whose events may affect the path. */
   wantedInterfaces(): number[] {
     const out: number[] = [];
-    for (const i of [this.addressIndex, this.egress, this.path.ifindex]) if (i !== null && !out.includes(i)) out.push(i);
+    for (const i of [this.addressIndex, this.egress, this.path.ifindex, this.path.boundIfindex]) {
+      if (i !== null && !out.includes(i)) out.push(i);
+    }
     return out;
   }
 

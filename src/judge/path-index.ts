@@ -3,6 +3,7 @@
  * work per event is proportional to those paths, never to all watched paths:
  * - by local address (address events),
  * - by interface (link and nexthop events; the egress and the local address's interface),
+ * - by next hop ("oif|address": neighbour events),
  * - by peer, sorted per family, so a route prefix finds the peers it covers with
  *   two binary searches (route events, route expiries).
  */
@@ -68,6 +69,7 @@ export interface IndexedPath {
 export class PathIndex<P extends IndexedPath> {
   private readonly byLocal = new SetMap<string, P>();
   private readonly byInterface = new SetMap<number, P>();
+  private readonly byNextHop = new SetMap<string, P>();
   private readonly byPeer = new Map<string, Set<P>>();
   private readonly keyOf = new WeakMap<P, string>();
   /**
@@ -111,6 +113,22 @@ export class PathIndex<P extends IndexedPath> {
   setInterfaces(p: P, previous: readonly number[], next: readonly number[]): void {
     for (const i of previous) if (!next.includes(i)) this.byInterface.delete(i, p);
     for (const i of next) this.byInterface.add(i, p);
+  }
+
+  /** Calls `fn` for every path of the family. */
+  forEachOfFamily(family: Family, fn: (p: P) => void): void {
+    for (const k of this.sortedPeers(family)) for (const p of this.byPeer.get(`${family}:${k}`) ?? []) fn(p);
+  }
+
+  /** Moves a path from the next hop it was indexed under to `next`. */
+  setNextHop(p: P, previous: string | null, next: string | null): void {
+    if (previous === next) return;
+    if (previous !== null) this.byNextHop.delete(previous, p);
+    if (next !== null) this.byNextHop.add(next, p);
+  }
+
+  viaNextHop(key: string): ReadonlySet<P> | undefined {
+    return this.byNextHop.get(key);
   }
 
   withLocal(address: string): ReadonlySet<P> | undefined {

@@ -8,15 +8,18 @@ import type { Family } from '../netlink/types';
 import type { PathSpec } from './types';
 
 export interface NormalizedPath {
-  /** Shared-evaluation key: "local|remote|ifindex|mark". */
+  /** Shared-evaluation key: "local|remote|ifindex|mark", plus "|boundIfindex" when bound. */
   readonly key: string;
   readonly family: Family;
   readonly local: string;
   readonly remote: string;
-  /** Peer bytes (16; IPv4 in the first 4), for prefix matching. */
+  /** Local and peer bytes (16; IPv4 in the first 4), for prefix matching. */
+  readonly localBytes: Uint8Array;
   readonly remoteBytes: Uint8Array;
   readonly ifindex: number | null;
   readonly mark: number | null;
+  /** The device the socket is bound to: every lookup carries it as oif. */
+  readonly boundIfindex: number | null;
   /** Either end is IPv6 link-local: the address only means something with `ifindex`. */
   readonly linkLocal: boolean;
   /** The local address is IPv6 link-local (found only on `ifindex`). */
@@ -59,7 +62,7 @@ function address(spec: PathSpec, field: 'local' | 'remote'): ParsedAddress {
   return { text: canonical, family, bytes, linkLocal: family === 6 && bytes[0] === 0xfe && (bytes[1] & 0xc0) === 0x80 };
 }
 
-function unsigned(spec: PathSpec, field: 'ifindex' | 'mark', min: number): number | null {
+function unsigned(spec: PathSpec, field: 'ifindex' | 'mark' | 'boundIfindex', min: number): number | null {
   const v = spec[field];
   if (v === undefined || v === null) return null;
   if (!Number.isInteger(v) || v < min || v > 0xffffffff) {
@@ -73,7 +76,9 @@ function unsigned(spec: PathSpec, field: 'ifindex' | 'mark', min: number): numbe
 /** Checks and canonicalises a PathSpec; throws InvalidArgumentError (code ERR_INVALID_ARG) saying what to fix. */
 export function normalizePathSpec(spec: PathSpec): NormalizedPath {
   if (spec === null || typeof spec !== 'object') {
-    throw new InvalidArgumentError(`a PathSpec must be an object { local, remote, ifindex?, mark? }, got ${String(spec)}`);
+    throw new InvalidArgumentError(
+      `a PathSpec must be an object { local, remote, ifindex?, mark?, boundIfindex? }, got ${String(spec)}`,
+    );
   }
   const l = address(spec, 'local');
   const r = address(spec, 'remote');
@@ -87,6 +92,7 @@ export function normalizePathSpec(spec: PathSpec): NormalizedPath {
   }
   const ifindex = unsigned(spec, 'ifindex', 1);
   const mark = unsigned(spec, 'mark', 0);
+  const boundIfindex = unsigned(spec, 'boundIfindex', 1);
   const linkLocal = l.linkLocal || r.linkLocal;
   if (linkLocal && ifindex === null) {
     throw new InvalidArgumentError(
@@ -97,29 +103,33 @@ export function normalizePathSpec(spec: PathSpec): NormalizedPath {
   const canonical: PathSpec = { local, remote };
   if (ifindex !== null) canonical.ifindex = ifindex;
   if (mark !== null) canonical.mark = mark;
+  if (boundIfindex !== null) canonical.boundIfindex = boundIfindex;
   return {
-    key: `${local}|${remote}|${ifindex ?? ''}|${mark ?? ''}`,
+    key: `${local}|${remote}|${ifindex ?? ''}|${mark ?? ''}${boundIfindex !== null ? `|${boundIfindex}` : ''}`,
     family: l.family,
     local,
     remote,
+    localBytes: l.bytes,
     remoteBytes: r.bytes,
     ifindex,
     mark,
+    boundIfindex,
     linkLocal,
     localLinkLocal: l.linkLocal,
     spec: Object.freeze(canonical),
   };
 }
 
-/** Parses the CLI form "LOCAL,REMOTE[,IFINDEX[,MARK]]". */
+/** Parses the CLI form "LOCAL,REMOTE[,IFINDEX[,MARK[,BOUND_IFINDEX]]]". */
 export function parsePathArgument(text: string): PathSpec {
-  const [local, remote, ifindex, mark, ...rest] = text.split(',');
+  const [local, remote, ifindex, mark, bound, ...rest] = text.split(',');
   if (!local || !remote || rest.length > 0) {
-    throw new InvalidArgumentError(`--path must be LOCAL,REMOTE[,IFINDEX[,MARK]], got "${text}"`);
+    throw new InvalidArgumentError(`--path must be LOCAL,REMOTE[,IFINDEX[,MARK[,BOUND_IFINDEX]]], got "${text}"`);
   }
   const spec: PathSpec = { local, remote };
   if (ifindex) spec.ifindex = Number(ifindex);
   if (mark) spec.mark = Number(mark);
+  if (bound) spec.boundIfindex = Number(bound);
   normalizePathSpec(spec);
   return spec;
 }

@@ -16,7 +16,9 @@ export type VerdictReason =
   | 'link-down'
   | 'link-removed'
   | 'no-route'
-  | 'unreachable';
+  | 'unreachable'
+  | 'source-mismatch'
+  | 'neighbour-failed';
 
 export interface PathSpec {
   /** Local (source) address of the connection. */
@@ -27,6 +29,11 @@ export interface PathSpec {
   ifindex?: number;
   /** SO_MARK / fwmark the connection's traffic carries (policy routing). */
   mark?: number;
+  /**
+   * Interface index the socket is bound to (SO_BINDTODEVICE, or a VRF device): every
+   * kernel lookup for the path carries it as the output interface, as the socket's do.
+   */
+  boundIfindex?: number;
 }
 
 /** One line of a path's evidence timeline. */
@@ -74,11 +81,19 @@ export interface ChangedInfo {
   route: Route;
 }
 
+/** The judge stopped judging the path because its source ended (the monitor was closed or failed). */
+export interface EndedInfo {
+  /** 'ERR_MONITOR_CLOSED' when the source was closed; else the code of the source's error. */
+  code: string;
+  message: string;
+}
+
 export interface PathWatchEvents {
   suspect: [SuspectInfo];
   recovered: [RecoveredInfo];
   gone: [GoneInfo];
   changed: [ChangedInfo];
+  ended: [EndedInfo];
 }
 
 /** A handle on one watched path. Many handles on the same path share one evaluation. */
@@ -111,13 +126,13 @@ export interface JudgeOptions {
   /** Overrides of the per-reason hold-downs (ms). */
   holdDowns?: Partial<HoldDowns>;
   /**
-   * How long after its carrier was lost or regained an interface that has no usable
-   * address of the path's family yet counts as "in the middle of reconfiguration".
-   * A hold-down that ends meanwhile is extended to the end of this grace.
+   * Cap on a suspect window (ms from the first evidence). A path with no other way to
+   * its peer waits this long before it is gone; one whose peer another path reaches is
+   * judged when its reason's hold-down ends.
    */
-  reconfigurationGraceMs?: number;
-  /** Cap on a suspect window, extensions included (ms from the first evidence). */
   maxSuspectMs?: number;
+  /** While a route with an expiry keeps being used past its foreseen end, how often it is re-checked (ms). */
+  routeRecheckMs?: number;
   /** Entries kept in each path's evidence timeline. */
   evidenceLimit?: number;
 }
@@ -143,9 +158,9 @@ export interface JudgeCounters {
   churnSuppressed: ReasonCounts;
   /** Fresh checks run when a hold-down ended. */
   confirmations: number;
-  /** Losses confirmed before the hold-down ended because the interface was configured again (replacement). */
+  /** Losses confirmed early because the interface was configured again without the address (replacement). */
   earlyConfirmations: number;
-  /** Hold-downs extended because the interface was mid-reconfiguration or the address still tentative. */
+  /** Hold-downs extended because no other path reached the peer or the address was still tentative. */
   extensions: number;
   /** Verdicts given: gone by reason, and path changes. */
   verdicts: { gone: ReasonCounts; changed: number };

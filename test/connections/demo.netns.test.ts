@@ -42,18 +42,18 @@ it('peers inherit only module-loader options (never -e CODE, which would run the
 });
 
 describeNetns('routeguard demo (namespaces)', () => {
-  it('churn closes nothing, the outage closes all 4 just after the hold-down, the clients reconnect', async () => {
+  it('churn closes nothing, a new lease closes all 4 just after the replacement settle, the clients reconnect', async () => {
     const demo = startDemo();
     const code = await demo.exited;
     const out = demo.output();
     console.log(out);
     expect(code, out).toBe(0);
     expect(out).toMatch(/churn over: 0 connections closed; 4\/4 clients echo/);
-    const closed = /4 connections closed with RouteGoneError \(local-address-removed\), (\d+\.\d+) s after the loss/.exec(out);
+    const closed = /4 connections closed with RouteGoneError \(local-address-replaced\), (\d+\.\d+) s after the loss/.exec(out);
     expect(closed, out).not.toBeNull();
     const seconds = Number(closed![1]);
-    expect(seconds).toBeGreaterThanOrEqual(DEFAULT_HOLD_DOWNS['local-address-removed'] / 1000 - 0.05);
-    expect(seconds).toBeLessThanOrEqual(DEFAULT_HOLD_DOWNS['local-address-removed'] / 1000 + 1);
+    expect(seconds).toBeGreaterThanOrEqual(DEFAULT_HOLD_DOWNS['local-address-replaced'] / 1000 - 0.05);
+    expect(seconds).toBeLessThanOrEqual(DEFAULT_HOLD_DOWNS['local-address-replaced'] / 1000 + 1);
     expect(out).toMatch(/4\/4 clients reconnected in [\d.]+ s; 4 echo/);
     expect(out).toMatch(/As expected\.$/m);
     expect(namespacesOf(demo.child.pid!)).toEqual([]);

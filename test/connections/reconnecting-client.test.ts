@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { ConnectionGuard } from '../../src/connections/connection-guard';
 import { ReconnectingWebSocket } from '../../src/connections/reconnecting-client';
-import { MemoryNetworkState } from '../../src/judge/memory-network';
+import { MemoryNetworkState } from '../../src/replay/memory-network';
 import type { NetworkEvent, RouteQuery } from '../../src/netlink/types';
 import type { NetworkSource, RouteLookupResult } from '../../src/netlink/view';
 import { FakeJudge } from '../helpers/fake-judge';

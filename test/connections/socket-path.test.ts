@@ -7,7 +7,7 @@ import { EventEmitter, once } from 'node:events';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { MemoryNetworkState } from '../../src/judge/memory-network';
+import { MemoryNetworkState } from '../../src/replay/memory-network';
 import type { Address, Link } from '../../src/netlink/types';
 import type { NetworkSource } from '../../src/netlink/view';
 import {

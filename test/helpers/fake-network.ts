@@ -8,18 +8,36 @@
  *   admin-down; the monitor's confirmation dump reports them 250 ms later, then 'resync';
  * - lookups are computed from the current state by resolveRoute (never scripted),
  *   honouring route expiry like the kernel (expired routes are skipped before the
- *   lazy RTM_DELROUTE).
+ *   lazy RTM_DELROUTE) and the policy rules;
+ * - lifetimes count down: a re-dump (confirmation, overflow) reports the seconds left,
+ *   and, like the real mirror, neither it nor the overflow diff counts a lifetime-only
+ *   difference as a change (no event; the state holds the fresh object);
+ * - a kernel-managed RA route's expiry is refreshed by each RA with no netlink message
+ *   (refreshRouteExpiry).
  * Steps are scheduled on the VirtualClock with at(ms, fn), so the judge's timers and the
  * scripted churn interleave in time order.
  */
 import { EventEmitter } from 'node:events';
 import { IFA_F_PERMANENT, IFA_F_TENTATIVE, IFF_LOWER_UP, IFF_RUNNING, IFF_UP } from '../../src/netlink/flags';
 import { isIPv6LinkLocal, normalizeIp, parseIp, formatIp } from '../../src/netlink/ip';
-import type { Address, Family, Link, NetworkEvent, Route, RouteNexthop, RouteQuery, RouteType } from '../../src/netlink/types';
+import type {
+  Address,
+  Family,
+  Link,
+  Neighbour,
+  NeighbourState,
+  NetworkEvent,
+  Route,
+  RouteNexthop,
+  RouteQuery,
+  RouteType,
+  Rule,
+} from '../../src/netlink/types';
 import type { NetworkSource, RouteLookupResult } from '../../src/netlink/view';
 import { VirtualClock } from '../../src/judge/clock';
-import { addressKey, MemoryNetworkState, routeKey } from '../../src/judge/memory-network';
-import { resolveRoute } from '../../src/judge/route-resolver';
+import { addressKey, routeKey } from '../../src/netlink/keys';
+import { MemoryNetworkState } from '../../src/replay/memory-network';
+import { resolveRoute } from '../../src/replay/route-resolver';
 
 export const CONFIRM_DELAY_MS = 250;
 
@@ -77,6 +95,46 @@ function makeRoute(spec: RouteSpec): Route {
   };
 }
 
+const NUD_BITS: Record<NeighbourState, number> = {
+  incomplete: 0x01,
+  reachable: 0x02,
+  stale: 0x04,
+  delay: 0x08,
+  probe: 0x10,
+  failed: 0x20,
+  noarp: 0x40,
+  permanent: 0x80,
+  none: 0x00,
+};
+
+function makeRule(spec: Partial<Rule> & { family: Family; priority: number }): Rule {
+  return {
+    action: 'to-table',
+    table: 254,
+    flags: spec.invert ? 2 : 0,
+    invert: false,
+    source: null,
+    sourceLength: 0,
+    destination: null,
+    destinationLength: 0,
+    tos: 0,
+    fwmark: null,
+    fwmask: null,
+    iifName: null,
+    oifName: null,
+    suppressPrefixLength: null,
+    suppressIfGroup: null,
+    goto: null,
+    uidRange: null,
+    ipProtocol: null,
+    sourcePorts: null,
+    destinationPorts: null,
+    l3mdev: false,
+    protocol: 0,
+    ...spec,
+  };
+}
+
 export class FakeNetwork extends EventEmitter implements NetworkSource {
   readonly state: MemoryNetworkState;
   synced = true;
@@ -86,6 +144,8 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
   private nextIndex = 1;
   private muted = false;
   private readonly silentlyFlushed: Route[] = [];
+  /** When each address (by key) was last reported, to count its lifetimes down. */
+  private readonly reportedAt = new Map<string, number>();
   private confirmScheduled = false;
 
   constructor(readonly clock: VirtualClock) {
@@ -94,6 +154,12 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
     const lo = this.addLink('lo');
     this.addAddress(lo, '127.0.0.1/8');
     this.addAddress(lo, '::1/128');
+    // The rules every namespace starts with (`ip rule`): local, main, default.
+    for (const family of [4, 6] as const) {
+      this.addRule({ family, priority: 0, table: 255 });
+      this.addRule({ family, priority: 32766, table: 254 });
+      if (family === 4) this.addRule({ family, priority: 32767, table: 253 });
+    }
   }
 
   lookupRoute(query: RouteQuery): RouteLookupResult {
@@ -108,6 +174,7 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
 
   private emitEvent(event: NetworkEvent): void {
     this.state.apply(event);
+    if (event.type === 'address') this.reportedAt.set(addressKey(event.address), event.time);
     if (this.muted) return;
     this.emitted.push(event);
     this.emit('event', event);
@@ -202,7 +269,11 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
       const masked = new Uint8Array(parsed.bytes);
       for (let bit = a.prefixLength; bit < maxLen; bit++) masked[bit >> 3] &= ~(0x80 >> (bit & 7));
       const prefix = `${formatIp(masked, a.family)}/${a.prefixLength}`;
-      if (!this.state.routesTo(254, prefix).some((r) => r.oif === a.index)) {
+      // Loopback's prefix is local (the kernel's `local 127.0.0.0/8 dev lo table local`).
+      const loopback = this.state.link(a.index)?.name === 'lo';
+      if (loopback && this.state.routesTo(255, prefix).length === 0) {
+        this.addRoute({ to: prefix, dev: a.index, table: 255, type: 'local', protocol: 2, src: text });
+      } else if (!loopback && !this.state.routesTo(254, prefix).some((r) => r.oif === a.index)) {
         this.addRoute({ to: prefix, dev: a.index, protocol: 2, src: a.family === 4 ? text : undefined, metric: a.family === 6 ? 256 : 0 });
       }
     }
@@ -254,6 +325,17 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
     return route;
   }
 
+  /**
+   * An RA refreshed a kernel-managed route's lifetime: the kernel updates the expiry
+   * and sends no RTM_NEWROUTE (lookups honour the new expiry; the mirror keeps the old one).
+   */
+  refreshRouteExpiry(spec: RouteSpec, seconds: number): void {
+    const route = makeRoute({ ...spec, expires: seconds });
+    this.muted = true;
+    this.state.apply({ type: 'route', action: 'changed', route, previous: null, time: this.clock.now() });
+    this.muted = false;
+  }
+
   removeRoute(spec: RouteSpec): void {
     const key = routeKey(makeRoute(spec));
     const existing = [...this.state.routes()].find((r) => routeKey(r) === key);
@@ -302,6 +384,42 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
     }
   }
 
+  // ---- policy rules and neighbours ----
+
+  /** `ip rule add ...`: RTM_NEWRULE (defaults: from all, action to-table). */
+  addRule(spec: Partial<Rule> & { family: Family; priority: number }): Rule {
+    const rule = makeRule(spec);
+    this.emitEvent({ type: 'rule', action: 'added', rule, previous: null, time: this.clock.now() });
+    return rule;
+  }
+
+  removeRule(rule: Rule): void {
+    this.emitEvent({ type: 'rule', action: 'removed', rule, previous: rule, time: this.clock.now() });
+  }
+
+  /** The kernel's neighbour entry for `address` on `index` moves to `state` (RTM_NEWNEIGH). */
+  setNeighbour(index: number, address: string, state: NeighbourState): Neighbour {
+    const text = normalizeIp(address)!;
+    const previous = this.state.neighbour(index, text) ?? null;
+    const neighbour: Neighbour = {
+      family: parseIp(text)!.family,
+      index,
+      address: text,
+      state: NUD_BITS[state],
+      stateName: state,
+      flags: 0,
+      linkAddress: state === 'failed' || state === 'incomplete' ? null : '02:00:00:00:00:01',
+    };
+    this.emitEvent({ type: 'neighbour', action: previous ? 'changed' : 'added', neighbour, previous, time: this.clock.now() });
+    return neighbour;
+  }
+
+  /** The kernel drops the entry (garbage collection, link down): RTM_DELNEIGH. */
+  removeNeighbour(index: number, address: string): void {
+    const neighbour = this.state.neighbour(index, normalizeIp(address)!)!;
+    this.emitEvent({ type: 'neighbour', action: 'removed', neighbour, previous: neighbour, time: this.clock.now() });
+  }
+
   // ---- ENOBUFS ----
 
   /**
@@ -319,19 +437,40 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
     const after = this.state.snapshot();
     const counts = { added: 0, changed: 0, removed: 0 };
     const now = this.clock.now();
-    const diff = <T>(a: T[], b: T[], key: (x: T) => string, make: (action: 'added' | 'changed' | 'removed', value: T, previous: T | null) => NetworkEvent) => {
+    const diff = <T>(
+      a: T[],
+      b: T[],
+      key: (x: T) => string,
+      same: (x: T, y: T) => boolean,
+      make: (action: 'added' | 'changed' | 'removed', value: T, previous: T | null) => NetworkEvent,
+    ) => {
       const old = new Map(a.map((x) => [key(x), x]));
       const cur = new Map(b.map((x) => [key(x), x]));
       for (const [k, v] of old) if (!cur.has(k)) { counts.removed++; this.emitDiff(make('removed', v, v)); }
       for (const [k, v] of cur) {
         const o = old.get(k);
         if (!o) { counts.added++; this.emitDiff(make('added', v, null)); }
-        else if (JSON.stringify(o) !== JSON.stringify(v)) { counts.changed++; this.emitDiff(make('changed', v, o)); }
+        else if (!same(o, v)) { counts.changed++; this.emitDiff(make('changed', v, o)); }
       }
     };
-    diff(before.links, after.links, (l) => String(l.index), (action, link, previous) => ({ type: 'link', action, link, previous, time: now }));
-    diff(before.addresses, after.addresses, addressKey, (action, address, previous) => ({ type: 'address', action, address, previous, time: now }));
-    diff(before.routes, after.routes, routeKey, (action, route, previous) => ({ type: 'route', action, route, previous, time: now }));
+    // What the real mirror compares in a re-dump: lifetimes and expiries count down and are
+    // never a difference (network-state.ts sameAddress/sameLink, route-table stampIfSame).
+    const sameJson = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+    diff(before.links, after.links, (l) => String(l.index), sameJson, (action, link, previous) => ({ type: 'link', action, link, previous, time: now }));
+    diff(
+      before.addresses,
+      after.addresses,
+      addressKey,
+      (x, y) => x.flags === y.flags && x.scope === y.scope && x.address === y.address && x.label === y.label,
+      (action, address, previous) => ({ type: 'address', action, address, previous, time: now }),
+    );
+    diff(
+      before.routes,
+      after.routes,
+      routeKey,
+      (x, y) => sameJson({ ...x, expires: null }, { ...y, expires: null }),
+      (action, route, previous) => ({ type: 'route', action, route, previous, time: now }),
+    );
     this.emitResync('overflow', counts);
   }
 
@@ -341,6 +480,22 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
   }
 
   private emitResync(reason: 'overflow' | 'confirm', counts: { added: number; changed: number; removed: number }): void {
+    this.redumpLifetimes();
     this.emitDiff({ type: 'resync', reason, ...counts, time: this.clock.now() });
+  }
+
+  /** A re-dump reports the whole seconds of lifetime left; the mirror stores them silently. */
+  private redumpLifetimes(): void {
+    const now = this.clock.now();
+    this.muted = true;
+    for (const a of [...this.state.addresses()]) {
+      if (a.validLifetime === null) continue;
+      const elapsed = Math.floor((now - (this.reportedAt.get(addressKey(a)) ?? now)) / 1000);
+      const left = (lifetime: number | null) => (lifetime === null ? null : Math.max(0, lifetime - elapsed));
+      const fresh: Address = { ...a, validLifetime: left(a.validLifetime), preferredLifetime: left(a.preferredLifetime) };
+      this.state.apply({ type: 'address', action: 'changed', address: fresh, previous: a, time: now });
+      this.reportedAt.set(addressKey(fresh), now - ((now - (this.reportedAt.get(addressKey(a)) ?? now)) % 1000));
+    }
+    this.muted = false;
   }
 }

@@ -8,87 +8,17 @@ import { PassThrough } from 'node:stream';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { run as pathCommand } from '../../src/cli/commands/path';
 import { run as recordCommand } from '../../src/cli/commands/record';
 import { run as replayCommand } from '../../src/cli/commands/replay';
 import { DEFAULT_HOLD_DOWNS } from '../../src/judge/hold-downs';
-import { PathJudge } from '../../src/judge/path-judge';
-import type { PathSpec, PathWatch, VerdictReason } from '../../src/judge/types';
-import { NetlinkMonitor } from '../../src/monitor';
-import { createNetns, createVeth, describeNetns, waitFor, type NetNs } from '../helpers/netns';
+import { createNetns, createVeth, describeNetns, waitFor } from '../helpers/netns';
+import { events, expectGoneOnTime, record, sleep, timings, V4, V6, W, withHost } from './netns-host';
 
-const V4 = { local: '192.0.2.10', peer: '198.51.100.7' };
-const V6 = { local: '2001:db8:1::10', peer: '2001:db8:ff::7' };
 const HOLD = DEFAULT_HOLD_DOWNS;
-/** The issue's bound: a real loss is acted on within hold-down + 250 ms. */
-const LATE_MS = 250;
 
-interface Seen {
-  event: 'suspect' | 'recovered' | 'gone' | 'changed';
-  reason?: VerdictReason;
-  /** performance.now() when heard. */
-  at: number;
-}
-
-interface Host {
-  ns: NetNs;
-  monitor: NetlinkMonitor;
-  judge: PathJudge;
-  watch(spec: PathSpec): { watch: PathWatch; seen: Seen[] };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A namespace with veth v0 (host side) and v1 (its peer, to cut carrier): IPv4 and IPv6 addresses and default routes. */
-async function withHost(fn: (h: Host) => Promise<void>): Promise<void> {
-  const ns = createNetns('rgjudge');
-  let monitor: NetlinkMonitor | null = null;
-  let judge: PathJudge | null = null;
-  try {
-    createVeth(ns, 'v0', null, 'v1');
-    ns.ipBatch([
-      `addr add ${V4.local}/24 dev v0`,
-      'route add default via 192.0.2.1 dev v0',
-      `addr add ${V6.local}/64 dev v0 nodad`,
-      'route add default via fe80::1 dev v0',
-    ]);
-    monitor = new NetlinkMonitor({ netns: ns.path });
-    await monitor.start();
-    const j = (judge = new PathJudge(monitor));
-    await fn({
-      ns,
-      monitor,
-      judge: j,
-      watch(spec) {
-        const watch = j.watch(spec);
-        const seen: Seen[] = [];
-        watch.on('suspect', (i) => seen.push({ event: 'suspect', reason: i.reason, at: performance.now() }));
-        watch.on('recovered', (i) => seen.push({ event: 'recovered', reason: i.reason, at: performance.now() }));
-        watch.on('gone', (i) => seen.push({ event: 'gone', reason: i.reason, at: performance.now() }));
-        watch.on('changed', () => seen.push({ event: 'changed', at: performance.now() }));
-        return { watch, seen };
-      },
-    });
-  } finally {
-    judge?.close();
-    monitor?.close();
-    ns.destroy();
-  }
-}
-
-/** Waits for the verdict and checks it came with `reason`, at least `holdMs` and less than holdMs + 250 ms after t0. */
-async function expectGoneOnTime(seen: Seen[], t0: number, reason: VerdictReason, holdMs: number, minMs = holdMs): Promise<void> {
-  await waitFor(() => seen.some((s) => s.event === 'gone'), holdMs + 2000, 'the verdict');
-  const gone = seen.find((s) => s.event === 'gone')!;
-  expect(gone.reason).toBe(reason);
-  expect(gone.at - t0).toBeGreaterThanOrEqual(minMs);
-  expect(gone.at - t0).toBeLessThan(holdMs + LATE_MS);
-}
-
-function events(seen: Seen[]): Array<[string, string | undefined]> {
-  return seen.filter((s) => s.event !== 'changed').map((s) => [s.event, s.reason]);
-}
+afterAll(() => console.log(`judge.netns timings (verdict after the first evidence):\n  ${timings.join('\n  ')}`));
 
 describeNetns('PathJudge on the real kernel (private namespaces)', () => {
   describe.concurrent('churn and losses at measured timings', () => {
@@ -145,21 +75,16 @@ describeNetns('PathJudge on the real kernel (private namespaces)', () => {
         expect(watch.state).toBe('viable');
       }));
 
-    it('carrier lost for good: gone (link-down) within hold-down + 250 ms', () =>
-      withHost(async (h) => {
-        const { seen } = h.watch({ local: V4.local, remote: V4.peer });
-        const t0 = performance.now();
-        h.ns.ip('link set v1 down');
-        await expectGoneOnTime(seen, t0, 'link-down', HOLD['link-down']);
-      }));
-
-    it('address removed for good (DHCP release): gone (local-address-removed) within hold-down + 250 ms', () =>
-      withHost(async (h) => {
-        const { seen } = h.watch({ local: V4.local, remote: V4.peer });
-        const t0 = performance.now();
-        h.ns.ip(`addr del ${V4.local}/24 dev v0`);
-        await expectGoneOnTime(seen, t0, 'local-address-removed', HOLD['local-address-removed']);
-      }));
+    it('address removed for good (DHCP release) with a second uplink: gone (local-address-removed) within hold-down + 250 ms', () =>
+      withHost(
+        async (h) => {
+          const { seen } = h.watch({ local: V4.local, remote: V4.peer });
+          const t0 = performance.now();
+          h.ns.ip(`addr del ${V4.local}/24 dev v0`);
+          record('DHCP release, second uplink', await expectGoneOnTime(seen, t0, 'local-address-removed', HOLD['local-address-removed']));
+        },
+        { secondUplink: true },
+      ));
 
     it('a new lease (another address, old one not back): replacement confirms in ~200 ms', () =>
       withHost(async (h) => {
@@ -167,18 +92,23 @@ describeNetns('PathJudge on the real kernel (private namespaces)', () => {
         const t0 = performance.now();
         h.ns.ip(`addr del ${V4.local}/24 dev v0`);
         h.ns.ipBatch(['addr add 192.0.2.77/24 dev v0', 'route add default via 192.0.2.1 dev v0']);
-        await expectGoneOnTime(seen, t0, 'local-address-replaced', HOLD['local-address-replaced']);
+        record('replacement address', await expectGoneOnTime(seen, t0, 'local-address-replaced', HOLD['local-address-replaced']));
       }));
 
-    it('link deleted: gone (link-removed) within hold-down + 250 ms, IPv4 and IPv6', () =>
-      withHost(async (h) => {
-        const v4 = h.watch({ local: V4.local, remote: V4.peer });
-        const v6 = h.watch({ local: V6.local, remote: V6.peer });
-        const t0 = performance.now();
-        h.ns.ip('link del v0');
-        // The first evidence (the address removals) precedes RTM_DELLINK by a few ms.
-        for (const { seen } of [v4, v6]) await expectGoneOnTime(seen, t0, 'link-removed', HOLD['link-removed'], HOLD['link-removed'] - 50);
-      }));
+    it('link deleted with a second uplink: gone (link-removed) within hold-down + 250 ms, IPv4 and IPv6', () =>
+      withHost(
+        async (h) => {
+          const v4 = h.watch({ local: V4.local, remote: V4.peer });
+          const v6 = h.watch({ local: V6.local, remote: V6.peer });
+          const t0 = performance.now();
+          h.ns.ip('link del v0');
+          // The first evidence (the address removals) precedes RTM_DELLINK by a few ms.
+          for (const { seen } of [v4, v6]) {
+            record('link deleted, second uplink', await expectGoneOnTime(seen, t0, 'link-removed', HOLD['link-removed'], HOLD['link-removed'] - 50));
+          }
+        },
+        { secondUplink: true },
+      ));
 
     it('default route replaced by one with another metric: make-before-break silent, break-before-make recovers', () =>
       withHost(async (h) => {
@@ -200,16 +130,34 @@ describeNetns('PathJudge on the real kernel (private namespaces)', () => {
         expect(watch.state).toBe('viable');
       }));
 
-    it('a better path via another interface: changed with old and new egress, still viable', () =>
+    it('the path\'s address deprecated: changed (new connections use another source), same egress, still viable', () =>
       withHost(async (h) => {
-        createVeth(h.ns, 'w0', null, 'w1');
-        h.ns.ip('addr add 203.0.113.10/24 dev w0');
-        const { watch } = h.watch({ local: V4.local, remote: V4.peer });
-        const changed = new Promise<[number | null, number | null]>((resolve) =>
-          watch.once('changed', (c) => resolve([c.previous!.oif, c.current.oif])),
+        h.ns.ip('addr add 2001:db8:1::20/64 dev v0 nodad preferred_lft 0'); // deprecated for now
+        const { watch, seen } = h.watch({ local: V6.local, remote: V6.peer });
+        expect(watch.route?.preferredSource).toBe(V6.local);
+        const changed = new Promise<[string | null, string | null, boolean]>((resolve) =>
+          watch.once('changed', (c) => resolve([c.previous!.preferredSource, c.current.preferredSource, c.previous!.oif === c.current.oif])),
         );
-        h.ns.ip('route add 198.51.100.0/24 via 203.0.113.1 dev w0');
-        expect(await changed).toEqual([h.ns.ifindex('v0'), h.ns.ifindex('w0')]);
+        h.ns.ipBatch(['addr change 2001:db8:1::20/64 dev v0 preferred_lft forever', `addr change ${V6.local}/64 dev v0 preferred_lft 0`]);
+        const [before, after, sameEgress] = await changed;
+        expect(sameEgress).toBe(true);
+        expect(after).toBe('2001:db8:1::20');
+        expect(before).not.toBe(after);
+        expect(watch.state).toBe('viable');
+        expect(events(seen)).toEqual([]);
+      }));
+
+    it('a secondary promoted to primary (the source moves to the path\'s own address): no changed', () =>
+      withHost(async (h) => {
+        h.ns.ipBatch(['addr add 192.0.2.11/24 dev v0']);
+        h.ns.exec('sysctl', ['-qw', 'net.ipv4.conf.v0.promote_secondaries=1']);
+        const { watch, seen } = h.watch({ local: '192.0.2.11', remote: V4.peer });
+        expect(watch.route?.preferredSource).toBe(V4.local);
+        h.ns.ip(`addr del ${V4.local}/24 dev v0`);
+        await waitFor(() => h.monitor.state.findAddresses('192.0.2.11').length > 0 && h.monitor.lookupRoute({ to: V4.peer }).ok, 2000, 'promotion');
+        await sleep(300);
+        expect(h.monitor.lookupRoute({ to: V4.peer })).toMatchObject({ ok: true, route: { preferredSource: '192.0.2.11' } });
+        expect(seen.filter((s) => s.event === 'changed')).toEqual([]);
         expect(watch.state).toBe('viable');
       }));
   });
@@ -218,7 +166,13 @@ describeNetns('PathJudge on the real kernel (private namespaces)', () => {
     const ns = createNetns('rgjudge');
     try {
       createVeth(ns, 'v0', null, 'v1');
-      ns.ipBatch([`addr add ${V4.local}/24 dev v0`, 'route add default via 192.0.2.1 dev v0']);
+      createVeth(ns, 'w0', null, 'w1');
+      ns.ipBatch([
+        `addr add ${V4.local}/24 dev v0`,
+        'route add default via 192.0.2.1 dev v0',
+        `addr add ${W.v4}/24 dev w0`,
+        `route add default via ${W.gateway4} dev w0 metric 200`,
+      ]);
       const stdout = new PassThrough();
       let text = '';
       stdout.on('data', (d) => (text += d));
@@ -241,7 +195,13 @@ describeNetns('PathJudge on the real kernel (private namespaces)', () => {
     const ns = createNetns('rgjudge');
     try {
       createVeth(ns, 'v0', null, 'v1');
-      ns.ipBatch([`addr add ${V4.local}/24 dev v0`, 'route add default via 192.0.2.1 dev v0']);
+      createVeth(ns, 'w0', null, 'w1');
+      ns.ipBatch([
+        `addr add ${V4.local}/24 dev v0`,
+        'route add default via 192.0.2.1 dev v0',
+        `addr add ${W.v4}/24 dev w0`,
+        `route add default via ${W.gateway4} dev w0 metric 200`,
+      ]);
       const file = join(dir, 'rec.ndjson');
       const controller = new AbortController();
       const io = { stdout: new PassThrough(), stderr: new PassThrough(), signal: controller.signal };
@@ -257,8 +217,8 @@ describeNetns('PathJudge on the real kernel (private namespaces)', () => {
       await sleep(50);
       ns.ipBatch([`addr add ${V4.local}/24 dev v0`, 'route add default via 192.0.2.1 dev v0']);
       await sleep(500);
-      ns.ip('link set v1 down');
-      await sleep(HOLD['link-down'] + 400);
+      ns.ip('link set v0 down'); // its routes flushed: the lookup from its address now leaves through w0
+      await sleep(HOLD['source-mismatch'] + 400);
       controller.abort();
       expect(await recording).toBe(0);
 
@@ -270,13 +230,14 @@ describeNetns('PathJudge on the real kernel (private namespaces)', () => {
       const lines = json.trim().split('\n').map((l) => JSON.parse(l) as { at: number; event: string; reason?: string });
       const verdicts = lines.filter((l) => ['suspect', 'recovered', 'gone'].includes(l.event));
       // The churn: suspect on the deletion (and again as no-route if the address came back a
-      // moment before its default route), recovered once; then the carrier loss, judged gone.
+      // moment before its default route), recovered once; then v0 down: the path's source no
+      // longer fits the egress (w0), and w0 would carry a reconnect: gone at the hold-down.
       expect(verdicts[0]).toMatchObject({ event: 'suspect', reason: 'local-address-removed' });
       expect(verdicts.filter((l) => l.event === 'recovered')).toHaveLength(1);
       const afterRecovery = verdicts.slice(verdicts.findIndex((l) => l.event === 'recovered') + 1);
       expect(afterRecovery).toEqual([
-        { at: expect.any(Number), event: 'suspect', reason: 'link-down', deadline: afterRecovery[0].at + HOLD['link-down'] },
-        { at: afterRecovery[0].at + HOLD['link-down'], event: 'gone', reason: 'link-down' },
+        { at: expect.any(Number), event: 'suspect', reason: 'source-mismatch', deadline: afterRecovery[0].at + HOLD['source-mismatch'] },
+        { at: afterRecovery[0].at + HOLD['source-mismatch'], event: 'gone', reason: 'source-mismatch' },
       ]);
     } finally {
       ns.destroy();

@@ -1,40 +1,54 @@
 /**
- * Real losses: the judge must declare them gone, with the right reason, at the
- * hold-down's end (or earlier on replacement / foreseen expiry), under a virtual clock.
+ * Real losses: the judge must declare them gone, with the right reason, under a
+ * virtual clock: at the hold-down's end when another path reaches the peer (or
+ * earlier on replacement / foreseen expiry), at the cap when nothing does.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_HOLD_DOWNS } from '../../src/judge/hold-downs';
+import { JUDGE_DEFAULTS } from '../../src/judge/hold-downs';
 import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_PERMANENT, IFA_F_TEMPORARY, IFA_F_TENTATIVE } from '../../src/netlink/flags';
-import { makeHost, V4, V6 } from './scenario-helpers';
-
-const HOLD = DEFAULT_HOLD_DOWNS;
+import { addSecondUplink, CAP, HOLD, makeHost, UPLINK2, V4, V6 } from './scenario-helpers';
 
 describe('carrier and links', () => {
-  it('carrier lost for good: gone (link-down) exactly when the hold-down ends', () => {
+  it('carrier lost for good on the only uplink: suspect at once, patient to the cap, then gone (link-down)', () => {
     const h = makeHost();
     const { watch, seen } = h.watch({ local: V4.local, remote: V4.peer });
     h.net.setCarrier(h.eth0, false);
     h.runUntil(60_000);
-    expect(seen.map((s) => [s.at, s.event, s.reason])).toEqual([
+    expect(h.verdicts(seen)).toEqual([
       [0, 'suspect', 'link-down'],
-      [HOLD['link-down'], 'gone', 'link-down'],
+      [CAP, 'gone', 'link-down'],
     ]);
     expect(watch.state).toBe('gone');
-    expect(watch.reason).toBe('link-down');
+    expect(watch.evidence.map((e) => e.summary).join('\n')).toMatch(/no other path reaches 198\.51\.100\.7/);
+    expect(h.judge.counters().extensions).toBe(1);
   });
 
-  it('admin down (ip link set down): IPv4 routes flushed silently, IPv6 address dropped: both gone as link-down', () => {
+  it('admin down on the only uplink (IPv4 routes flushed silently, IPv6 address dropped): both gone at the cap', () => {
     const h = makeHost();
     const v4 = h.watch({ local: V4.local, remote: V4.peer });
     const v6 = h.watch({ local: V6.local, remote: V6.peer });
     h.net.setAdminUp(h.eth0, false);
     h.runUntil(60_000);
-    for (const { seen } of [v4, v6]) {
-      expect(seen.at(-1)).toEqual({ at: HOLD['link-down'], event: 'gone', reason: 'link-down' });
-    }
+    for (const { seen } of [v4, v6]) expect(seen.at(-1)).toEqual({ at: CAP, event: 'gone', reason: 'link-down' });
   });
 
-  it('link deleted: addresses and routes go first, then RTM_DELLINK: gone (link-removed) 500 ms after the first evidence', () => {
+  it('admin down with a second uplink carrying the peers: confirmed at the hold-down (IPv4: the source no longer fits)', () => {
+    const h = makeHost({}, (net) => addSecondUplink(net));
+    const v4 = h.watch({ local: V4.local, remote: V4.peer });
+    const v6 = h.watch({ local: V6.local, remote: V6.peer });
+    h.net.setAdminUp(h.eth0, false);
+    h.runUntil(60_000);
+    // IPv4 keeps its address on the down link; the lookup from it now leaves through eth1.
+    expect(h.verdicts(v4.seen)).toEqual([
+      [0, 'suspect', 'source-mismatch'],
+      [HOLD['source-mismatch'], 'gone', 'source-mismatch'],
+    ]);
+    // IPv6: the link event (routes unusable: the source no longer fits) precedes the address's removal.
+    expect(v6.seen[0]).toMatchObject({ at: 0, event: 'suspect' });
+    expect(v6.seen.at(-1)).toEqual({ at: HOLD['link-down'], event: 'gone', reason: 'link-down' });
+  });
+
+  it('link deleted, nothing else reaches the peer: patient to the cap (a tunnel may come back)', () => {
     const h = makeHost();
     const v6 = h.watch({ local: V6.local, remote: V6.peer });
     const ll = h.watch({ local: 'fe80::10', remote: 'fe80::1', ifindex: h.eth0 });
@@ -42,33 +56,54 @@ describe('carrier and links', () => {
     h.runUntil(60_000);
     for (const { seen, watch } of [v6, ll]) {
       expect(seen[0]).toMatchObject({ at: 0, event: 'suspect' });
-      expect(seen.at(-1)).toEqual({ at: HOLD['link-removed'], event: 'gone', reason: 'link-removed' });
+      expect(seen.at(-1)).toEqual({ at: CAP, event: 'gone', reason: 'link-removed' });
       expect(watch.evidence.some((e) => e.event?.type === 'link' && e.event.action === 'removed')).toBe(true);
     }
   });
 
-  it('dhcpcd flap after which the addresses never return: patience is capped, gone at carrier-up + 12 s', () => {
+  it('link deleted with a second uplink: gone (link-removed) 500 ms after the first evidence', () => {
+    const h = makeHost({}, (net) => addSecondUplink(net));
+    const v4 = h.watch({ local: V4.local, remote: V4.peer });
+    const v6 = h.watch({ local: V6.local, remote: V6.peer });
+    h.net.removeLink(h.eth0);
+    h.runUntil(60_000);
+    for (const { seen } of [v4, v6]) expect(seen.at(-1)).toEqual({ at: HOLD['link-removed'], event: 'gone', reason: 'link-removed' });
+  });
+
+  it('dhcpcd flap after which the addresses never return: patience is capped, gone at the cap', () => {
     const h = makeHost();
     const { seen } = h.watch({ local: V4.local, remote: V4.peer });
     h.net.setCarrier(h.eth0, false);
     h.net.at(10, () => h.net.removeAddress(h.eth0, V4.local));
     h.net.at(300, () => h.net.setCarrier(h.eth0, true));
     h.runUntil(60_000);
-    expect(seen.at(-1)).toEqual({ at: 300 + 12_000, event: 'gone', reason: 'local-address-removed' });
+    expect(seen.at(-1)).toEqual({ at: CAP, event: 'gone', reason: 'local-address-removed' });
     expect(h.judge.counters().extensions).toBe(1);
   });
 });
 
 describe('addresses', () => {
-  it('DHCP release (address and routes deleted, nothing comes back): gone at the hold-down', () => {
+  it('DHCP release on the only uplink (address and routes deleted, nothing comes back): gone at the cap', () => {
     const h = makeHost();
     const { seen } = h.watch({ local: V4.local, remote: V4.peer });
     h.net.removeAddress(h.eth0, V4.local);
     h.runUntil(60_000);
-    expect(seen.map((s) => [s.at, s.event, s.reason])).toEqual([
+    expect(h.verdicts(seen)).toEqual([
+      [0, 'suspect', 'local-address-removed'],
+      [CAP, 'gone', 'local-address-removed'],
+    ]);
+  });
+
+  it('DHCP release with a second uplink: gone at the hold-down (a reconnect would work now)', () => {
+    const h = makeHost({}, (net) => addSecondUplink(net));
+    const { seen, watch } = h.watch({ local: V4.local, remote: V4.peer });
+    h.net.removeAddress(h.eth0, V4.local);
+    h.runUntil(60_000);
+    expect(h.verdicts(seen)).toEqual([
       [0, 'suspect', 'local-address-removed'],
       [HOLD['local-address-removed'], 'gone', 'local-address-removed'],
     ]);
+    expect(watch.evidence.map((e) => e.summary).join('\n')).toMatch(/a new connection would go through eth1 \(index \d+\) from 203\.0\.113\.10/);
   });
 
   it('a new lease (another IPv4 address on the interface, old one not back): replacement confirms early', () => {
@@ -186,7 +221,7 @@ describe('addresses', () => {
 });
 
 describe('routes', () => {
-  it('RA expiry: the default route expires at 30 s, the kernel deletes it only at 55 s: gone at 30 s + hold-down', () => {
+  it('RA expiry: the default route expires at 30 s, the kernel deletes it only at 55 s: suspect at 30 s, gone at the cap', () => {
     const h = makeHost({}, (net, eth0) => {
       net.removeRoute({ to: 'default6', via: V6.gateway, dev: eth0 });
       net.addRoute({ to: 'default6', via: V6.gateway, dev: eth0, protocol: 9, expires: 30 });
@@ -194,65 +229,78 @@ describe('routes', () => {
     const { seen } = h.watch({ local: V6.local, remote: V6.peer });
     h.net.at(55_000, () => h.net.removeRoute({ to: 'default6', via: V6.gateway, dev: h.eth0 }));
     h.runUntil(90_000);
-    expect(seen.map((s) => [s.at, s.event, s.reason])).toEqual([
+    expect(h.verdicts(seen)).toEqual([
       [30_000, 'suspect', 'no-route'],
-      [30_000 + HOLD['no-route'], 'gone', 'no-route'],
+      [30_000 + CAP, 'gone', 'no-route'],
     ]);
   });
 
-  it('router lifetime 0 (default route removed at once): gone at the hold-down', () => {
+  it('RA refreshes the route silently, then the router falls silent: the loss is seen within routeRecheckMs of the real expiry', () => {
+    const h = makeHost({}, (net, eth0) => {
+      net.removeRoute({ to: 'default6', via: V6.gateway, dev: eth0 });
+      net.addRoute({ to: 'default6', via: V6.gateway, dev: eth0, protocol: 9, expires: 30 });
+    });
+    const route = { to: 'default6', via: V6.gateway, dev: h.eth0, protocol: 9 };
+    const { seen } = h.watch({ local: V6.local, remote: V6.peer });
+    // RAs every 10 s until 40 s: the route's last lifetime ends at 70 s; the kernel deletes it at 95 s.
+    for (let t = 10_000; t <= 40_000; t += 10_000) h.net.at(t, () => h.net.refreshRouteExpiry(route, 30));
+    h.net.at(95_000, () => h.net.removeRoute(route));
+    h.runUntil(200_000);
+    const suspect = seen.find((s) => s.event === 'suspect')!;
+    expect(suspect.reason).toBe('no-route');
+    expect(suspect.at).toBeGreaterThanOrEqual(70_000);
+    expect(suspect.at).toBeLessThanOrEqual(70_000 + JUDGE_DEFAULTS.routeRecheckMs);
+    expect(seen.at(-1)).toEqual({ at: suspect.at + CAP, event: 'gone', reason: 'no-route' });
+  });
+
+  it('router lifetime 0 on the only uplink (default route removed at once): gone at the cap', () => {
     const h = makeHost();
     const { seen } = h.watch({ local: V6.local, remote: V6.peer });
     h.net.removeRoute({ to: 'default6', via: V6.gateway, dev: h.eth0 });
     h.runUntil(60_000);
-    expect(seen.at(-1)).toEqual({ at: HOLD['no-route'], event: 'gone', reason: 'no-route' });
+    expect(seen.at(-1)).toEqual({ at: CAP, event: 'gone', reason: 'no-route' });
   });
 
-  it('an unreachable route installed for the peer: gone (unreachable)', () => {
+  it('an unreachable route installed for the peer: suspect at once, gone at the cap (nothing reaches it)', () => {
     const h = makeHost();
     const { seen } = h.watch({ local: V4.local, remote: V4.peer });
     h.net.addRoute({ to: `${V4.peer}/32`, type: 'unreachable' });
     h.runUntil(60_000);
-    expect(seen.map((s) => [s.at, s.event, s.reason])).toEqual([
+    expect(h.verdicts(seen)).toEqual([
       [0, 'suspect', 'unreachable'],
-      [HOLD.unreachable, 'gone', 'unreachable'],
+      [CAP, 'gone', 'unreachable'],
     ]);
   });
 
-  it('ECMP: one nexthop removed while another remains: no suspicion; changed when the used one went', () => {
-    const h = makeHost({}, (net) => {
-      const eth1 = net.addLink('eth1');
-      net.addAddress(eth1, '203.0.113.10/24');
-    });
-    const eth1 = h.net.state.linkByName('eth1')!.index;
-    const ecmp = { to: '198.51.100.0/24', nexthops: [{ via: V4.gateway, dev: h.eth0 }, { via: '203.0.113.1', dev: eth1 }] };
+  it('ECMP: one nexthop removed while another on the same link remains: no suspicion', () => {
+    const h = makeHost();
+    const ecmp = { to: '198.51.100.0/24', nexthops: [{ via: V4.gateway, dev: h.eth0 }, { via: '192.0.2.2', dev: h.eth0 }] };
     h.net.addRoute(ecmp);
     const { watch, seen } = h.watch({ local: V4.local, remote: V4.peer });
-    const used = watch.route!.oif!;
-    const remaining = ecmp.nexthops.filter((n) => n.dev !== used);
-    h.net.setNexthops(ecmp, remaining);
+    const used = watch.route!.gateway;
+    h.net.setNexthops(ecmp, ecmp.nexthops.filter((n) => n.via !== used));
     h.runUntil(20_000);
-    expect(seen.filter((s) => s.event !== 'changed')).toEqual([]);
-    expect(seen.filter((s) => s.event === 'changed').map((s) => s.oif)).toEqual([remaining[0].dev]);
+    expect(seen).toEqual([]);
     expect(watch.state).toBe('viable');
   });
 
-  it('a better path (a lower-metric default via another interface): changed with old and new, not gone', () => {
-    const h = makeHost({}, (net, eth0) => {
-      net.removeRoute({ to: 'default', via: V4.gateway, dev: eth0 });
-      net.addRoute({ to: 'default', via: V4.gateway, dev: eth0, metric: 100 });
+  it('ECMP across two uplinks: the path pushed off its own link is lost (source-mismatch); the other stays viable', () => {
+    const h = makeHost({}, (net) => {
       const eth1 = net.addLink('eth1');
-      net.addAddress(eth1, '203.0.113.10/24');
+      net.addAddress(eth1, `${UPLINK2.v4}/24`);
     });
     const eth1 = h.net.state.linkByName('eth1')!.index;
-    const { watch, seen } = h.watch({ local: V4.local, remote: V4.peer });
-    const changes: Array<[number | null, number | null, string | null]> = [];
-    watch.on('changed', (c) => changes.push([c.previous!.oif, c.current.oif, c.current.preferredSource]));
-    h.net.at(100, () => h.net.addRoute({ to: 'default', via: '203.0.113.1', dev: eth1, metric: 50 }));
-    h.runUntil(10_000);
-    expect(watch.state).toBe('viable');
-    expect(changes).toEqual([[h.eth0, eth1, '203.0.113.10']]);
-    expect(seen.map((s) => [s.at, s.event])).toEqual([[100, 'changed']]);
-    expect(h.judge.counters().verdicts.changed).toBe(1);
+    const ecmp = { to: '198.51.100.0/24', nexthops: [{ via: V4.gateway, dev: h.eth0 }, { via: UPLINK2.gateway4, dev: eth1 }] };
+    h.net.addRoute(ecmp);
+    const fromEth0 = h.watch({ local: V4.local, remote: V4.peer });
+    expect(fromEth0.watch.route!.oif).toBe(h.eth0);
+    h.net.setNexthops(ecmp, [{ via: UPLINK2.gateway4, dev: eth1 }]);
+    const fromEth1 = h.watch({ local: UPLINK2.v4, remote: V4.peer });
+    h.runUntil(20_000);
+    expect(h.verdicts(fromEth0.seen)).toEqual([
+      [0, 'suspect', 'source-mismatch'],
+      [HOLD['source-mismatch'], 'gone', 'source-mismatch'],
+    ]);
+    expect(fromEth1.watch.state).toBe('viable');
   });
 });

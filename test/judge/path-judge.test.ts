@@ -4,7 +4,7 @@ import { RouteguardError } from '../../src/errors';
 import { PathJudge } from '../../src/judge/path-judge';
 import { VirtualClock } from '../../src/judge/clock';
 import { FakeNetwork } from '../helpers/fake-network';
-import { makeHost, V4, V6 } from './scenario-helpers';
+import { addSecondUplink, CAP, makeHost, V4, V6 } from './scenario-helpers';
 
 describe('PathSpec validation', () => {
   const h = makeHost();
@@ -65,7 +65,7 @@ describe('shared evaluations', () => {
     one.watch.close();
     one.watch.close();
     expect(h.judge.counters()).toMatchObject({ watches: 1, paths: 1 });
-    h.runUntil(10_000);
+    h.runUntil(CAP + 1000);
     expect(two.seen.map((s) => s.event)).toEqual(['suspect', 'gone']);
     expect(one.seen).toHaveLength(1);
     expect(one.watch.state).toBe('suspect'); // its last state before close
@@ -79,7 +79,7 @@ describe('shared evaluations', () => {
     const h = makeHost();
     const first = h.watch({ local: V4.local, remote: V4.peer });
     h.net.removeAddress(h.eth0, V4.local);
-    h.runUntil(5000);
+    h.runUntil(CAP + 1000);
     expect(first.watch.state).toBe('gone');
     h.net.addAddress(h.eth0, `${V4.local}/24`);
     h.net.addRoute({ to: 'default', via: V4.gateway, dev: h.eth0 });
@@ -131,14 +131,14 @@ describe('shared evaluations', () => {
 
 describe('options, link-local, marks', () => {
   it('hold-downs are configurable per reason', () => {
-    const h = makeHost({ holdDowns: { 'link-down': 800 } });
+    const h = makeHost({ holdDowns: { 'local-address-removed': 800 } }, (net) => addSecondUplink(net));
     const { seen } = h.watch({ local: V4.local, remote: V4.peer });
-    h.net.setCarrier(h.eth0, false);
+    h.net.removeAddress(h.eth0, V4.local);
     h.runUntil(10_000);
-    expect(seen.at(-1)).toEqual({ at: 800, event: 'gone', reason: 'link-down' });
+    expect(seen.at(-1)).toEqual({ at: 800, event: 'gone', reason: 'local-address-removed' });
   });
 
-  it('maxSuspectMs caps the reconfiguration extension', () => {
+  it('maxSuspectMs caps the patience given when no other path exists', () => {
     const h = makeHost({ maxSuspectMs: 5000 });
     const { seen } = h.watch({ local: V4.local, remote: V4.peer });
     h.net.setCarrier(h.eth0, false);
@@ -168,10 +168,10 @@ describe('options, link-local, marks', () => {
     for (let i = 0; i < 9; i++) {
       h.net.at(i * 10, () => h.net.setCarrier(h.eth0, i % 2 === 1));
     }
-    h.runUntil(10_000);
+    h.runUntil(CAP + 1000);
     expect(watch.evidence.length).toBeLessThanOrEqual(5);
     expect(gone.map((e) => e.kind)).toContain('timer');
-    expect(gone[0].time).toBe(h.t0 + 80); // the window opened by the last carrier loss
+    expect(gone[0].time).toBeGreaterThanOrEqual(h.t0 + 80); // within the window opened by the last carrier loss
     expect(gone.at(-1)!.summary).toMatch(/gone \(link-down\)/);
   });
 });
@@ -188,10 +188,10 @@ describe('ENOBUFS resync inside a suspect window', () => {
         h.net.removeAddress(h.eth0, V4.local);
       }),
     );
-    h.runUntil(20_000);
+    h.runUntil(CAP + 1000);
     expect(seen.map((s) => [s.at, s.event, s.reason])).toEqual([
       [0, 'suspect', 'local-address-removed'],
-      [3000, 'gone', 'local-address-removed'],
+      [CAP, 'gone', 'local-address-removed'],
     ]);
     const evidence = watch.evidence;
     expect(evidence).toEqual(expect.arrayContaining(removal));
@@ -226,10 +226,10 @@ describe('ENOBUFS resync inside a suspect window', () => {
         h.net.addRoute({ to: '203.0.113.0/24', via: V4.gateway, dev: h.eth0, table: 100 });
       }),
     );
-    h.runUntil(20_000);
+    h.runUntil(CAP + 1000);
     expect(seen.map((s) => [s.at, s.event, s.reason])).toEqual([
       [0, 'suspect', 'local-address-removed'],
-      [3000, 'gone', 'local-address-removed'],
+      [CAP, 'gone', 'local-address-removed'],
     ]);
   });
 });

@@ -2,7 +2,7 @@
 import { realClock } from '../../judge/clock';
 import { parseHoldDowns } from '../../judge/hold-downs';
 import { PathJudge } from '../../judge/path-judge';
-import { printTimeline } from '../../judge/timeline';
+import { printTimeline } from '../timeline';
 import type { PathSpec } from '../../judge/types';
 import { NetlinkMonitor } from '../../monitor';
 import { RouteguardError } from '../../errors';
@@ -10,7 +10,7 @@ import { UsageError, type CliIo } from '../io';
 import { NETNS_JSON_OPTIONS, parseCommandArgs } from '../options';
 
 const HELP = `usage: routeguard path --to REMOTE [--from LOCAL] [--dev NAME | --ifindex N] [--mark M]
-                      [--netns PATH] [--hold-down MS|REASON=MS]... [--json] [--evidence]
+                      [--bound-dev NAME] [--netns PATH] [--hold-down MS|REASON=MS]... [--json] [--evidence]
 
 Watches the path from LOCAL (default: the source the kernel picks for REMOTE) to
 REMOTE and prints each change of state (suspect, recovered, gone) and of route
@@ -19,6 +19,7 @@ REMOTE and prints each change of state (suspect, recovered, gone) and of route
   --from LOCAL      the local address (default: the kernel's preferred source)
   --dev NAME        the interface (needed for link-local addresses); or --ifindex N
   --mark M          the fwmark the connection's traffic carries
+  --bound-dev NAME  the device the socket is bound to (SO_BINDTODEVICE, a VRF): lookups use it as oif
   --netns PATH      another network namespace (/run/netns/NAME or /proc/PID/ns/net)
   --hold-down MS    every hold-down; REASON=MS for one (e.g. link-down=2000); repeatable
   --json            NDJSON, one verdict per line
@@ -41,6 +42,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       dev: { type: 'string' },
       ifindex: { type: 'string' },
       mark: { type: 'string' },
+      'bound-dev': { type: 'string' },
       ...NETNS_JSON_OPTIONS,
       'hold-down': { type: 'string', multiple: true },
       evidence: { type: 'boolean' },
@@ -65,9 +67,15 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       ifindex = monitor.state.linkByName(values.dev as string)?.index;
       if (ifindex === undefined) throw new UsageError(`no interface named "${values.dev}" (see \`ip link\`)`);
     }
+    let boundIfindex: number | undefined;
+    if (values['bound-dev']) {
+      boundIfindex = monitor.state.linkByName(values['bound-dev'] as string)?.index;
+      if (boundIfindex === undefined) throw new UsageError(`no interface named "${values['bound-dev']}" (see \`ip link\`)`);
+    }
     let from = values.from as string | undefined;
     if (!from) {
-      const answer = monitor.lookupRoute({ to, ...(ifindex !== undefined ? { oif: ifindex } : {}), ...(mark !== undefined ? { mark } : {}) });
+      const oif = boundIfindex ?? ifindex;
+      const answer = monitor.lookupRoute({ to, ...(oif !== undefined ? { oif } : {}), ...(mark !== undefined ? { mark } : {}) });
       if (!answer.ok || !answer.route.preferredSource) {
         throw new RouteguardError(
           'ERR_NO_SOURCE',
@@ -79,6 +87,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const spec: PathSpec = { local: from, remote: to };
     if (ifindex !== undefined) spec.ifindex = ifindex;
     if (mark !== undefined) spec.mark = mark;
+    if (boundIfindex !== undefined) spec.boundIfindex = boundIfindex;
     const judge = new PathJudge(monitor, { holdDowns });
     const watch = judge.watch(spec);
     printTimeline(watch, monitor.state, realClock.now, realClock.now(), (line) => io.stdout.write(line), {
@@ -89,6 +98,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       if (io.signal.aborted || watch.state === 'gone') return resolve();
       io.signal.addEventListener('abort', () => resolve(), { once: true });
       watch.once('gone', () => resolve());
+      watch.once('ended', () => resolve());
     });
     judge.close();
     return 0;

@@ -1,10 +1,10 @@
 /** `routeguard record FILE`: live events and the kernel lookups a replay needs, as NDJSON. */
 import { createWriteStream } from 'node:fs';
 import { realClock } from '../../judge/clock';
-import { boundQuery, unboundQuery } from '../../judge/path-check';
+import { boundQuery, unboundQuery } from '../../judge/path-queries';
 import { PathJudge } from '../../judge/path-judge';
 import { normalizePathSpec, parsePathArgument } from '../../judge/path-spec';
-import { RecordingSource } from '../../judge/recording';
+import { RecordingSource } from '../../replay/recording';
 import { NetlinkMonitor } from '../../monitor';
 import { UsageError, type CliIo } from '../io';
 import { parseCommandArgs } from '../options';

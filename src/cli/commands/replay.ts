@@ -3,9 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { parseHoldDowns } from '../../judge/hold-downs';
 import { PathJudge } from '../../judge/path-judge';
 import { parsePathArgument } from '../../judge/path-spec';
-import { parseRecording } from '../../judge/recording';
-import { ReplaySource } from '../../judge/replay';
-import { printTimeline } from '../../judge/timeline';
+import { parseRecording } from '../../replay/recording';
+import { ReplaySource } from '../../replay/replay';
+import { printTimeline } from '../timeline';
 import { UsageError, type CliIo } from '../io';
 import { parseCommandArgs } from '../options';
 

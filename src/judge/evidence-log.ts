@@ -43,11 +43,20 @@ export function describeEvent(event: NetworkEvent, view: NetworkStateView): stri
       return `nexthop ${event.nexthop.id} ${event.action}`;
     case 'rule': {
       const r = event.rule;
-      return `rule ${r.priority} (IPv${r.family} ${r.action}${r.action === 'to-table' ? ` ${r.table}` : ''}) ${event.action}`;
+      const sel = [
+        r.invert ? 'not' : '',
+        r.source ? `from ${r.source}/${r.sourceLength}` : 'from all',
+        r.destination ? `to ${r.destination}/${r.destinationLength}` : '',
+        r.fwmark !== null ? `fwmark 0x${r.fwmark.toString(16)}${r.fwmask !== null ? `/0x${r.fwmask.toString(16)}` : ''}` : '',
+        r.suppressPrefixLength !== null ? `suppress_prefixlength ${r.suppressPrefixLength}` : '',
+      ].filter(Boolean).join(' ');
+      const action = r.action === 'to-table' ? `lookup ${r.table}` : r.action;
+      return `rule ${r.priority}: ${sel} ${action} (IPv${r.family}) ${event.action}`;
     }
     case 'neighbour': {
       const n = event.neighbour;
-      return `neighbour ${n.address} on ${linkLabel(view, n.index)} ${event.action}: ${n.stateName}`;
+      const was = event.previous && event.previous.stateName !== n.stateName ? ` (was ${event.previous.stateName.toUpperCase()})` : '';
+      return `neighbour ${n.address} on ${linkLabel(view, n.index)} ${event.action}: ${n.stateName.toUpperCase()}${was}`;
     }
     case 'synced':
       return 'initial sync complete';

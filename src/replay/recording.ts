@@ -11,7 +11,7 @@ import { RouteguardError } from '../errors';
 import type { NetworkEvent, RouteQuery } from '../netlink/types';
 import type { NetworkSource, RouteLookupResult } from '../netlink/view';
 import type { NetworkSnapshot } from './memory-network';
-import type { PathSpec } from './types';
+import type { PathSpec } from '../judge/types';
 
 export const RECORDING_FORMAT = 'routeguard-record';
 export const RECORDING_VERSION = 1;
@@ -101,6 +101,7 @@ export function parseRecording(text: string): RecordingLine[] {
 /** Wraps a live source, writing what flows through it as recording lines. */
 export class RecordingSource extends EventEmitter implements NetworkSource {
   private handlingEventAt: number | null = null;
+  private readonly forwardClose = () => this.emit('close');
   private readonly forward = (event: NetworkEvent) => {
     this.write({ kind: 'event', time: event.time, event });
     this.handlingEventAt = event.time;
@@ -142,11 +143,13 @@ export class RecordingSource extends EventEmitter implements NetworkSource {
     };
     this.write({ kind: 'snapshot', time, ...snapshot });
     this.inner.on('event', this.forward);
+    this.inner.on('close', this.forwardClose);
   }
 
   /** Writes the end line and stops forwarding. */
   end(): void {
     this.inner.off('event', this.forward);
+    this.inner.off('close', this.forwardClose);
     this.write({ kind: 'end', time: this.clock.now() });
   }
 

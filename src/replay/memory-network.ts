@@ -7,6 +7,7 @@
 import { normalizeIp, parseIp } from '../netlink/ip';
 import type { Address, Family, Link, Neighbour, NetworkEvent, Nexthop, Route, Rule } from '../netlink/types';
 import type { NetworkStateView } from '../netlink/view';
+import { addressKey, routeKey } from '../netlink/keys';
 import { NeighbourTable } from '../mirror/neighbour-table';
 import { RuleList } from '../mirror/rule-list';
 
@@ -18,16 +19,6 @@ export interface NetworkSnapshot {
   /** Optional so that recordings made before rules and neighbours were mirrored still load. */
   rules?: Rule[];
   neighbours?: Neighbour[];
-}
-
-/** Identity of an address, as the kernel keys it. */
-export function addressKey(a: Address): string {
-  return `${a.family}|${a.index}|${a.local ?? a.address}|${a.prefixLength}`;
-}
-
-/** Identity of a route (RTM_NEWROUTE with the same key replaces it). */
-export function routeKey(r: Route): string {
-  return `${r.family}|${r.table}|${r.destination}/${r.destinationLength}|${r.source}/${r.sourceLength}|${r.tos}|${r.metric}`;
 }
 
 export class MemoryNetworkState implements NetworkStateView {

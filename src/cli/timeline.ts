@@ -3,8 +3,8 @@
  * one line per state change, time relative to a start, optionally with the evidence.
  */
 import type { NetworkStateView } from '../netlink/view';
-import { linkLabel } from './evidence';
-import type { EvidenceEntry, PathRoute, PathWatch } from './types';
+import { linkLabel } from '../judge/evidence-log';
+import type { EvidenceEntry, PathRoute, PathWatch } from '../judge/types';
 
 export interface TimelineOptions {
   /** NDJSON objects instead of text. */
@@ -59,6 +59,7 @@ export function printTimeline(
     emit('recovered', `from ${i.reason} after ${i.suspectForMs} ms (churn ridden out)`, { reason: i.reason, suspectForMs: i.suspectForMs }, i.evidence),
   );
   watch.on('gone', (i) => emit('gone', i.reason, { reason: i.reason }, i.evidence));
+  watch.on('ended', (i) => emit('ended', `${i.code}: ${i.message}`, { code: i.code, message: i.message }));
   watch.on('changed', (i) =>
     emit('changed', `${routeText(i.previous, view)} -> ${routeText(i.current, view)}`, { previous: i.previous, current: i.current }),
   );

@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { RouteQuery } from '../netlink/types';
 import type { NetworkSource, RouteLookupResult } from '../netlink/view';
-import { VirtualClock } from './clock';
+import { VirtualClock } from '../judge/clock';
 import { MemoryNetworkState } from './memory-network';
 import { lookupKey, type HeaderLine, type RecordingLine, type SnapshotLine } from './recording';
 import { resolveRoute } from './route-resolver';

@@ -1,0 +1,48 @@
+/**
+ * Neighbour evidence: the next hop of a path (its gateway, or the peer itself when
+ * on-link) and its ARP/NDP entry. The kernel declares NUD_FAILED after its probes
+ * went unanswered (ucast/mcast_solicit, ~3 s): with the link up that is a router that
+ * died at L3, which netlink otherwise shows only at lease or valid-lifetime end.
+ */
+import { normalizeIp } from '../../netlink/ip';
+import type { Neighbour, Route } from '../../netlink/types';
+import type { NetworkStateView } from '../../netlink/view';
+import { linkLabel } from '../evidence-log';
+
+export interface NextHop {
+  oif: number;
+  address: string;
+}
+
+/** The neighbour a route's traffic is handed to; null for routes that hand nothing to a neighbour. */
+export function nextHopOf(route: Route, remote: string): NextHop | null {
+  if (route.oif === null || route.type !== 'unicast') return null;
+  const address = route.gateway !== null ? normalizeIp(route.gateway) : remote;
+  return address ? { oif: route.oif, address } : null;
+}
+
+/** "oif|address": the neighbour index key (a Neighbour's index and address give the same). */
+export function nextHopKey(hop: NextHop | Neighbour): string {
+  return `${'oif' in hop ? hop.oif : hop.index}|${hop.address}`;
+}
+
+/**
+ * Why the next hop counts as failed, or null. NUD_FAILED while its link is up; once a
+ * path is suspect for it, INCOMPLETE or no entry at all too: after FAILED the next
+ * packet restarts resolution, and only an answer (REACHABLE, STALE, ...) shows the
+ * neighbour is back.
+ */
+export function failedNextHop(view: NetworkStateView, hop: NextHop | null, suspected: boolean): string | null {
+  if (!hop) return null;
+  const n = view.neighbour(hop.oif, hop.address);
+  // The kernel garbage-collects a FAILED entry: its removal is no answer either.
+  if (!n) return suspected ? `next hop ${hop.address} on ${linkLabel(view, hop.oif)} has not answered (neighbour entry gone)` : null;
+  if (!(n.stateName === 'failed' || (suspected && n.stateName === 'incomplete'))) return null;
+  return `next hop ${hop.address} on ${linkLabel(view, hop.oif)} does not answer (neighbour ${n.stateName.toUpperCase()})`;
+}
+
+/** A neighbour event that can change a verdict: into or out of FAILED/INCOMPLETE, or the entry went. */
+export function neighbourMatters(n: Neighbour, previous: Neighbour | null, removed: boolean): boolean {
+  const bad = (x: Neighbour | null) => x !== null && (x.stateName === 'failed' || x.stateName === 'incomplete');
+  return removed ? bad(n) : bad(n) !== bad(previous);
+}

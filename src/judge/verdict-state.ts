@@ -1,0 +1,163 @@
+/**
+ * The verdict state of each evaluation and its notifications: applies what
+ * rules.ts decides for a check's finding (suspect, wait, extend, recover, gone,
+ * changed), keeps the evidence timeline and the counters, and queues the events
+ * watchers hear once the pass is done.
+ */
+import type { Route } from '../netlink/types';
+import type { NetworkStateView } from '../netlink/view';
+import { linkLabel } from './evidence-log';
+import { VERDICT_REASONS, type ResolvedJudgeOptions } from './hold-downs';
+import type { Pass } from './pass';
+import type { PathFailure, PathOk } from './path-check';
+import type { PathEvaluation } from './path-evaluation';
+import { isPathChange, onFailure } from './rules';
+import type { JudgeCounters, PathRoute, ReasonCounts, VerdictReason } from './types';
+
+function zeroCounts(): ReasonCounts {
+  return Object.fromEntries(VERDICT_REASONS.map((r) => [r, 0])) as ReasonCounts;
+}
+
+function describeRoute(r: PathRoute, view: NetworkStateView): string {
+  return `dev ${linkLabel(view, r.oif)}${r.gateway ? ` via ${r.gateway}` : ''}, source ${r.preferredSource ?? 'unknown'}`;
+}
+
+export interface VerdictHooks {
+  /** (Re)arms the evaluation's deadline timer at `ev.window.deadline`, or cancels it when the window closed. */
+  deadlineChanged(ev: PathEvaluation): void;
+  /** The path is gone: drop it from the indexes and timers. */
+  gone(ev: PathEvaluation): void;
+  view(): NetworkStateView;
+}
+
+export class VerdictState {
+  readonly suspects = new Set<PathEvaluation>();
+  private readonly stats = {
+    suspected: zeroCounts(),
+    churnSuppressed: zeroCounts(),
+    confirmations: 0,
+    earlyConfirmations: 0,
+    extensions: 0,
+    gone: zeroCounts(),
+    changed: 0,
+  };
+
+  constructor(
+    private readonly options: ResolvedJudgeOptions,
+    private readonly hooks: VerdictHooks,
+  ) {}
+
+  counters(): Pick<JudgeCounters, 'suspected' | 'churnSuppressed' | 'confirmations' | 'earlyConfirmations' | 'extensions' | 'verdicts'> {
+    const s = this.stats;
+    return {
+      suspected: { ...s.suspected },
+      churnSuppressed: { ...s.churnSuppressed },
+      confirmations: s.confirmations,
+      earlyConfirmations: s.earlyConfirmations,
+      extensions: s.extensions,
+      verdicts: { gone: { ...s.gone }, changed: s.changed },
+    };
+  }
+
+  /** The deadline came: a fresh check follows. */
+  deadlineReached(ev: PathEvaluation, pass: Pass): boolean {
+    const w = ev.window;
+    if (ev.state !== 'suspect' || !w) return false;
+    this.stats.confirmations++;
+    const what = w.extended ? 'patience' : `hold-down for ${w.reason}`;
+    ev.evidence.add({ time: pass.now, kind: 'timer', summary: `${what} ended after ${pass.now - w.start} ms: fresh check` });
+    return true;
+  }
+
+  passed(ev: PathEvaluation, f: PathOk, pass: Pass): void {
+    if (ev.state === 'suspect') this.recover(ev, pass);
+    const previous = ev.route;
+    ev.tentative = f.tentative;
+    // While the path's own address is still tentative (coming back from churn), the source
+    // the kernel would pick is transient: keep the last settled one.
+    ev.route = previous && f.tentative ? { ...f.route, preferredSource: previous.preferredSource } : f.route;
+    if (isPathChange(previous, ev.route, ev.path.local)) this.changed(ev, previous!, ev.route, f.bound, pass);
+  }
+
+  failed(ev: PathEvaluation, f: PathFailure, pass: Pass, atDeadline: boolean): void {
+    const now = pass.now;
+    const d = onFailure(ev.window, f, atDeadline, now, this.options);
+    switch (d.kind) {
+      case 'suspect': {
+        ev.window = d.window;
+        ev.state = 'suspect';
+        ev.reason = f.reason;
+        this.stats.suspected[f.reason]++;
+        this.suspects.add(ev);
+        this.hooks.deadlineChanged(ev);
+        this.notifySuspect(ev, `suspect (${f.reason})`, pass);
+        return;
+      }
+      case 'wait': {
+        ev.window = d.window;
+        ev.reason = d.window.reason;
+        if (d.deadlineMoved) this.hooks.deadlineChanged(ev);
+        if (d.reasonWas) this.notifySuspect(ev, `suspect (${d.window.reason}, was ${d.reasonWas})`, pass);
+        return;
+      }
+      case 'extend': {
+        ev.window = d.window;
+        this.stats.extensions++;
+        this.hooks.deadlineChanged(ev);
+        const why = d.grounds === 'tentative'
+          ? `${ev.path.local} is back but still tentative (DAD running)`
+          : `no other path reaches ${ev.path.remote}, so closing would gain nothing`;
+        ev.evidence.add({ time: now, kind: 'timer', summary: `${why}: patience until the cap, ${d.window.deadline - now} ms more` });
+        return;
+      }
+      case 'gone':
+        this.gone(ev, d.reason, pass);
+    }
+  }
+
+  private notifySuspect(ev: PathEvaluation, text: string, pass: Pass): void {
+    const w = ev.window!;
+    ev.evidence.add({ time: pass.now, kind: 'state', summary: `${text}; fresh check in ${w.deadline - pass.now} ms` });
+    const info = { reason: w.reason, deadline: w.deadline, evidence: ev.windowEvidence() };
+    pass.notifications.push(() => ev.emit('suspect', info));
+  }
+
+  private recover(ev: PathEvaluation, pass: Pass): void {
+    const w = ev.window!;
+    this.stats.churnSuppressed[w.reason]++;
+    ev.state = 'viable';
+    ev.reason = null;
+    ev.window = null;
+    this.suspects.delete(ev);
+    this.hooks.deadlineChanged(ev);
+    const suspectForMs = pass.now - w.start;
+    ev.evidence.add({ time: pass.now, kind: 'state', summary: `recovered from ${w.reason} after ${suspectForMs} ms` });
+    const info = { reason: w.reason, suspectForMs, evidence: ev.evidence.since(w.start) };
+    pass.notifications.push(() => ev.emit('recovered', info));
+  }
+
+  private gone(ev: PathEvaluation, reason: VerdictReason, pass: Pass): void {
+    const w = ev.window!;
+    ev.state = 'gone';
+    ev.reason = reason;
+    this.stats.gone[reason]++;
+    if (reason === 'local-address-replaced') this.stats.earlyConfirmations++;
+    this.suspects.delete(ev);
+    ev.evidence.add({ time: pass.now, kind: 'state', summary: `gone (${reason}) after ${pass.now - w.start} ms` });
+    const info = { reason, evidence: ev.evidence.since(w.start) };
+    this.hooks.gone(ev);
+    pass.notifications.push(() => ev.emit('gone', info));
+  }
+
+  private changed(ev: PathEvaluation, previous: PathRoute, current: PathRoute, route: Route, pass: Pass): void {
+    this.stats.changed++;
+    const view = this.hooks.view();
+    ev.evidence.add({
+      time: pass.now,
+      kind: 'state',
+      summary: `path changed: ${describeRoute(previous, view)} -> ${describeRoute(current, view)}`,
+    });
+    const info = { previous, current, route };
+    pass.notifications.push(() => ev.emit('changed', info));
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * A host for the judge's real-kernel tests: a namespace with uplink v0 (its veth
+ * peer v1 cuts carrier), IPv4 and IPv6 addresses and default routes, optionally a
+ * second uplink w0 (peer w1) with higher-metric defaults, a started NetlinkMonitor
+ * and a PathJudge on it. Watches record what they hear with performance.now().
+ */
+import { expect } from 'vitest';
+import { PathJudge } from '../../src/judge/path-judge';
+import type { JudgeOptions, PathSpec, PathWatch, VerdictReason } from '../../src/judge/types';
+import { NetlinkMonitor } from '../../src/monitor';
+import { createNetns, createVeth, waitFor, type NetNs } from '../helpers/netns';
+
+export const V4 = { local: '192.0.2.10', gateway: '192.0.2.1', peer: '198.51.100.7' };
+export const V6 = { local: '2001:db8:1::10', gateway: 'fe80::1', peer: '2001:db8:ff::7' };
+export const W = { v4: '203.0.113.10', gateway4: '203.0.113.1', v6: '2001:db8:2::10', gateway6: 'fe80::2' };
+/** The issue's bound: a verdict comes within its due time + 250 ms on the real kernel. */
+export const LATE_MS = 250;
+
+export interface Seen {
+  event: 'suspect' | 'recovered' | 'gone' | 'changed' | 'ended';
+  reason?: VerdictReason;
+  /** performance.now() when heard. */
+  at: number;
+}
+
+export interface Host {
+  ns: NetNs;
+  monitor: NetlinkMonitor;
+  judge: PathJudge;
+  watch(spec: PathSpec): { watch: PathWatch; seen: Seen[] };
+}
+
+export interface HostOptions {
+  /** Add uplink w0 with default routes of a higher metric (a reconnect would work through it). */
+  secondUplink?: boolean;
+  judge?: JudgeOptions;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function listen(watch: PathWatch): Seen[] {
+  const seen: Seen[] = [];
+  watch.on('suspect', (i) => seen.push({ event: 'suspect', reason: i.reason, at: performance.now() }));
+  watch.on('recovered', (i) => seen.push({ event: 'recovered', reason: i.reason, at: performance.now() }));
+  watch.on('gone', (i) => seen.push({ event: 'gone', reason: i.reason, at: performance.now() }));
+  watch.on('changed', () => seen.push({ event: 'changed', at: performance.now() }));
+  watch.on('ended', () => seen.push({ event: 'ended', at: performance.now() }));
+  return seen;
+}
+
+export async function withHost(fn: (h: Host) => Promise<void>, options: HostOptions = {}): Promise<void> {
+  const ns = createNetns('rgjudge');
+  let monitor: NetlinkMonitor | null = null;
+  let judge: PathJudge | null = null;
+  try {
+    createVeth(ns, 'v0', null, 'v1');
+    ns.ipBatch([
+      `addr add ${V4.local}/24 dev v0`,
+      `route add default via ${V4.gateway} dev v0 metric 100`,
+      `addr add ${V6.local}/64 dev v0 nodad`,
+      `route add default via ${V6.gateway} dev v0 metric 100`,
+    ]);
+    if (options.secondUplink) {
+      createVeth(ns, 'w0', null, 'w1');
+      ns.ipBatch([
+        `addr add ${W.v4}/24 dev w0`,
+        `route add default via ${W.gateway4} dev w0 metric 200`,
+        `addr add ${W.v6}/64 dev w0 nodad`,
+        `route add default via ${W.gateway6} dev w0 metric 200`,
+      ]);
+    }
+    monitor = new NetlinkMonitor({ netns: ns.path });
+    await monitor.start();
+    const j = (judge = new PathJudge(monitor, options.judge));
+    await fn({
+      ns,
+      monitor,
+      judge: j,
+      watch(spec) {
+        const watch = j.watch(spec);
+        return { watch, seen: listen(watch) };
+      },
+    });
+  } finally {
+    judge?.close();
+    monitor?.close();
+    ns.destroy();
+  }
+}
+
+/** Waits for the verdict and checks it came with `reason`, at least `dueMs` and less than dueMs + 250 ms after t0. Returns the delay. */
+export async function expectGoneOnTime(seen: Seen[], t0: number, reason: VerdictReason, dueMs: number, minMs = dueMs): Promise<number> {
+  await waitFor(() => seen.some((s) => s.event === 'gone'), dueMs + 2000, 'the verdict');
+  const gone = seen.find((s) => s.event === 'gone')!;
+  expect(gone.reason).toBe(reason);
+  expect(gone.at - t0).toBeGreaterThanOrEqual(minMs);
+  expect(gone.at - t0).toBeLessThan(dueMs + LATE_MS);
+  return gone.at - t0;
+}
+
+/** The verdicts without path changes, as [event, reason]. */
+export function events(seen: Seen[]): Array<[string, string | undefined]> {
+  return seen.filter((s) => s.event !== 'changed').map((s) => [s.event, s.reason]);
+}
+
+/** Measured delays, printed once per file so the report can quote them. */
+export const timings: string[] = [];
+export function record(label: string, ms: number): void {
+  timings.push(`${label}: ${Math.round(ms)} ms`);
+}
