@@ -473,6 +473,8 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
       member.deliver({ type: 'alive', info: alive });
       this.rejoin(member);
     }
+    // Every connection was kept: nothing is left on the gone watch.
+    if (group.members.size === 0) group.watch.close();
   }
 
   /** A kept connection joins a fresh watch of its path; left unresolved when the path cannot be watched. */
