@@ -160,4 +160,24 @@ describeNetns('socket evidence: proof of life with real TCP traffic (namespaces)
     expect(metric(text, 'routeguard_event_to_verdict_seconds_count{verdict="gone"}')).toBe(2);
     expect(metric(text, 'routeguard_events_total')).toBeGreaterThan(0);
   });
+
+  it('a hardened server with the keepalive probe finds the connections whose client vanished', async () => {
+    const { cli } = topo;
+    await server.call('netServer', { port: 7001, host: '192.0.2.1', keepaliveProbe: { idleMs: 1000, intervalMs: 1000, count: 2, userTimeoutMs: 3000 } });
+    await client.call('pending', { host: '192.0.2.1', port: 7001, count: 3 });
+    await eventually(async () => (await server.call<{ server: { open: number } }>('health')).server.open === 3, 3000, 'the server to accept 3');
+    // The client vanishes without a FIN or RST: it still receives, but nothing it sends leaves.
+    const t0 = Date.now();
+    cli.ip('route add blackhole 192.0.2.1/32');
+    const health = await eventually(
+      async () => {
+        const h = (await server.call<{ server: { open: number; vanished: number; probed: number } }>('health')).server;
+        return h.vanished === 3 ? h : null;
+      },
+      10_000,
+      'the server to find 3 vanished clients',
+    );
+    console.log(`server: 3 vanished clients dropped ${Date.now() - t0} ms after they went silent (keepalive 1 s idle, 2 probes 1 s apart)`);
+    expect(health).toMatchObject({ open: 0, probed: 3 });
+  }, 20_000);
 });
