@@ -5,8 +5,10 @@
 // of attributes, and a fuzzer (or a hostile sender) promises nothing.
 #include "netlink_parse.h"
 
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
@@ -46,6 +48,14 @@
 #ifndef RTM_NEWNEXTHOP
 #define RTM_NEWNEXTHOP 104
 #define RTM_DELNEXTHOP 105
+#endif
+#ifndef FRA_DPORT_RANGE
+#define FRA_L3MDEV 19
+#define FRA_UID_RANGE 20
+#define FRA_PROTOCOL 21
+#define FRA_IP_PROTO 22
+#define FRA_SPORT_RANGE 23
+#define FRA_DPORT_RANGE 24
 #endif
 #ifndef NLA_TYPE_MASK
 #define NLA_TYPE_MASK 0x3fff
@@ -236,6 +246,8 @@ constexpr size_t kIflaSize = IFLA_MAX + 1;
 constexpr size_t kIfaSize = std::max<size_t>(IFA_MAX, IFA_FLAGS) + 1;
 constexpr size_t kRtaSize = std::max<size_t>(RTA_MAX, RTA_NH_ID) + 1;
 constexpr size_t kNhaSize = std::max<size_t>(NHA_MAX, NHA_FDB) + 1;
+constexpr size_t kFraSize = std::max<size_t>(FRA_MAX, FRA_DPORT_RANGE) + 1;
+constexpr size_t kNdaSize = NDA_LLADDR + 1;
 
 // Attributes start after the family header, rounded up to 4 (all of ours are).
 template <typename FixedHeader>
@@ -588,6 +600,160 @@ Outcome ParseNexthop(const MessageHeader& h, const uint8_t* body, size_t len, Me
   return Outcome::kOk;
 }
 
+// ---- Policy routing rules ----
+
+// struct fib_rule_uid_range and struct fib_rule_port_range (linux/fib_rules.h,
+// the latter only since 4.17: spelled out so older headers build).
+struct UidRange {
+  uint32_t start;
+  uint32_t end;
+};
+struct PortRange {
+  uint16_t start;
+  uint16_t end;
+};
+
+Rule RulePolicy(uint16_t type) {
+  switch (type) {
+    case FRA_SRC:
+    case FRA_DST:
+      return {Check::kAddress};
+    case FRA_IIFNAME:
+    case FRA_OIFNAME:
+      return {Check::kString};
+    case FRA_PRIORITY:
+    case FRA_TABLE:
+    case FRA_FWMARK:
+    case FRA_FWMASK:
+    case FRA_GOTO:
+    case FRA_SUPPRESS_PREFIXLEN:
+    case FRA_SUPPRESS_IFGROUP:
+      return {Check::kU32};
+    case FRA_L3MDEV:
+    case FRA_PROTOCOL:
+    case FRA_IP_PROTO:
+      return {Check::kU8};
+    case FRA_UID_RANGE:
+      return {Check::kMinSize, sizeof(UidRange)};
+    case FRA_SPORT_RANGE:
+    case FRA_DPORT_RANGE:
+      return {Check::kMinSize, sizeof(PortRange)};
+    default:
+      return {};
+  }
+}
+
+// Ranges are (start, end) pairs of the attribute's width; the kernel always sends both.
+template <typename Range, typename T>
+void TakeRange(const Attr& a, T* start, T* end, uint16_t* present, unsigned bit) {
+  if (!a.present()) return;
+  const Range r = Load<Range>(a.data);
+  *start = static_cast<T>(r.start);
+  *end = static_cast<T>(r.end);
+  *present = static_cast<uint16_t>(*present | bit);
+}
+
+Outcome ParseRule(const MessageHeader& h, const uint8_t* body, size_t len, MessageSink& sink) {
+  if (len < sizeof(fib_rule_hdr)) return Outcome::kBadLength;
+  const fib_rule_hdr frh = Load<fib_rule_hdr>(body);
+  // An AF_UNSPEC dump also returns the multicast routing rules (RTNL_FAMILY_IPMR,
+  // RTNL_FAMILY_IP6MR): they choose multicast forwarding tables, not unicast paths.
+  if (AddressLength(frh.family) == 0) {
+    sink.OnOther(h);
+    return Outcome::kOk;
+  }
+  size_t alen = 0;
+  const uint8_t* attrs = AttrStart<fib_rule_hdr>(body, len, &alen);
+  AttrTable<kFraSize> tb;
+  if (!ParseAttrs(attrs, alen, frh.family, RulePolicy, &tb)) return Outcome::kBadAttribute;
+
+  FibRule r;
+  r.family = frh.family;
+  r.dst_len = frh.dst_len;
+  r.src_len = frh.src_len;
+  r.tos = frh.tos;
+  r.action = frh.action;
+  r.flags = frh.flags;
+  // frh.table is 8 bits; tables >= 256 are only in FRA_TABLE (table = RT_TABLE_COMPAT).
+  r.table = tb[FRA_TABLE].present() ? tb[FRA_TABLE].u32() : frh.table;
+  // fib_nl_fill_rule omits FRA_PRIORITY for priority 0 (the local-table rule).
+  TakeU32(tb[FRA_PRIORITY], &r.priority, &r.present, kRuleHasPriority);
+  TakeAddress(tb[FRA_SRC], &r.src, &r.present, kRuleHasSrc);
+  TakeAddress(tb[FRA_DST], &r.dst, &r.present, kRuleHasDst);
+  TakeU32(tb[FRA_FWMARK], &r.fwmark, &r.present, kRuleHasFwmark);
+  TakeU32(tb[FRA_FWMASK], &r.fwmask, &r.present, kRuleHasFwmask);
+  TakeU32(tb[FRA_GOTO], &r.goto_target, &r.present, kRuleHasGoto);
+  // The kernel always sends FRA_SUPPRESS_PREFIXLEN, and FRA_SUPPRESS_IFGROUP only
+  // when set; both use -1 for "unset" (fib_nl_fill_rule).
+  if (tb[FRA_SUPPRESS_PREFIXLEN].present() && tb[FRA_SUPPRESS_PREFIXLEN].u32() != UINT32_MAX) {
+    TakeU32(tb[FRA_SUPPRESS_PREFIXLEN], &r.suppress_prefixlen, &r.present, kRuleHasSuppressPrefixlen);
+  }
+  if (tb[FRA_SUPPRESS_IFGROUP].present() && tb[FRA_SUPPRESS_IFGROUP].u32() != UINT32_MAX) {
+    TakeU32(tb[FRA_SUPPRESS_IFGROUP], &r.suppress_ifgroup, &r.present, kRuleHasSuppressIfgroup);
+  }
+  r.iifname = ReadString(tb[FRA_IIFNAME]);
+  r.oifname = ReadString(tb[FRA_OIFNAME]);
+  if (tb[FRA_L3MDEV].present() && tb[FRA_L3MDEV].u8() != 0) r.present |= kRuleL3mdev;
+  if (tb[FRA_PROTOCOL].present()) r.protocol = tb[FRA_PROTOCOL].u8();
+  if (tb[FRA_IP_PROTO].present()) {
+    r.ip_proto = tb[FRA_IP_PROTO].u8();
+    r.present |= kRuleHasIpProto;
+  }
+  TakeRange<UidRange>(tb[FRA_UID_RANGE], &r.uid_start, &r.uid_end, &r.present, kRuleHasUidRange);
+  TakeRange<PortRange>(tb[FRA_SPORT_RANGE], &r.sport_start, &r.sport_end, &r.present,
+                       kRuleHasSportRange);
+  TakeRange<PortRange>(tb[FRA_DPORT_RANGE], &r.dport_start, &r.dport_end, &r.present,
+                       kRuleHasDportRange);
+  sink.OnRule(h, h.type == RTM_DELRULE, r);
+  return Outcome::kOk;
+}
+
+// ---- Neighbours ----
+
+Rule NeighbourPolicy(uint16_t type) {
+  switch (type) {
+    case NDA_DST:
+      return {Check::kAddress};
+    case NDA_LLADDR:
+      return {Check::kBinary};
+    default:
+      return {};
+  }
+}
+
+Outcome ParseNeighbour(const MessageHeader& h, const uint8_t* body, size_t len, MessageSink& sink) {
+  if (len < sizeof(ndmsg)) return Outcome::kBadLength;
+  const ndmsg ndm = Load<ndmsg>(body);
+  // Only the ARP (AF_INET) and NDP (AF_INET6) caches say whether a next hop answers.
+  // AF_BRIDGE messages on RTNLGRP_NEIGH are the bridge's forwarding database (MAC ->
+  // port, `bridge fdb`), vxlan sends its fdb the same way, and NTF_PROXY entries are
+  // proxy-ARP/NDP answers we give for others (pneigh): none is a neighbour we route via.
+  if (AddressLength(ndm.ndm_family) == 0 || (ndm.ndm_flags & NTF_PROXY) != 0) {
+    sink.OnOther(h);
+    return Outcome::kOk;
+  }
+  size_t alen = 0;
+  const uint8_t* attrs = AttrStart<ndmsg>(body, len, &alen);
+  AttrTable<kNdaSize> tb;
+  if (!ParseAttrs(attrs, alen, ndm.ndm_family, NeighbourPolicy, &tb)) return Outcome::kBadAttribute;
+
+  Neighbour n;
+  n.family = ndm.ndm_family;
+  n.index = ndm.ndm_ifindex;
+  n.state = ndm.ndm_state;
+  n.flags = ndm.ndm_flags;
+  n.type = ndm.ndm_type;
+  TakeAddress(tb[NDA_DST], &n.dst, &n.present, kNeighHasDst);
+  if (tb[NDA_LLADDR].present()) {
+    // 6 bytes for Ethernet; up to 20 (InfiniBand); 0 for a device without one (tun).
+    const Attr& a = tb[NDA_LLADDR];
+    n.lladdr.assign(a.data, a.data + std::min<size_t>(a.len, 32));
+    n.present |= kNeighHasLladdr;
+  }
+  sink.OnNeighbour(h, h.type == RTM_DELNEIGH, n);
+  return Outcome::kOk;
+}
+
 // ---- Control messages ----
 
 Rule ExtackPolicy(uint16_t type) {
@@ -642,12 +808,18 @@ Outcome Dispatch(const MessageHeader& h, const uint8_t* body, size_t len, Messag
     case RTM_NEWNEXTHOP:
     case RTM_DELNEXTHOP:
       return ParseNexthop(h, body, len, sink);
+    case RTM_NEWRULE:
+    case RTM_DELRULE:
+      return ParseRule(h, body, len, sink);
+    case RTM_NEWNEIGH:
+    case RTM_DELNEIGH:
+      return ParseNeighbour(h, body, len, sink);
     case NLMSG_ERROR:
       return ParseError(h, body, len, sink);
     case NLMSG_DONE:
       return ParseDone(h, body, len, sink);
     default:
-      sink.OnOther(h);  // NLMSG_NOOP, NLMSG_OVERRUN, neighbours, rules, ...
+      sink.OnOther(h);  // NLMSG_NOOP, NLMSG_OVERRUN, netconf, ...
       return Outcome::kOk;
   }
 }

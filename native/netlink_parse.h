@@ -34,13 +34,16 @@ class MessageSink {
   virtual void OnAddress(const MessageHeader&, bool /*removed*/, const Address&) {}
   virtual void OnRoute(const MessageHeader&, bool /*removed*/, const Route&) {}
   virtual void OnNexthop(const MessageHeader&, bool /*removed*/, const Nexthop&) {}
+  virtual void OnRule(const MessageHeader&, bool /*removed*/, const FibRule&) {}
+  virtual void OnNeighbour(const MessageHeader&, bool /*removed*/, const Neighbour&) {}
   // NLMSG_DONE. `error` is the (negative) errno carried by a DONE, 0 normally.
   virtual void OnDone(const MessageHeader&, int32_t /*error*/) {}
   // NLMSG_ERROR. error == 0 is an ACK. `extack` is NLMSGERR_ATTR_MSG when sent.
   // `request` is the header of the request that failed.
   virtual void OnError(const MessageHeader&, int32_t /*error*/, const std::string& /*extack*/,
                        const MessageHeader& /*request*/) {}
-  // NLMSG_OVERRUN, NLMSG_NOOP and message types we do not handle.
+  // NLMSG_OVERRUN, NLMSG_NOOP, message types we do not handle, and objects of
+  // families we do not mirror (multicast routing rules, bridge fdb entries, ...).
   virtual void OnOther(const MessageHeader&) {}
   // A message that failed validation; parsing continues with the next message when
   // its length was sane, otherwise the rest of the datagram is dropped.

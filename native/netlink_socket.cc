@@ -1,6 +1,8 @@
 #include "netlink_socket.h"
 
 #include <fcntl.h>
+#include <linux/fib_rules.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/nexthop.h>
 #include <linux/rtnetlink.h>
@@ -251,6 +253,8 @@ const char* ObjectName(record::Object object) {
     case record::kObjAddr: return "addresses";
     case record::kObjRoute: return "routes";
     case record::kObjNexthop: return "nexthops";
+    case record::kObjRule: return "rules";
+    case record::kObjNeigh: return "neighbours";
   }
   return "objects";
 }
@@ -268,6 +272,9 @@ constexpr Group kGroups[] = {
     {RTNLGRP_IPV4_ROUTE, "RTNLGRP_IPV4_ROUTE", false},
     {RTNLGRP_IPV6_ROUTE, "RTNLGRP_IPV6_ROUTE", false},
     {RTNLGRP_NEXTHOP, "RTNLGRP_NEXTHOP", true},  // kernel >= 5.3
+    {RTNLGRP_IPV4_RULE, "RTNLGRP_IPV4_RULE", false},
+    {RTNLGRP_IPV6_RULE, "RTNLGRP_IPV6_RULE", false},
+    {RTNLGRP_NEIGH, "RTNLGRP_NEIGH", false},
 };
 
 uint32_t SetReceiveBuffer(int fd, uint32_t bytes) {
@@ -327,6 +334,12 @@ class NetlinkMonitor::Sink : public MessageSink {
   }
   void OnNexthop(const MessageHeader& h, bool removed, const Nexthop& v) override {
     if (Deliver(h)) records_.OnNexthop(h, removed, v);
+  }
+  void OnRule(const MessageHeader& h, bool removed, const FibRule& v) override {
+    if (Deliver(h)) records_.OnRule(h, removed, v);
+  }
+  void OnNeighbour(const MessageHeader& h, bool removed, const Neighbour& v) override {
+    if (Deliver(h)) records_.OnNeighbour(h, removed, v);
   }
   void OnDone(const MessageHeader& h, int32_t error) override {
     if (IsCurrentDump(h)) {
@@ -388,7 +401,18 @@ uint32_t NetlinkMonitor::NextSeq() {
   return seq_;
 }
 
-int NetlinkMonitor::SendDumpRequest(record::Object object, uint32_t seq) {
+namespace {
+// The family a dump of `object` starts with. Routes are asked for per family:
+// an AF_UNSPEC route dump walks every family (rtnl_dump_all: IPv4, IPv6, the
+// multicast routing tables, MPLS) and, on an IPv6 route too large for a dump
+// message (ECMP with ~1000 siblings), the kernel answers that walk with empty
+// datagrams, forever; the AF_INET6 dump ends there with NLMSG_DONE instead.
+uint8_t FirstFamily(record::Object object) {
+  return object == record::kObjRoute ? AF_INET : AF_UNSPEC;
+}
+}  // namespace
+
+int NetlinkMonitor::SendDumpRequest(record::Object object, uint32_t seq, uint8_t family) {
   struct {
     nlmsghdr header;
     union {
@@ -396,6 +420,8 @@ int NetlinkMonitor::SendDumpRequest(record::Object object, uint32_t seq) {
       ifaddrmsg addr;
       rtmsg route;
       nhmsg nexthop;
+      fib_rule_hdr rule;
+      ndmsg neigh;
     } body;
   } request;
   std::memset(&request, 0, sizeof(request));
@@ -413,7 +439,7 @@ int NetlinkMonitor::SendDumpRequest(record::Object object, uint32_t seq) {
       break;
     case record::kObjRoute:
       request.header.nlmsg_type = RTM_GETROUTE;
-      request.body.route.rtm_family = AF_UNSPEC;
+      request.body.route.rtm_family = family;
       request.body.route.rtm_table = RT_TABLE_UNSPEC;  // all tables, local included
       body_len = sizeof(rtmsg);
       break;
@@ -421,6 +447,16 @@ int NetlinkMonitor::SendDumpRequest(record::Object object, uint32_t seq) {
       request.header.nlmsg_type = RTM_GETNEXTHOP;
       request.body.nexthop.nh_family = AF_UNSPEC;
       body_len = sizeof(nhmsg);
+      break;
+    case record::kObjRule:
+      request.header.nlmsg_type = RTM_GETRULE;
+      request.body.rule.family = AF_UNSPEC;  // IPv4 and IPv6 (and multicast, dropped by the parser)
+      body_len = sizeof(fib_rule_hdr);
+      break;
+    case record::kObjNeigh:
+      request.header.nlmsg_type = RTM_GETNEIGH;
+      request.body.neigh.ndm_family = AF_UNSPEC;  // the ARP and NDP caches
+      body_len = sizeof(ndmsg);
       break;
   }
   request.header.nlmsg_len = NLMSG_LENGTH(body_len);
@@ -433,12 +469,12 @@ int NetlinkMonitor::SendDumpRequest(record::Object object, uint32_t seq) {
 void NetlinkMonitor::Start(RecordWriter& out) {
   if (started_ || closed()) return;
   uint32_t seq = NextSeq();
-  if (int err = SendDumpRequest(record::kObjLink, seq)) {
+  if (int err = SendDumpRequest(record::kObjLink, seq, AF_UNSPEC)) {
     throw SystemError(err, "sendto", "cannot request the links dump: " + ErrnoText(err));
   }
   started_ = true;
   sequence_reason_ = record::kInitial;
-  dump_ = Dump{true, record::kObjLink, seq, false, false, false};
+  dump_ = Dump{true, record::kObjLink, seq, false, false, false, AF_UNSPEC};
   out.Control(record::kDumpBegin, record::kObjLink, record::kInitial);
 }
 
@@ -451,26 +487,27 @@ void NetlinkMonitor::Resync(RecordWriter& out) {
     return;
   }
   uint32_t seq = NextSeq();
-  if (int err = SendDumpRequest(record::kObjLink, seq)) {
+  if (int err = SendDumpRequest(record::kObjLink, seq, AF_UNSPEC)) {
     throw SystemError(err, "sendto", "cannot request the links dump: " + ErrnoText(err));
   }
   sequence_reason_ = record::kResync;
-  dump_ = Dump{true, record::kObjLink, seq, false, false, false};
+  dump_ = Dump{true, record::kObjLink, seq, false, false, false, AF_UNSPEC};
   out.Control(record::kDumpBegin, record::kObjLink, record::kResync);
 }
 
 void NetlinkMonitor::BeginObject(record::Object object, record::DumpReason reason,
                                  RecordWriter& out) {
   uint32_t seq = NextSeq();
-  int err = SendDumpRequest(object, seq);
+  const uint8_t family = FirstFamily(object);
+  int err = SendDumpRequest(object, seq, family);
   if (err == 0) {
-    dump_ = Dump{true, object, seq, false, false, false};
+    dump_ = Dump{true, object, seq, false, false, false, family};
     out.Control(record::kDumpBegin, object, reason);
     return;
   }
   // Sending to the kernel only fails for want of memory (ENOBUFS/ENOMEM): report
   // it and go on with the next object rather than stall the sequence.
-  dump_ = Dump{false, object, seq, false, false, false};
+  dump_ = Dump{false, object, seq, false, false, false, family};
   ++stats_.dump_errors;
   out.Error(err, std::string("cannot request the ") + ObjectName(object) + " dump: " +
                      ErrnoText(err));
@@ -483,7 +520,9 @@ void NetlinkMonitor::NextObject(RecordWriter& out) {
     case record::kObjLink: return BeginObject(record::kObjAddr, sequence_reason_, out);
     case record::kObjAddr: return BeginObject(record::kObjRoute, sequence_reason_, out);
     case record::kObjRoute: return BeginObject(record::kObjNexthop, sequence_reason_, out);
-    case record::kObjNexthop: break;
+    case record::kObjNexthop: return BeginObject(record::kObjRule, sequence_reason_, out);
+    case record::kObjRule: return BeginObject(record::kObjNeigh, sequence_reason_, out);
+    case record::kObjNeigh: break;
   }
   out.Control(record::kSynced, sequence_reason_);
   synced_once_ = true;
@@ -498,7 +537,7 @@ void NetlinkMonitor::ResendDump(RecordWriter& out) {
   dump_.resend = false;
   dump_.replied = false;
   dump_.seq = NextSeq();
-  if (int err = SendDumpRequest(dump_.object, dump_.seq)) OnDumpFailed(err, {}, out);
+  if (int err = SendDumpRequest(dump_.object, dump_.seq, dump_.family)) OnDumpFailed(err, {}, out);
 }
 
 void NetlinkMonitor::OnDumpReply(uint16_t nlmsg_flags) {
@@ -520,6 +559,14 @@ void NetlinkMonitor::OnDumpDone(uint16_t nlmsg_flags, int32_t error, RecordWrite
     out.Control(record::kDumpIncomplete, dump_.object, dump_attempts_);
     dump_attempts_ = 0;
     return NextObject(out);  // no kDumpEnd: an inconsistent dump must not sweep
+  }
+  if (dump_.object == record::kObjRoute && dump_.family == AF_INET) {
+    // The IPv4 half is in: the same frame goes on with IPv6.
+    dump_.family = AF_INET6;
+    dump_.seq = NextSeq();
+    dump_.replied = false;
+    if (int err = SendDumpRequest(dump_.object, dump_.seq, dump_.family)) OnDumpFailed(err, {}, out);
+    return;
   }
   dump_attempts_ = 0;
   out.Control(record::kDumpEnd, dump_.object);

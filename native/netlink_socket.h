@@ -108,11 +108,13 @@ struct MonitorStats {
   uint64_t batches = 0;               // counted by the driver (one per delivered batch)
 };
 
-// Watches NETLINK_ROUTE: links, addresses, routes and nexthop objects.
+// Watches NETLINK_ROUTE: links, addresses, routes, nexthop objects, policy
+// routing rules and neighbours (ARP/NDP).
 //
 // Record stream it produces (besides the parser's object records):
 //   start():  kDumpBegin(link, kInitial) ... kDumpEnd(link)
-//             kDumpBegin(addr, ..) ... kDumpEnd(addr)  (same for route, nexthop)
+//             kDumpBegin(addr, ..) ... kDumpEnd(addr)  (same for route, nexthop,
+//             rule, neighbour, in that order)
 //             kSynced(kInitial)
 //   resync(): the same with kResync (queued when a sequence is running).
 //   A dump whose replies carried NLM_F_DUMP_INTR is drained to its DONE and then
@@ -185,10 +187,12 @@ class NetlinkMonitor {
     bool replied = false;      // something came back for this seq: the kernel took the request
     bool interrupted = false;  // a reply carried NLM_F_DUMP_INTR
     bool resend = false;       // refused with EBUSY: resend when the kernel's previous dump ends
+    // Routes are dumped one family at a time (IPv4, then IPv6) inside one frame.
+    uint8_t family = 0;
   };
 
   uint32_t NextSeq();
-  int SendDumpRequest(record::Object object, uint32_t seq);
+  int SendDumpRequest(record::Object object, uint32_t seq, uint8_t family);
   void BeginObject(record::Object object, record::DumpReason reason, RecordWriter& out);
   void NextObject(RecordWriter& out);
   void ResendDump(RecordWriter& out);

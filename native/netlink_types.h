@@ -127,4 +127,69 @@ struct Nexthop {
   std::vector<NexthopGroupMember> group;  // NHA_GROUP
 };
 
+// Presence bits for FibRule::present.
+enum RulePresent : uint16_t {
+  kRuleHasSrc = 1 << 0,              // FRA_SRC
+  kRuleHasDst = 1 << 1,              // FRA_DST
+  kRuleHasFwmark = 1 << 2,           // FRA_FWMARK
+  kRuleHasFwmask = 1 << 3,           // FRA_FWMASK
+  kRuleHasSuppressPrefixlen = 1 << 4,
+  kRuleHasSuppressIfgroup = 1 << 5,
+  kRuleHasGoto = 1 << 6,
+  kRuleHasUidRange = 1 << 7,
+  kRuleHasIpProto = 1 << 8,
+  kRuleHasSportRange = 1 << 9,
+  kRuleHasDportRange = 1 << 10,
+  kRuleL3mdev = 1 << 11,
+  kRuleHasPriority = 1 << 12,
+};
+
+// RTM_NEWRULE objects: struct fib_rule_hdr + FRA_* (ip rule).
+struct FibRule {
+  uint8_t family = 0;       // AF_INET / AF_INET6
+  uint8_t dst_len = 0;
+  uint8_t src_len = 0;
+  uint8_t tos = 0;
+  uint8_t action = 0;       // FR_ACT_*
+  uint8_t protocol = 0;     // FRA_PROTOCOL (RTPROT_*)
+  uint8_t ip_proto = 0;     // FRA_IP_PROTO
+  uint16_t present = 0;     // RulePresent bits
+  uint32_t flags = 0;       // FIB_RULE_* (invert, unresolved, detached)
+  uint32_t table = 0;       // FRA_TABLE when present, else fib_rule_hdr.table
+  uint32_t priority = 0;    // FRA_PRIORITY (absent = 0)
+  uint32_t fwmark = 0;
+  uint32_t fwmask = 0;
+  uint32_t suppress_prefixlen = 0;
+  uint32_t suppress_ifgroup = 0;
+  uint32_t goto_target = 0; // FRA_GOTO
+  uint32_t uid_start = 0;   // FRA_UID_RANGE
+  uint32_t uid_end = 0;
+  uint16_t sport_start = 0; // FRA_SPORT_RANGE
+  uint16_t sport_end = 0;
+  uint16_t dport_start = 0; // FRA_DPORT_RANGE
+  uint16_t dport_end = 0;
+  IpBytes src{};
+  IpBytes dst{};
+  std::string iifname;      // FRA_IIFNAME
+  std::string oifname;      // FRA_OIFNAME
+};
+
+// Presence bits for Neighbour::present.
+enum NeighbourPresent : uint8_t {
+  kNeighHasDst = 1,         // NDA_DST
+  kNeighHasLladdr = 2,      // NDA_LLADDR
+};
+
+// RTM_NEWNEIGH objects of the ARP and NDP caches: struct ndmsg + NDA_*.
+struct Neighbour {
+  uint8_t family = 0;       // AF_INET / AF_INET6
+  uint8_t flags = 0;        // NTF_*
+  uint8_t type = 0;         // ndm_type (RTN_*)
+  uint8_t present = 0;      // NeighbourPresent bits
+  uint16_t state = 0;       // NUD_*
+  int32_t index = 0;        // ndm_ifindex
+  IpBytes dst{};            // NDA_DST
+  std::vector<uint8_t> lladdr;  // NDA_LLADDR (at most 32 bytes kept)
+};
+
 }  // namespace routeguard

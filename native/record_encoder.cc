@@ -149,6 +149,46 @@ void RecordWriter::Nexthop(bool removed, const routeguard::Nexthop& nh, uint16_t
   Close(words_, p);
 }
 
+void RecordWriter::Rule(bool removed, const routeguard::FibRule& rule, uint16_t flags) {
+  const size_t p = Open(words_, removed ? record::kRuleDel : record::kRuleNew, flags,
+                        record::kRuleFixedWords);
+  const size_t iif_len = CapU8(rule.iifname.size());
+  const size_t oif_len = CapU8(rule.oifname.size());
+  words_[p + 0] = Pack8(rule.family, rule.dst_len, rule.src_len, rule.tos);
+  words_[p + 1] = Pack8(rule.action, rule.protocol, rule.ip_proto, 0);
+  words_[p + 2] = rule.flags;
+  words_[p + 3] = rule.table;
+  words_[p + 4] = rule.priority;
+  words_[p + 5] = rule.fwmark;
+  words_[p + 6] = rule.fwmask;
+  words_[p + 7] = rule.suppress_prefixlen;
+  words_[p + 8] = rule.suppress_ifgroup;
+  words_[p + 9] = rule.goto_target;
+  words_[p + 10] = rule.uid_start;
+  words_[p + 11] = rule.uid_end;
+  words_[p + 12] = static_cast<uint32_t>(rule.sport_start) | static_cast<uint32_t>(rule.sport_end) << 16;
+  words_[p + 13] = static_cast<uint32_t>(rule.dport_start) | static_cast<uint32_t>(rule.dport_end) << 16;
+  words_[p + 14] = static_cast<uint32_t>(rule.present) | static_cast<uint32_t>(iif_len) << 16 |
+                   static_cast<uint32_t>(oif_len) << 24;
+  PutIp(words_, p + 15, rule.src);
+  PutIp(words_, p + 19, rule.dst);
+  AppendPacked(words_, {{Bytes(rule.iifname), iif_len}, {Bytes(rule.oifname), oif_len}});
+  Close(words_, p);
+}
+
+void RecordWriter::Neighbour(bool removed, const routeguard::Neighbour& neigh, uint16_t flags) {
+  const size_t p = Open(words_, removed ? record::kNeighDel : record::kNeighNew, flags,
+                        record::kNeighFixedWords);
+  const size_t ll_len = std::min<size_t>(neigh.lladdr.size(), 32);
+  words_[p + 0] = static_cast<uint32_t>(neigh.index);
+  words_[p + 1] = static_cast<uint32_t>(neigh.state) | static_cast<uint32_t>(neigh.flags) << 16 |
+                  static_cast<uint32_t>(neigh.family) << 24;
+  words_[p + 2] = Pack8(neigh.type, static_cast<uint8_t>(ll_len), neigh.present, 0);
+  PutIp(words_, p + 3, neigh.dst);
+  AppendBytes(words_, neigh.lladdr.data(), ll_len);
+  Close(words_, p);
+}
+
 void RecordWriter::Control(record::Kind kind, uint32_t w0, uint32_t w1) {
   // Always two payload words: readers index w0/w1 without checking the kind.
   const size_t p = Open(words_, kind, 0, 2);
@@ -210,6 +250,14 @@ void RecordingSink::OnRoute(const MessageHeader& h, bool removed, const routegua
 
 void RecordingSink::OnNexthop(const MessageHeader& h, bool removed, const routeguard::Nexthop& v) {
   out_.Nexthop(removed, v, RecordFlags(h));
+}
+
+void RecordingSink::OnRule(const MessageHeader& h, bool removed, const routeguard::FibRule& v) {
+  out_.Rule(removed, v, RecordFlags(h));
+}
+
+void RecordingSink::OnNeighbour(const MessageHeader& h, bool removed, const routeguard::Neighbour& v) {
+  out_.Neighbour(removed, v, RecordFlags(h));
 }
 
 }  // namespace routeguard

@@ -18,6 +18,8 @@ class RecordWriter {
   void Address(bool removed, const routeguard::Address& addr, uint16_t flags);
   void Route(bool removed, const routeguard::Route& route, uint16_t flags);
   void Nexthop(bool removed, const routeguard::Nexthop& nh, uint16_t flags);
+  void Rule(bool removed, const routeguard::FibRule& rule, uint16_t flags);
+  void Neighbour(bool removed, const routeguard::Neighbour& neigh, uint16_t flags);
   // Control record with up to two payload words.
   void Control(record::Kind kind, uint32_t w0 = 0, uint32_t w1 = 0);
   void Error(int errnum, const std::string& message);
@@ -45,6 +47,8 @@ class RecordingSink : public MessageSink {
   void OnAddress(const MessageHeader& h, bool removed, const routeguard::Address& v) override;
   void OnRoute(const MessageHeader& h, bool removed, const routeguard::Route& v) override;
   void OnNexthop(const MessageHeader& h, bool removed, const routeguard::Nexthop& v) override;
+  void OnRule(const MessageHeader& h, bool removed, const routeguard::FibRule& v) override;
+  void OnNeighbour(const MessageHeader& h, bool removed, const routeguard::Neighbour& v) override;
   void OnMalformed(const MessageHeader&, Malformed) override { ++malformed_; }
   uint32_t malformed() const { return malformed_; }
 

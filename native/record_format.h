@@ -26,6 +26,10 @@ enum Kind : uint16_t {
   kRouteDel = 6,
   kNexthopNew = 7,
   kNexthopDel = 8,
+  kRuleNew = 9,
+  kRuleDel = 10,
+  kNeighNew = 11,
+  kNeighDel = 12,
   // Control records, produced by the socket layer (not the parser).
   kDumpBegin = 16,  // w0 = Object, w1 = DumpReason
   kDumpEnd = 17,    // w0 = Object
@@ -47,7 +51,14 @@ enum Flags : uint16_t {
   kExcl = 16,       // NLM_F_EXCL
 };
 
-enum Object : uint32_t { kObjLink = 1, kObjAddr = 2, kObjRoute = 3, kObjNexthop = 4 };
+enum Object : uint32_t {
+  kObjLink = 1,
+  kObjAddr = 2,
+  kObjRoute = 3,
+  kObjNexthop = 4,
+  kObjRule = 5,
+  kObjNeigh = 6,
+};
 enum DumpReason : uint32_t { kInitial = 0, kResync = 1, kRetry = 2 };
 enum DropReason : uint32_t { kNotFromKernel = 1, kTruncated = 2, kMalformed = 3 };
 
@@ -87,6 +98,25 @@ constexpr uint32_t kRouteNexthopWords = 6;
 //   w4 group member count  w5..w8 gateway
 //   then `count` members of 2 words: id, weight
 constexpr uint32_t kNexthopFixedWords = 9;
+
+// ---- Rule payload ----
+//   w0 family (u8) | dst_len << 8 | src_len << 16 | tos << 24
+//   w1 action (u8) | protocol << 8 | ip_proto << 16
+//   w2 flags  w3 table  w4 priority  w5 fwmark  w6 fwmask  w7 suppress_prefixlen
+//   w8 suppress_ifgroup  w9 goto  w10 uid_start  w11 uid_end
+//   w12 sport_start (u16) | sport_end << 16  w13 dport_start (u16) | dport_end << 16
+//   w14 present (u16) | iifname_len (u8) << 16 | oifname_len (u8) << 24
+//   w15..w18 src  w19..w22 dst
+//   then iifname bytes, oifname bytes; zero padded to 4
+constexpr uint32_t kRuleFixedWords = 23;
+
+// ---- Neighbour payload ----
+//   w0 index (i32)
+//   w1 state (u16) | flags (u8) << 16 | family (u8) << 24
+//   w2 type (u8) | lladdr_len (u8) << 8 | present (u8) << 16
+//   w3..w6 dst
+//   then lladdr bytes; zero padded to 4
+constexpr uint32_t kNeighFixedWords = 7;
 
 }  // namespace record
 }  // namespace routeguard

@@ -5,7 +5,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import type { Address, Link, Route } from '../src/netlink/types';
+import type { Address, Link, Neighbour, Route, Rule } from '../src/netlink/types';
 import { routeProtocolName } from '../src/netlink/flags';
 import { createNetns, createVeth, describeNetns, waitFor, type NetNs } from './helpers/netns';
 
@@ -21,13 +21,18 @@ describeNetns('routeguard CLI', () => {
     ns.ip('addr add 192.0.2.1/24 dev v0');
     ns.ip('addr add 2001:db8:1::1/64 dev v0 nodad');
     ns.ip('route add 203.0.113.0/24 via 192.0.2.2 table 100 proto bgp metric 20');
+    ns.ip('rule add fwmark 0xca6c table 51820 pref 100');
+    ns.ip('-6 rule add from 2001:db8::/32 prohibit pref 200');
+    ns.ip('neigh add 192.0.2.2 lladdr 02:00:5e:00:53:02 dev v0');
   });
 
   afterEach(() => ns.destroy());
 
-  it('dump --json prints { links, addresses, routes, nexthops } equal to ip -j', async () => {
+  it('dump --json prints { links, addresses, routes, nexthops, rules, neighbours } equal to ip -j', async () => {
     const { stdout } = await run(process.execPath, [bin, 'dump', '--json', '--netns', ns.path]);
-    const dump = JSON.parse(stdout) as { links: Link[]; addresses: Address[]; routes: Route[]; nexthops: unknown[] };
+    const dump = JSON.parse(stdout) as {
+      links: Link[]; addresses: Address[]; routes: Route[]; nexthops: unknown[]; rules: Rule[]; neighbours: Neighbour[];
+    };
     expect(dump.links.map((l) => l.name).sort()).toEqual(['lo', 'v0', 'v1']);
     const ipAddrs = ns.ipJson<Array<{ addr_info: Array<{ local: string }> }>>('addr show').flatMap((l) => l.addr_info.map((a) => a.local));
     expect(dump.addresses.map((a) => a.local ?? a.address).sort()).toEqual(ipAddrs.sort());
@@ -40,6 +45,12 @@ describeNetns('routeguard CLI', () => {
     expect(bgp).toMatchObject({ destination: '203.0.113.0', destinationLength: 24, gateway: '192.0.2.2', metric: 20 });
     expect(routeProtocolName(bgp.protocol)).toBe('bgp');
     expect(dump.nexthops).toEqual([]);
+    const ipRules = [...ns.ipJson<Array<{ priority: number }>>('-4 rule show'), ...ns.ipJson<Array<{ priority: number }>>('-6 rule show')];
+    expect(dump.rules.map((r) => r.priority)).toEqual(ipRules.map((r) => r.priority));
+    expect(dump.rules.find((r) => r.table === 51820)).toMatchObject({ family: 4, fwmark: 0xca6c, action: 'to-table' });
+    expect(dump.neighbours.find((n) => n.address === '192.0.2.2')).toMatchObject({
+      family: 4, stateName: 'permanent', linkAddress: '02:00:5e:00:53:02',
+    });
   });
 
   it('dump without --json prints ip-like text', async () => {
@@ -47,6 +58,28 @@ describeNetns('routeguard CLI', () => {
     expect(stdout).toContain('# routes');
     expect(stdout).toMatch(/203\.0\.113\.0\/24 via 192\.0\.2\.2 dev v0 table 100 proto bgp metric 20/);
     expect(stdout).toMatch(/v0 inet 192\.0\.2\.1\/24 scope global/);
+    expect(stdout).toMatch(/^100: from all fwmark 0xca6c lookup 51820$/m);
+    expect(stdout).toMatch(/# rules \(inet6\)\n0: from all lookup local\n200: from 2001:db8::\/32 prohibit\n/);
+    expect(stdout).toMatch(/^192\.0\.2\.2 dev v0 lladdr 02:00:5e:00:53:02 PERMANENT$/m);
+  });
+
+  it('dump prints rules exactly as ip rule does, and neighbours as ip neigh does', async () => {
+    for (const rule of [
+      'rule add not fwmark 0x1/0xff table 51820 pref 10', 'rule add table main suppress_prefixlength 0 pref 11',
+      'rule add from 198.51.100.0/24 to 203.0.113.7 tos 0x10 prohibit pref 12', 'rule add iif nosuch oif v1 blackhole pref 13',
+      'rule add uidrange 1000-2000 ipproto tcp sport 1000-2000 dport 443 lookup 7 pref 14', 'rule add goto 99 pref 15',
+      'rule add l3mdev pref 16', 'rule add nop pref 17', 'rule add suppress_ifgroup 5 lookup 1000 pref 18',
+      '-6 rule add to fd00::/8 unreachable pref 19',
+    ]) {
+      ns.ip(rule);
+    }
+    ns.ip('-6 neigh add 2001:db8:1::2 lladdr 02:00:5e:00:53:03 dev v0 nud stale router');
+    const { stdout } = await run(process.execPath, [bin, 'dump', '--netns', ns.path]);
+    const section = (title: string) => stdout.split(`# ${title}\n`)[1].split('\n\n')[0].trim().split('\n');
+    const ipLines = (args: string) => ns.ip(args).trim().split('\n').map((l) => l.replace(/\t/g, ' ').trim());
+    expect(section('rules')).toEqual(ipLines('-4 rule show'));
+    expect(section('rules (inet6)')).toEqual(ipLines('-6 rule show'));
+    expect(section('neighbours').sort()).toEqual(ipLines('neigh show').filter((l) => !l.endsWith('NOARP')).sort());
   });
 
   it('monitor --json streams NDJSON events with timestamps until interrupted', async () => {
@@ -55,7 +88,9 @@ describeNetns('routeguard CLI', () => {
     child.stdout.on('data', (d) => (out += d));
     await waitFor(() => out.includes('"synced"'), 10_000, 'synced line');
     ns.ip('addr add 198.51.100.1/24 dev v1');
-    await waitFor(() => out.includes('198.51.100.1'), 5000, 'address event line');
+    ns.ip('rule add to 198.51.100.0/24 blackhole pref 300');
+    ns.ip('neigh add 198.51.100.9 lladdr 02:00:5e:00:53:09 dev v1 nud stale');
+    await waitFor(() => out.includes('198.51.100.9'), 5000, 'neighbour event line');
     child.kill('SIGINT');
     const code = await new Promise((r) => child.on('exit', r));
     expect(code).toBe(0);
@@ -63,6 +98,8 @@ describeNetns('routeguard CLI', () => {
     const added = lines.find((l) => l.type === 'address' && l.address.local === '198.51.100.1');
     expect(added).toMatchObject({ action: 'added', address: { family: 4, prefixLength: 24 } });
     expect(new Date(added.time).toISOString()).toBe(added.time);
+    expect(lines.find((l) => l.type === 'rule')).toMatchObject({ action: 'added', rule: { action: 'blackhole', priority: 300 } });
+    expect(lines.find((l) => l.type === 'neighbour')).toMatchObject({ action: 'added', neighbour: { stateName: 'stale' } });
   });
 
   it('fails with a clear message and exit code 1 for a bad namespace', () => {

@@ -10,7 +10,7 @@ import { loadBinding } from '../src/native/binding';
 import { decodeBatch, type DecodedRecord } from '../src/netlink/decode';
 
 interface ManifestMessage {
-  kind: 'link' | 'address' | 'route' | 'nexthop' | 'done' | 'error' | 'other';
+  kind: 'link' | 'address' | 'route' | 'nexthop' | 'rule' | 'neighbour' | 'done' | 'error' | 'other';
   removed?: boolean;
   fromDump?: boolean;
   [object: string]: unknown;
@@ -22,7 +22,7 @@ interface Manifest {
 const dir = path.resolve(__dirname, 'fixtures', 'netlink');
 const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
 const binding = loadBinding();
-const OBJECT_KINDS = new Set(['link', 'address', 'route', 'nexthop']);
+const OBJECT_KINDS = new Set(['link', 'address', 'route', 'nexthop', 'rule', 'neighbour']);
 
 function parse(bytes: Uint8Array): DecodedRecord[] {
   return decodeBatch(binding.parse(bytes));
@@ -31,14 +31,15 @@ function parse(bytes: Uint8Array): DecodedRecord[] {
 describe('netlink parser on captured kernel datagrams', () => {
   it('has fixtures for every object kind', () => {
     const kinds = new Set(manifest.files.flatMap((f) => f.messages.map((m) => m.kind)));
-    expect([...kinds].sort()).toEqual(['address', 'done', 'error', 'link', 'nexthop', 'other', 'route']);
+    expect([...kinds].sort()).toEqual(['address', 'done', 'error', 'link', 'neighbour', 'nexthop', 'other', 'route', 'rule']);
   });
 
   it.each(manifest.files.map((f) => [f.file, f] as const))('%s', (_name, file) => {
     const bytes = new Uint8Array(readFileSync(path.join(dir, file.file)));
     const records = parse(bytes);
     const expected = file.messages.filter((m) => OBJECT_KINDS.has(m.kind));
-    // Control messages (DONE, ERROR) and non-AF_UNSPEC link messages produce no object record.
+    // Control messages (DONE, ERROR), non-AF_UNSPEC link messages and bridge fdb entries
+    // produce no object record.
     expect(records.map((r) => r.kind)).toEqual(expected.map((m) => m.kind));
     records.forEach((record, i) => {
       const want = expected[i];

@@ -33,6 +33,14 @@ class CountingSink : public routeguard::RecordingSink {
     ++delivered;
     RecordingSink::OnNexthop(h, r, v);
   }
+  void OnRule(const routeguard::MessageHeader& h, bool r, const routeguard::FibRule& v) override {
+    ++delivered;
+    RecordingSink::OnRule(h, r, v);
+  }
+  void OnNeighbour(const routeguard::MessageHeader& h, bool r, const routeguard::Neighbour& v) override {
+    ++delivered;
+    RecordingSink::OnNeighbour(h, r, v);
+  }
   void OnDone(const routeguard::MessageHeader&, int32_t) override { ++delivered; }
   void OnError(const routeguard::MessageHeader&, int32_t error, const std::string& extack,
                const routeguard::MessageHeader&) override {

@@ -53,6 +53,25 @@ inline void CheckRecord(const uint32_t* w, uint16_t kind, size_t p, size_t n) {
       Require(n >= kNexthopFixedWords);
       Require(kNexthopFixedWords + static_cast<size_t>(w[p + 4]) * 2 == n);
       return;
+    case kRuleNew:
+    case kRuleDel: {
+      Require(n >= kRuleFixedWords);
+      const uint32_t w14 = w[p + 14];
+      const size_t bytes = ((w14 >> 16) & 0xff) + ((w14 >> 24) & 0xff);
+      Require(kRuleFixedWords + (bytes + 3) / 4 == n);
+      const uint8_t family = w[p] & 0xff;
+      Require(family == 2 || family == 10);
+      return;
+    }
+    case kNeighNew:
+    case kNeighDel: {
+      Require(n >= kNeighFixedWords);
+      const size_t lladdr = (w[p + 2] >> 8) & 0xff;
+      Require(lladdr <= 32 && kNeighFixedWords + (lladdr + 3) / 4 == n);
+      const uint8_t family = (w[p + 1] >> 24) & 0xff;
+      Require(family == 2 || family == 10);
+      return;
+    }
     case kDumpBegin:
     case kDumpEnd:
     case kSynced:

@@ -16,7 +16,7 @@
 import type { Route } from '../netlink/types';
 import type { NetworkStateView, RouteLookupResult } from '../netlink/view';
 import { linkLabel } from './evidence-log';
-import { failedNextHop, nextHopOf } from './evidence/neighbours';
+import { failedNextHop, nextHopKey, nextHopOf } from './evidence/neighbours';
 import { alternativeFor, sourceMisfit, sourceWithoutAddress } from './evidence/routes';
 import { isDadFailed, isTentative, linkIsUp } from './interface-history';
 import { boundQuery, isRoutable, unboundQuery, type CheckEnv, type PathMemory } from './path-queries';
@@ -144,7 +144,9 @@ export function checkPath(path: NormalizedPath, memory: PathMemory, env: CheckEn
     const linkReason = linkProblem(view, r.oif);
     if (linkReason) return fail(linkReason, `${lookupText} leaves through ${linkProblemText(view, r.oif!, linkReason)}`);
     const nextHop = nextHopOf(r, path.remote);
-    const failedHop = failedNextHop(view, nextHop, memory.windowReason === 'neighbour-failed');
+    // The hop a neighbour-failed window is about stays suspect until it answers.
+    const suspectedHop = memory.windowReason === 'neighbour-failed' && nextHop !== null && nextHopKey(nextHop) === memory.nextHop;
+    const failedHop = failedNextHop(view, nextHop, suspectedHop);
     if (failedHop) return fail('neighbour-failed', `${lookupText}: ${failedHop}`);
     const plain = env.lookup(unboundQuery(path));
     const route: PathRoute = {
@@ -165,7 +167,7 @@ export function checkPath(path: NormalizedPath, memory: PathMemory, env: CheckEn
       route,
       bound: r,
       sourceOnEgress: r.oif !== null && view.addressesOn(r.oif).some((a) => (a.local ?? a.address) === path.local),
-      nextHop: nextHop ? `${nextHop.oif}|${nextHop.address}` : null,
+      nextHop: nextHop ? nextHopKey(nextHop) : null,
     };
   }
   const answer = result.ok ? `${result.route.type} route` : `${result.code} (${result.message})`;

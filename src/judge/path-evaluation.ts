@@ -54,6 +54,7 @@ export class PathEvaluation {
       addressIndex: this.addressIndex,
       egress: this.egress,
       sourceOnEgress: this.sourceOnEgress,
+      nextHop: this.nextHop,
       windowReason: this.window?.reason ?? null,
       windowStart: this.window?.start ?? null,
     };

@@ -8,7 +8,6 @@
  * evidence, counters) -> notifications, emitted once the pass is done.
  * This file owns the watches, the index, the timers and the passes.
  */
-import type { EventEmitter } from 'node:events';
 import { RouteguardError } from '../errors';
 import type { NetworkEvent } from '../netlink/types';
 import type { NetworkSource } from '../netlink/view';
@@ -16,7 +15,7 @@ import { realClock } from './clock';
 import { describeEvent, linkLabel } from './evidence-log';
 import { pathsAffectedByAddress, pathsAffectedByLink } from './evidence/addresses';
 import { Lifetimes, type ExpiryItem } from './evidence/lifetimes';
-import { neighbourMatters } from './evidence/neighbours';
+import { neighbourMatters, nextHopKey } from './evidence/neighbours';
 import { LocalRoutes, onlyExpiryChanged, pathsCoveredBy, pathsSelectedBy, pathsUsingNexthop } from './evidence/routes';
 import { resolveJudgeOptions, type ResolvedJudgeOptions } from './hold-downs';
 import { addressText, InterfaceHistory } from './interface-history';
@@ -66,8 +65,7 @@ export class PathJudge {
       view: () => this.source.state,
     });
     source.on('event', this.listener);
-    // A NetlinkMonitor (an EventEmitter) says 'close' when it is closed: the watches end.
-    (source as unknown as Partial<EventEmitter>).on?.call(source, 'close', this.onSourceClosed);
+    source.on('close', this.onSourceClosed);
     if (source.synced) this.run(() => this.start());
   }
 
@@ -111,7 +109,7 @@ export class PathJudge {
     if (this.closed) return;
     this.closed = true;
     this.source.off('event', this.listener);
-    (this.source as unknown as Partial<EventEmitter>).off?.call(this.source, 'close', this.onSourceClosed);
+    this.source.off('close', this.onSourceClosed);
     this.timers.stop();
     this.verdicts.suspects.clear();
   }
@@ -144,8 +142,11 @@ export class PathJudge {
     const now = this.clock.now();
     const view = this.source.state;
     this.history.seed(view, now);
-    this.localRoutes.seed(view);
-    for (const r of view.routes()) if (r.expires !== null) this.lifetimes.onRoute(r, false, now);
+    for (const r of view.routes()) {
+      this.localRoutes.onRoute(r, false);
+      // Reported before the judge started: its lifetime is counted from now (a hint; see lifetimes.ts).
+      if (r.expires !== null) this.lifetimes.onRoute(r, false, now);
+    }
     const pass = new Pass(now);
     for (const ev of this.evaluations.values()) {
       this.check(ev, pass, 'initial');
@@ -216,7 +217,7 @@ export class PathJudge {
         break;
       case 'neighbour': {
         const n = event.neighbour;
-        if (neighbourMatters(n, event.previous, removed)) this.checkAll(this.index.viaNextHop(`${n.index}|${n.address}`), pass, 'event');
+        if (neighbourMatters(n, event.previous, removed)) this.checkAll(this.index.viaNextHop(nextHopKey(n)), pass, 'event');
         break;
       }
       case 'resync':

@@ -29,6 +29,8 @@ export interface PathMemory {
   egress: number | null;
   /** At the last successful check the local address belonged to the egress interface. */
   sourceOnEgress: boolean;
+  /** "oif|address" of the next hop at the last successful check. */
+  nextHop: string | null;
   /** Reason of the open suspect window, null while viable. */
   windowReason: VerdictReason | null;
   /** Start of the open suspect window, null while viable. */

@@ -1,6 +1,7 @@
 /**
- * The network-state mirror: links, addresses, routes (all tables) and nexthop
- * objects, kept equal to the kernel's by applying the addon's record batches.
+ * The network-state mirror: links, addresses, routes (all tables), nexthop
+ * objects, policy routing rules and neighbours (ARP/NDP), kept equal to the
+ * kernel's by applying the addon's record batches.
  *
  * - Dumps are mark-and-sweep: every object seen in a dump (or by a live event
  *   meanwhile) is stamped with the dump's generation; when the sync completes,
@@ -11,6 +12,8 @@
  *   applies that itself (fib_disable_ip on NETDEV_UNREGISTER). Other silent kernel
  *   changes (linkdown flags, routes flushed on admin down or with the last address)
  *   are picked up by a confirmation dump the monitor schedules (see monitor.ts).
+ *   Rules and neighbours never ask for one: the kernel reports every rule change, and
+ *   neighbour states change every few seconds (REACHABLE <-> STALE) with a message each.
  */
 import * as F from '../netlink/record-format';
 import { DumpObject, Kind } from '../netlink/record-format';
@@ -19,15 +22,19 @@ import {
   readAddress,
   readError,
   readLink,
+  readNeighbour,
   readNexthop,
   readRoute,
+  readRule,
   viewOf,
   type RecordView,
 } from '../netlink/decode';
 import { normalizeIp, parseIp } from '../netlink/ip';
-import type { Address, Link, NetworkEvent, Nexthop, Route } from '../netlink/types';
+import type { Address, Family, Link, Neighbour, NetworkEvent, Nexthop, Route, Rule } from '../netlink/types';
 import type { NetworkStateView } from '../netlink/view';
+import { NeighbourTable } from './neighbour-table';
 import { ADDED, APPEND, PREPEND, RouteTable } from './route-table';
+import { RuleList } from './rule-list';
 
 export type ResyncReason = 'overflow' | 'lost' | 'incomplete' | 'requested' | 'confirm';
 
@@ -48,7 +55,8 @@ interface Stamped<T> {
   gen: number;
 }
 
-const OBJECT_COUNT = 5;
+const OBJECT_COUNT = 7;
+const NUD_NOARP = 0x40;
 
 function addressKey(a: Address): string {
   return `${a.family}|${a.index}|${a.local ?? a.address}|${a.prefixLength}`;
@@ -87,6 +95,8 @@ export class NetworkState implements NetworkStateView {
   private readonly addressesByIp = new Map<string, Address[]>();
   private readonly nexthopMap = new Map<number, Stamped<Nexthop>>();
   readonly routeTable = new RouteTable();
+  private readonly ruleList = new RuleList();
+  private readonly neighbourTable = new NeighbourTable();
 
   private generation = 0;
   /** Current dump generation per DumpObject; live events are stamped with it too. */
@@ -192,13 +202,34 @@ export class NetworkState implements NetworkStateView {
     for (const { value } of this.nexthopMap.values()) yield value;
   }
 
+  rules(family: Family): readonly Rule[] {
+    return this.ruleList.rules(family);
+  }
+
+  neighbour(index: number, address: string): Neighbour | undefined {
+    return this.neighbourTable.get(index, address);
+  }
+
+  neighbours(): IterableIterator<Neighbour> {
+    return this.neighbourTable.values();
+  }
+
   /** Plain arrays of everything (for `routeguard dump`). */
-  snapshot(): { links: Link[]; addresses: Address[]; routes: Route[]; nexthops: Nexthop[] } {
+  snapshot(): {
+    links: Link[];
+    addresses: Address[];
+    routes: Route[];
+    nexthops: Nexthop[];
+    rules: Rule[];
+    neighbours: Neighbour[];
+  } {
     return {
       links: [...this.links()],
       addresses: [...this.addresses()],
       routes: [...this.routes()],
       nexthops: [...this.nexthops()],
+      rules: [...this.rules(4), ...this.rules(6)],
+      neighbours: [...this.neighbours()],
     };
   }
 
@@ -227,7 +258,16 @@ export class NetworkState implements NetworkStateView {
         case Kind.NexthopDel:
           this.applyNexthop(readNexthop(view, p), kind === Kind.NexthopDel, fromDump, time, hooks);
           break;
+        case Kind.RuleNew:
+        case Kind.RuleDel:
+          this.applyRule(readRule(view, p), kind === Kind.RuleDel, fromDump, time, hooks);
+          break;
+        case Kind.NeighNew:
+        case Kind.NeighDel:
+          this.applyNeighbour(readNeighbour(view, p), kind === Kind.NeighDel, fromDump, time, hooks);
+          break;
         case Kind.DumpBegin:
+          if (view.u32[p] === DumpObject.Rule) this.ruleList.beginDump();
           this.dumping.add(view.u32[p]);
           this.complete.delete(view.u32[p]);
           this.gen[view.u32[p]] = ++this.generation;
@@ -321,6 +361,12 @@ export class NetworkState implements NetworkStateView {
       const route = table.read(slot);
       table.remove(slot);
       this.report({ type: 'route', action: 'removed', route, previous: route, time }, fromDump, hooks);
+    }
+    // neigh_ifdown flushes the device's ARP/NDP entries (permanent ones included) with an
+    // RTM_DELNEIGH each, on admin down and before RTM_DELLINK (seen on 6.18; fixture
+    // neigh-link-del-*.bin): this only catches what a lost message left behind.
+    for (const n of this.neighbourTable.removeLink(link.index)) {
+      this.report({ type: 'neighbour', action: 'removed', neighbour: n, previous: n, time }, fromDump, hooks);
     }
     this.report({ type: 'link', action: 'removed', link, previous: link, time }, fromDump, hooks);
     if (!fromDump) hooks.silentChangesPossible();
@@ -459,6 +505,33 @@ export class NetworkState implements NetworkStateView {
     }
   }
 
+  private applyRule(rule: Rule, removed: boolean, fromDump: boolean, time: number, hooks: ApplyHooks): void {
+    if (removed) {
+      const previous = this.ruleList.remove(rule);
+      if (previous) this.report({ type: 'rule', action: 'removed', rule: previous, previous, time }, fromDump, hooks);
+      return;
+    }
+    const gen = this.gen[DumpObject.Rule];
+    const change = fromDump ? this.ruleList.dumped(rule, gen) : this.ruleList.add(rule, gen);
+    if (change) this.report({ type: 'rule', ...change, time }, fromDump, hooks);
+  }
+
+  private applyNeighbour(n: Neighbour, removed: boolean, fromDump: boolean, time: number, hooks: ApplyHooks): void {
+    if (removed) {
+      const previous = this.neighbourTable.remove(n);
+      if (previous) this.report({ type: 'neighbour', action: 'removed', neighbour: n, previous, time }, fromDump, hooks);
+      return;
+    }
+    // The kernel makes NOARP entries (multicast, broadcast, devices without ARP) with no
+    // RTM_NEWNEIGH at all (neigh_create does not notify; seen for ff02:: groups on 6.18):
+    // a mirror of them would drift between dumps, and they never resolve anything.
+    if (n.state & NUD_NOARP) return;
+    const previous = this.neighbourTable.put(n, this.gen[DumpObject.Neigh]);
+    if (previous === undefined) return; // a re-notification of what we hold
+    const action = previous ? 'changed' : 'added';
+    this.report({ type: 'neighbour', action, neighbour: n, previous, time }, fromDump, hooks);
+  }
+
   /** kSynced: sweep what the finished dumps did not see, then announce. */
   private finishSync(time: number, hooks: ApplyHooks): void {
     for (const obj of this.complete) this.sweep(obj, time, hooks);
@@ -472,6 +545,8 @@ export class NetworkState implements NetworkStateView {
         addresses: this.addressMap.size,
         routes: this.routeTable.size,
         nexthops: this.nexthopMap.size,
+        rules: this.ruleList.size,
+        neighbours: this.neighbourTable.size,
         time,
       });
     } else {
@@ -511,6 +586,16 @@ export class NetworkState implements NetworkStateView {
           if (gen === current) continue;
           this.nexthopMap.delete(id);
           this.report({ type: 'nexthop', action: 'removed', nexthop: value, previous: value, time }, true, hooks);
+        }
+        break;
+      case DumpObject.Rule:
+        for (const rule of this.ruleList.sweep(current)) {
+          this.report({ type: 'rule', action: 'removed', rule, previous: rule, time }, true, hooks);
+        }
+        break;
+      case DumpObject.Neigh:
+        for (const n of this.neighbourTable.sweep(current)) {
+          this.report({ type: 'neighbour', action: 'removed', neighbour: n, previous: n, time }, true, hooks);
         }
         break;
       default:

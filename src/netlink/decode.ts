@@ -6,18 +6,31 @@
 import * as F from './record-format';
 import { Kind } from './record-format';
 import { formatIp } from './ip';
-import type { Address, Family, Link, Nexthop, OperState, Route, RouteNexthop, RouteType } from './types';
+import type {
+  Address,
+  Family,
+  Link,
+  Neighbour,
+  NeighbourState,
+  Nexthop,
+  OperState,
+  Route,
+  RouteNexthop,
+  RouteType,
+  Rule,
+  RuleAction,
+} from './types';
 
 const OPER_STATES: OperState[] = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'];
 const ROUTE_TYPES: RouteType[] = [
   'unspec', 'unicast', 'local', 'broadcast', 'anycast', 'multicast', 'blackhole',
   'unreachable', 'prohibit', 'throw', 'nat', 'xresolve',
 ];
-const OBJECTS = ['', 'link', 'address', 'route', 'nexthop'] as const;
+const OBJECTS = ['', 'link', 'address', 'route', 'nexthop', 'rule', 'neighbour'] as const;
 const REASONS = ['initial', 'resync', 'retry'] as const;
 const utf8 = new TextDecoder();
 
-export type DumpObjectName = 'link' | 'address' | 'route' | 'nexthop';
+export type DumpObjectName = 'link' | 'address' | 'route' | 'nexthop' | 'rule' | 'neighbour';
 export type DumpReasonName = 'initial' | 'resync' | 'retry';
 
 /** A batch viewed as words and bytes. */
@@ -64,6 +77,13 @@ function text(view: RecordView, byteOffset: number, length: number): string {
   return utf8.decode(view.u8.subarray(byteOffset, byteOffset + length));
 }
 
+/** Colon-separated lowercase hex, as `ip` prints hardware addresses. */
+function hex(u8: Uint8Array, byteOffset: number, length: number): string {
+  const parts: string[] = [];
+  for (let i = 0; i < length; i++) parts.push(u8[byteOffset + i].toString(16).padStart(2, '0'));
+  return parts.join(':');
+}
+
 export function readLink(view: RecordView, p: number): Link {
   const { u32, u8 } = view;
   const flags = u32[p + F.LINK_FLAGS];
@@ -73,12 +93,7 @@ export function readLink(view: RecordView, p: number): Link {
   const nameLen = (lengths >>> 8) & 0xff;
   const kindLen = (lengths >>> 16) & 0xff;
   let b = (p + F.LINK_FIXED_WORDS) * 4;
-  let hardwareAddress: string | null = null;
-  if (hwLen > 0) {
-    const parts: string[] = [];
-    for (let i = 0; i < hwLen; i++) parts.push(u8[b + i].toString(16).padStart(2, '0'));
-    hardwareAddress = parts.join(':');
-  }
+  const hardwareAddress = hwLen > 0 ? hex(u8, b, hwLen) : null;
   b += hwLen;
   const name = text(view, b, nameLen);
   b += nameLen;
@@ -214,6 +229,91 @@ export function readNexthop(view: RecordView, p: number): Nexthop {
   };
 }
 
+/** FR_ACT_* by number; the reserved 4 and 5 and anything newer keep their number. */
+const RULE_ACTIONS: Array<RuleAction | undefined> = [
+  undefined, 'to-table', 'goto', 'nop', undefined, undefined, 'blackhole', 'unreachable', 'prohibit',
+];
+const FIB_RULE_INVERT = 0x2;
+
+function range(word: number): { start: number; end: number } {
+  return { start: word & 0xffff, end: word >>> 16 };
+}
+
+export function readRule(view: RecordView, p: number): Rule {
+  const { u32 } = view;
+  const w0 = u32[p + F.RULE_FAMILY_DLEN_SLEN_TOS];
+  const w1 = u32[p + F.RULE_ACTION_PROTO_IPPROTO];
+  const w14 = u32[p + F.RULE_PRESENT_IIFLEN_OIFLEN];
+  const present = w14 & 0xffff;
+  const iifLen = (w14 >>> 16) & 0xff;
+  const oifLen = w14 >>> 24;
+  const af = w0 & 0xff;
+  const action = w1 & 0xff;
+  const flags = u32[p + F.RULE_FLAGS];
+  const has = (bit: number) => (present & bit) !== 0;
+  // The kernel sends FRA_FWMASK whenever a rule matches on marks (even `fwmark 0/0x1`,
+  // which has no FRA_FWMARK); a mark without a mask means the full mask.
+  const marks = has(F.RULE_HAS_FWMARK) || has(F.RULE_HAS_FWMASK);
+  const names = (p + F.RULE_FIXED_WORDS) * 4;
+  return {
+    family: familyOf(af),
+    priority: u32[p + F.RULE_PRIORITY],
+    action: RULE_ACTIONS[action] ?? `action-${action}`,
+    table: u32[p + F.RULE_TABLE],
+    flags,
+    invert: (flags & FIB_RULE_INVERT) !== 0,
+    source: has(F.RULE_HAS_SRC) ? ip(view, p + F.RULE_SRC, af) : null,
+    sourceLength: (w0 >>> 16) & 0xff,
+    destination: has(F.RULE_HAS_DST) ? ip(view, p + F.RULE_DST, af) : null,
+    destinationLength: (w0 >>> 8) & 0xff,
+    tos: w0 >>> 24,
+    fwmark: marks ? u32[p + F.RULE_FWMARK] : null,
+    fwmask: marks ? (has(F.RULE_HAS_FWMASK) ? u32[p + F.RULE_FWMASK] : 0xffffffff) : null,
+    iifName: iifLen > 0 ? text(view, names, iifLen) : null,
+    oifName: oifLen > 0 ? text(view, names + iifLen, oifLen) : null,
+    suppressPrefixLength: has(F.RULE_HAS_SUPPRESS_PREFIXLEN) ? u32[p + F.RULE_SUPPRESS_PREFIXLEN] : null,
+    suppressIfGroup: has(F.RULE_HAS_SUPPRESS_IFGROUP) ? u32[p + F.RULE_SUPPRESS_IFGROUP] : null,
+    goto: has(F.RULE_HAS_GOTO) ? u32[p + F.RULE_GOTO] : null,
+    uidRange: has(F.RULE_HAS_UID_RANGE) ? { start: u32[p + F.RULE_UID_START], end: u32[p + F.RULE_UID_END] } : null,
+    ipProtocol: has(F.RULE_HAS_IP_PROTO) ? (w1 >>> 16) & 0xff : null,
+    sourcePorts: has(F.RULE_HAS_SPORT_RANGE) ? range(u32[p + F.RULE_SPORT]) : null,
+    destinationPorts: has(F.RULE_HAS_DPORT_RANGE) ? range(u32[p + F.RULE_DPORT]) : null,
+    l3mdev: has(F.RULE_L3MDEV),
+    protocol: (w1 >>> 8) & 0xff,
+  };
+}
+
+/** NUD_* bit -> name, lowest bit first; a state's name is that of its highest bit. */
+const NUD_NAMES: NeighbourState[] = [
+  'incomplete', 'reachable', 'stale', 'delay', 'probe', 'failed', 'noarp', 'permanent',
+];
+
+export function neighbourStateName(state: number): NeighbourState {
+  for (let bit = NUD_NAMES.length - 1; bit >= 0; bit--) if (state & (1 << bit)) return NUD_NAMES[bit];
+  return 'none';
+}
+
+export function readNeighbour(view: RecordView, p: number): Neighbour {
+  const { u32 } = view;
+  const w1 = u32[p + F.NEIGH_STATE_FLAGS_FAMILY];
+  const w2 = u32[p + F.NEIGH_TYPE_LLLEN_PRESENT];
+  const af = w1 >>> 24;
+  const state = w1 & 0xffff;
+  const llLen = (w2 >>> 8) & 0xff;
+  const present = (w2 >>> 16) & 0xff;
+  return {
+    family: familyOf(af),
+    index: u32[p + F.NEIGH_INDEX] | 0,
+    address: ip(view, p + F.NEIGH_DST, af),
+    state,
+    stateName: neighbourStateName(state),
+    flags: (w1 >>> 16) & 0xff,
+    // The kernel sends NDA_LLADDR only for valid entries (not INCOMPLETE/FAILED); a
+    // device without link-layer addresses sends an empty one, which `ip neigh` omits too.
+    linkAddress: present & F.NEIGH_HAS_LLADDR && llLen > 0 ? hex(view.u8, (p + F.NEIGH_FIXED_WORDS) * 4, llLen) : null,
+  };
+}
+
 /** An error record's errno and message (the addon's kError). */
 export function readError(view: RecordView, p: number): { errno: number; message: string } {
   return { errno: view.u32[p], message: text(view, (p + 2) * 4, view.u32[p + 1]) };
@@ -224,6 +324,8 @@ export type DecodedRecord =
   | { kind: 'address'; removed: boolean; fromDump: boolean; address: Address }
   | { kind: 'route'; removed: boolean; fromDump: boolean; route: Route }
   | { kind: 'nexthop'; removed: boolean; fromDump: boolean; nexthop: Nexthop }
+  | { kind: 'rule'; removed: boolean; fromDump: boolean; rule: Rule }
+  | { kind: 'neighbour'; removed: boolean; fromDump: boolean; neighbour: Neighbour }
   | { kind: 'dump-begin'; object: DumpObjectName; reason: DumpReasonName }
   | { kind: 'dump-end'; object: DumpObjectName }
   | { kind: 'synced'; reason: DumpReasonName }
@@ -262,6 +364,14 @@ export function decodeBatch(buffer: ArrayBuffer): DecodedRecord[] {
       case Kind.NexthopNew:
       case Kind.NexthopDel:
         out.push({ kind: 'nexthop', removed: kind === Kind.NexthopDel, fromDump, nexthop: readNexthop(view, p) });
+        break;
+      case Kind.RuleNew:
+      case Kind.RuleDel:
+        out.push({ kind: 'rule', removed: kind === Kind.RuleDel, fromDump, rule: readRule(view, p) });
+        break;
+      case Kind.NeighNew:
+      case Kind.NeighDel:
+        out.push({ kind: 'neighbour', removed: kind === Kind.NeighDel, fromDump, neighbour: readNeighbour(view, p) });
         break;
       case Kind.DumpBegin:
         out.push({ kind: 'dump-begin', object: objectName(u32[p]), reason: reasonName(u32[p + 1]) });

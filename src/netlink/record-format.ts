@@ -13,6 +13,10 @@ export const enum Kind {
   RouteDel = 6,
   NexthopNew = 7,
   NexthopDel = 8,
+  RuleNew = 9,
+  RuleDel = 10,
+  NeighNew = 11,
+  NeighDel = 12,
   DumpBegin = 16,
   DumpEnd = 17,
   Synced = 18,
@@ -36,10 +40,19 @@ export const enum DumpObject {
   Addr = 2,
   Route = 3,
   Nexthop = 4,
+  Rule = 5,
+  Neigh = 6,
 }
 
 /** DumpObject numbers to what they dump (messages, warnings). */
-export const DUMP_OBJECT_NAMES: Readonly<Record<number, string>> = { 1: 'links', 2: 'addresses', 3: 'routes', 4: 'nexthops' };
+export const DUMP_OBJECT_NAMES: Readonly<Record<number, string>> = {
+  1: 'links',
+  2: 'addresses',
+  3: 'routes',
+  4: 'nexthops',
+  5: 'rules',
+  6: 'neighbours',
+};
 
 export const enum DumpReason {
   Initial = 0,
@@ -122,3 +135,45 @@ export const NH_HAS_GATEWAY = 2;
 export const NH_BLACKHOLE = 4;
 export const NH_HAS_GROUP = 8;
 export const NH_FDB = 16;
+
+// Rule payload
+export const RULE_FAMILY_DLEN_SLEN_TOS = 0;
+export const RULE_ACTION_PROTO_IPPROTO = 1;
+export const RULE_FLAGS = 2;
+export const RULE_TABLE = 3;
+export const RULE_PRIORITY = 4;
+export const RULE_FWMARK = 5;
+export const RULE_FWMASK = 6;
+export const RULE_SUPPRESS_PREFIXLEN = 7;
+export const RULE_SUPPRESS_IFGROUP = 8;
+export const RULE_GOTO = 9;
+export const RULE_UID_START = 10;
+export const RULE_UID_END = 11;
+export const RULE_SPORT = 12;
+export const RULE_DPORT = 13;
+export const RULE_PRESENT_IIFLEN_OIFLEN = 14;
+export const RULE_SRC = 15;
+export const RULE_DST = 19;
+export const RULE_FIXED_WORDS = 23;
+export const RULE_HAS_SRC = 1 << 0;
+export const RULE_HAS_DST = 1 << 1;
+export const RULE_HAS_FWMARK = 1 << 2;
+export const RULE_HAS_FWMASK = 1 << 3;
+export const RULE_HAS_SUPPRESS_PREFIXLEN = 1 << 4;
+export const RULE_HAS_SUPPRESS_IFGROUP = 1 << 5;
+export const RULE_HAS_GOTO = 1 << 6;
+export const RULE_HAS_UID_RANGE = 1 << 7;
+export const RULE_HAS_IP_PROTO = 1 << 8;
+export const RULE_HAS_SPORT_RANGE = 1 << 9;
+export const RULE_HAS_DPORT_RANGE = 1 << 10;
+export const RULE_L3MDEV = 1 << 11;
+export const RULE_HAS_PRIORITY = 1 << 12;
+
+// Neighbour payload
+export const NEIGH_INDEX = 0;
+export const NEIGH_STATE_FLAGS_FAMILY = 1;
+export const NEIGH_TYPE_LLLEN_PRESENT = 2;
+export const NEIGH_DST = 3;
+export const NEIGH_FIXED_WORDS = 7;
+export const NEIGH_HAS_DST = 1;
+export const NEIGH_HAS_LLADDR = 2;

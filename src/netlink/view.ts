@@ -51,4 +51,7 @@ export interface NetworkSource {
   lookupRoute(query: RouteQuery): RouteLookupResult;
   on(event: 'event', listener: (event: NetworkEvent) => void): this;
   off(event: 'event', listener: (event: NetworkEvent) => void): this;
+  /** 'close': the source ended and sends nothing more (NetlinkMonitor.close()). */
+  on(event: 'close', listener: () => void): this;
+  off(event: 'close', listener: () => void): this;
 }

@@ -5,27 +5,20 @@
  * route expiry ("expires N sec") can be honoured like the kernel's lookups do.
  */
 import { normalizeIp, parseIp } from '../netlink/ip';
-import type { Address, Link, Neighbour, NetworkEvent, Nexthop, Route, Rule } from '../netlink/types';
+import type { Address, Family, Link, Neighbour, NetworkEvent, Nexthop, Route, Rule } from '../netlink/types';
 import type { NetworkStateView } from '../netlink/view';
 import { addressKey, routeKey } from '../netlink/keys';
+import { NeighbourTable } from '../mirror/neighbour-table';
+import { RuleList } from '../mirror/rule-list';
 
 export interface NetworkSnapshot {
   links: Link[];
   addresses: Address[];
   routes: Route[];
   nexthops: Nexthop[];
-  /** Policy rules of both families, in the kernel's order; absent in recordings made before rules were mirrored. */
+  /** Optional so that recordings made before rules and neighbours were mirrored still load. */
   rules?: Rule[];
   neighbours?: Neighbour[];
-}
-
-/** Identity of a rule: the kernel matches RTM_DELRULE on all selectors and the action. */
-function ruleKey(r: Rule): string {
-  return JSON.stringify({ ...r, protocol: 0 });
-}
-
-function neighbourKey(n: { index: number; address: string }): string {
-  return `${n.index}|${n.address}`;
 }
 
 export class MemoryNetworkState implements NetworkStateView {
@@ -37,24 +30,26 @@ export class MemoryNetworkState implements NetworkStateView {
   private readonly canonical = new Map<string, string>();
   private readonly routeMap = new Map<string, { route: Route; reportedAt: number }>();
   private readonly nexthopMap = new Map<number, Nexthop>();
-  private readonly ruleMap = new Map<string, Rule>();
-  private readonly neighbourMap = new Map<string, Neighbour>();
+  private readonly ruleList = new RuleList();
+  private readonly neighbourTable = new NeighbourTable();
 
   constructor(snapshot: Partial<NetworkSnapshot> = {}, time = 0) {
     for (const l of snapshot.links ?? []) this.linkMap.set(l.index, l);
     for (const a of snapshot.addresses ?? []) this.putAddress(a);
     for (const r of snapshot.routes ?? []) this.routeMap.set(routeKey(r), { route: r, reportedAt: time });
     for (const n of snapshot.nexthops ?? []) this.nexthopMap.set(n.id, n);
-    for (const r of snapshot.rules ?? []) this.ruleMap.set(ruleKey(r), r);
-    for (const n of snapshot.neighbours ?? []) this.neighbourMap.set(neighbourKey(n), n);
+    for (const r of snapshot.rules ?? []) this.ruleList.add(r, 0);
+    for (const n of snapshot.neighbours ?? []) this.neighbourTable.put(n, 0);
   }
 
   /** Applies one object event (others are ignored); the event's time is its report time. */
   apply(event: NetworkEvent): void {
     switch (event.type) {
       case 'link':
-        if (event.action === 'removed') this.linkMap.delete(event.link.index);
-        else this.linkMap.set(event.link.index, event.link);
+        if (event.action === 'removed') {
+          this.linkMap.delete(event.link.index);
+          this.neighbourTable.removeLink(event.link.index);
+        } else this.linkMap.set(event.link.index, event.link);
         break;
       case 'address':
         if (event.action === 'removed') this.dropAddress(event.address);
@@ -69,12 +64,13 @@ export class MemoryNetworkState implements NetworkStateView {
         else this.nexthopMap.set(event.nexthop.id, event.nexthop);
         break;
       case 'rule':
-        if (event.action === 'removed') this.ruleMap.delete(ruleKey(event.rule));
-        else this.ruleMap.set(ruleKey(event.rule), event.rule);
+        // Rules never change in place: a 'changed' rule only updated state flags.
+        if (event.action !== 'added') this.ruleList.remove(event.previous ?? event.rule);
+        if (event.action !== 'removed') this.ruleList.add(event.rule, 0);
         break;
       case 'neighbour':
-        if (event.action === 'removed') this.neighbourMap.delete(neighbourKey(event.neighbour));
-        else this.neighbourMap.set(neighbourKey(event.neighbour), event.neighbour);
+        if (event.action === 'removed') this.neighbourTable.remove(event.neighbour);
+        else this.neighbourTable.put(event.neighbour, 0);
         break;
       default:
         break;
@@ -164,17 +160,16 @@ export class MemoryNetworkState implements NetworkStateView {
     return this.nexthopMap.values();
   }
 
-  /** Rules of one family by priority; equal priorities keep their insertion order (the kernel's: oldest first). */
-  rules(family: 4 | 6): readonly Rule[] {
-    return [...this.ruleMap.values()].filter((r) => r.family === family).sort((a, b) => a.priority - b.priority);
+  rules(family: Family): readonly Rule[] {
+    return this.ruleList.rules(family);
   }
 
   neighbour(index: number, address: string): Neighbour | undefined {
-    return this.neighbourMap.get(neighbourKey({ index, address: normalizeIp(address) ?? address }));
+    return this.neighbourTable.get(index, address);
   }
 
   neighbours(): Iterable<Neighbour> {
-    return this.neighbourMap.values();
+    return this.neighbourTable.values();
   }
 
   snapshot(): NetworkSnapshot {
@@ -183,8 +178,8 @@ export class MemoryNetworkState implements NetworkStateView {
       addresses: [...this.addressMap.values()],
       routes: [...this.routes()],
       nexthops: [...this.nexthopMap.values()],
-      rules: [...this.ruleMap.values()],
-      neighbours: [...this.neighbourMap.values()],
+      rules: [...this.ruleList.rules(4), ...this.ruleList.rules(6)],
+      neighbours: [...this.neighbourTable.values()],
     };
   }
 }

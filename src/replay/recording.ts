@@ -101,6 +101,7 @@ export function parseRecording(text: string): RecordingLine[] {
 /** Wraps a live source, writing what flows through it as recording lines. */
 export class RecordingSource extends EventEmitter implements NetworkSource {
   private handlingEventAt: number | null = null;
+  private readonly forwardClose = () => this.emit('close');
   private readonly forward = (event: NetworkEvent) => {
     this.write({ kind: 'event', time: event.time, event });
     this.handlingEventAt = event.time;
@@ -137,14 +138,18 @@ export class RecordingSource extends EventEmitter implements NetworkSource {
       addresses: [...s.addresses()],
       routes: [...s.routes()],
       nexthops: [...s.nexthops()],
+      rules: [...s.rules(4), ...s.rules(6)],
+      neighbours: [...s.neighbours()],
     };
     this.write({ kind: 'snapshot', time, ...snapshot });
     this.inner.on('event', this.forward);
+    this.inner.on('close', this.forwardClose);
   }
 
   /** Writes the end line and stops forwarding. */
   end(): void {
     this.inner.off('event', this.forward);
+    this.inner.off('close', this.forwardClose);
     this.write({ kind: 'end', time: this.clock.now() });
   }
 

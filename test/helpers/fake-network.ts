@@ -414,6 +414,12 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
     return neighbour;
   }
 
+  /** The kernel drops the entry (garbage collection, link down): RTM_DELNEIGH. */
+  removeNeighbour(index: number, address: string): void {
+    const neighbour = this.state.neighbour(index, normalizeIp(address)!)!;
+    this.emitEvent({ type: 'neighbour', action: 'removed', neighbour, previous: neighbour, time: this.clock.now() });
+  }
+
   // ---- ENOBUFS ----
 
   /**

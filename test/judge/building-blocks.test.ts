@@ -91,8 +91,10 @@ describe('argument parsing', () => {
     expect(() => parseHoldDowns(['gone=1'])).toThrow(/unknown reason "gone"/);
   });
 
-  it('--path LOCAL,REMOTE[,IFINDEX[,MARK]]', () => {
+  it('--path LOCAL,REMOTE[,IFINDEX[,MARK[,BOUND_IFINDEX]]]', () => {
     expect(parsePathArgument('192.0.2.10,198.51.100.7')).toEqual({ local: '192.0.2.10', remote: '198.51.100.7' });
+    expect(parsePathArgument('192.0.2.10,198.51.100.7,,,3')).toEqual({ local: '192.0.2.10', remote: '198.51.100.7', boundIfindex: 3 });
+    expect(() => parsePathArgument('192.0.2.10,198.51.100.7,,,0')).toThrow(/boundIfindex must be an integer from 1/);
     expect(parsePathArgument('fe80::10,fe80::1,4,7')).toEqual({ local: 'fe80::10', remote: 'fe80::1', ifindex: 4, mark: 7 });
     expect(() => parsePathArgument('192.0.2.10')).toThrow(/LOCAL,REMOTE/);
     expect(() => parsePathArgument('fe80::10,fe80::1')).toThrow(/needs ifindex/);

@@ -176,26 +176,16 @@ describe('carrier', () => {
     const v4 = h.watch({ local: V4.local, remote: V4.peer });
     const v6 = h.watch({ local: V6.local, remote: V6.peer });
     h.net.setCarrier(h.eth0, false);
-    h.net.at(10, () => {
-      h.net.removeAddress(h.eth0, V4.local);
-      h.net.removeAddress(h.eth0, V6.local);
-      h.net.removeRoute({ to: 'default6', via: V6.gateway, dev: h.eth0 });
-    });
+    h.net.at(10, () => h.deconfigure());
     h.net.at(300, () => h.net.setCarrier(h.eth0, true));
-    h.net.at(2200, () => {
-      h.net.addAddress(h.eth0, `${V6.local}/64`, { flags: IFA_F_PERMANENT | IFA_F_TENTATIVE });
-      h.net.addRoute({ to: 'default6', via: V6.gateway, dev: h.eth0, protocol: 9 });
-    });
+    h.net.at(2200, () => h.reconfigure(6));
     h.net.at(3400, () => h.net.changeAddress(h.eth0, V6.local, { flags: IFA_F_PERMANENT }));
-    h.net.at(6100, () => {
-      h.net.addAddress(h.eth0, `${V4.local}/24`);
-      h.net.addRoute({ to: 'default', via: V4.gateway, dev: h.eth0, protocol: 16 });
-    });
+    h.net.at(6100, () => h.reconfigure(4));
     h.runUntil(30_000);
     expect(v6.seen.at(-1)).toMatchObject({ at: 2200, event: 'recovered' });
     expect(v4.seen.at(-1)).toMatchObject({ at: 6100, event: 'recovered' });
     expect([...v4.seen, ...v6.seen].some((s) => s.event === 'gone')).toBe(false);
-    // IPv4's hold-down (3 s) ended while the interface had just regained carrier and had no IPv4 address.
+    // IPv4's hold-down (3 s) ended with no other path to the peer: patience.
     expect(h.judge.counters().extensions).toBeGreaterThanOrEqual(1);
   });
 
@@ -212,6 +202,62 @@ describe('carrier', () => {
     h.runUntil(40_000);
     expect(v4.watch.state).toBe('viable');
     expect(v4.seen.at(-1)).toMatchObject({ at: 12_200, event: 'recovered' });
+  });
+});
+
+describe('longer churn with no other path (patience up to the cap)', () => {
+  it('NetworkManager after a 10 s carrier loss: deletes everything at 6 s, carrier back at 10 s, addresses back at 16.5 s: recovered', () => {
+    const h = makeHost();
+    const v4 = h.watch({ local: V4.local, remote: V4.peer });
+    const v6 = h.watch({ local: V6.local, remote: V6.peer });
+    h.net.setCarrier(h.eth0, false);
+    h.net.at(6000, () => h.deconfigure());
+    h.net.at(10_000, () => h.net.setCarrier(h.eth0, true));
+    h.net.at(16_500, () => {
+      h.reconfigure(4);
+      h.reconfigure(6);
+    });
+    h.runUntil(60_000);
+    for (const { seen, watch } of [v4, v6]) {
+      expect(seen[0]).toMatchObject({ at: 0, event: 'suspect', reason: 'link-down' });
+      expect(seen.at(-1)).toMatchObject({ at: 16_500, event: 'recovered' });
+      expect(watch.state).toBe('viable');
+    }
+  });
+
+  it('a restarted systemd-networkd (its DHCPv4 address deleted, back ~3 s later) and dhcpcd -x (back ~11.5 s later): recovered', () => {
+    for (const backAt of [3000, 11_500]) {
+      const h = makeHost();
+      const { seen } = h.watch({ local: V4.local, remote: V4.peer });
+      h.net.removeAddress(h.eth0, V4.local);
+      h.net.at(backAt, () => h.reconfigure(4));
+      h.runUntil(60_000);
+      // The address comes back a moment before its default route (suspect again as no-route), then both are back.
+      expect(h.verdicts(seen)[0]).toEqual([0, 'suspect', 'local-address-removed']);
+      expect(h.verdicts(seen).at(-1)).toEqual([backAt, 'recovered', 'no-route']);
+      expect(seen.some((x) => x.event === 'gone')).toBe(false);
+    }
+  });
+
+  it('a tunnel deleted and re-created 3 s later with the same address (new index): recovered', () => {
+    const h = makeHost({}, (net, eth0) => {
+      net.removeRoute({ to: 'default', via: V4.gateway, dev: eth0 });
+      const tun = net.addLink('tun0');
+      net.addAddress(tun, '203.0.113.2/24');
+      net.addRoute({ to: '198.51.100.0/24', via: '203.0.113.1', dev: tun });
+    });
+    const { seen, watch } = h.watch({ local: '203.0.113.2', remote: V4.peer });
+    h.net.removeLink(h.net.state.linkByName('tun0')!.index);
+    h.net.at(3000, () => {
+      const tun = h.net.addLink('tun0');
+      h.net.addAddress(tun, '203.0.113.2/24');
+      h.net.addRoute({ to: '198.51.100.0/24', via: '203.0.113.1', dev: tun });
+    });
+    h.runUntil(60_000);
+    expect(h.verdicts(seen)[0].slice(0, 2)).toEqual([0, 'suspect']);
+    expect(h.verdicts(seen).at(-1)!.slice(0, 2)).toEqual([3000, 'recovered']);
+    expect(watch.state).toBe('viable');
+    expect(watch.route?.oif).toBe(h.net.state.linkByName('tun0')!.index);
   });
 });
 

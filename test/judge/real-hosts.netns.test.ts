@@ -200,6 +200,83 @@ describeNetns('verdicts for real hosts (private namespaces)', () => {
       ));
   });
 
+  describe.concurrent('policy rules and neighbours', () => {
+    it('wg-quick up (table 51820 via a veth "wg0", not fwmark 51820 -> 51820, main with suppress_prefixlength 0): LAN paths gone (source-mismatch); the marked endpoint path stays', () =>
+      withHost(async (h) => {
+        createVeth(h.ns, 'wg0', null, 'wg1');
+        h.ns.ipBatch(['addr add 203.0.113.2/24 dev wg0', 'addr add fd00:51::2/64 dev wg0 nodad']);
+        await waitFor(() => h.monitor.state.findAddresses('fd00:51::2').length > 0, 2000, 'wg0 in the mirror');
+        const v4 = h.watch({ local: V4.local, remote: V4.peer });
+        const v6 = h.watch({ local: V6.local, remote: V6.peer });
+        const endpoint = h.watch({ local: V4.local, remote: '192.0.2.99', mark: 51820 });
+        const t0 = performance.now();
+        h.ns.ipBatch([
+          'route add default dev wg0 table 51820',
+          'rule add table main suppress_prefixlength 0 pref 32764',
+          'rule add not fwmark 51820 table 51820 pref 32765',
+        ]);
+        h.ns.ip('-6 route add default dev wg0 table 51820');
+        h.ns.ip('-6 rule add table main suppress_prefixlength 0 pref 32764');
+        h.ns.ip('-6 rule add not fwmark 51820 table 51820 pref 32765');
+        for (const { seen } of [v4, v6]) {
+          record('wg-quick up (rules)', await expectGoneOnTime(seen, t0, 'source-mismatch', HOLD['source-mismatch']));
+        }
+        expect(endpoint.watch.state).toBe('viable');
+        expect(endpoint.watch.route?.oif).toBe(h.ns.ifindex('v0'));
+        // The rules came as events (the judge re-checked on them, no route event needed).
+        expect(v4.watch.evidence.some((e) => e.event?.type === 'rule')).toBe(true);
+      }));
+
+    it('a prohibit rule for the peer: suspect (unreachable) at once, nothing else reaches it: gone at a configured 6 s cap + < 250 ms', () =>
+      withHost(
+        async (h) => {
+          const { seen } = h.watch({ local: V4.local, remote: V4.peer });
+          const t0 = performance.now();
+          h.ns.ip(`rule add to ${V4.peer} prohibit pref 100`);
+          await waitFor(() => seen.length > 0, 1000, 'suspect');
+          expect(events(seen)[0]).toEqual(['suspect', 'unreachable']);
+          record('prohibit rule: suspect after `ip rule add` started', seen[0].at - t0);
+          // The cap counts from the first evidence (the rule event), not from spawning `ip`.
+          record('prohibit rule: gone after suspect (6 s cap)', await expectGoneOnTime(seen, seen[0].at, 'unreachable', 6000));
+        },
+        { judge: { maxSuspectMs: 6000 } },
+      ));
+
+    it('the fwmark rule that selected a marked path\'s table is removed: the path falls to the main table, off its source (gone at the hold-down)', () =>
+      withHost(
+        async (h) => {
+          h.ns.ipBatch([`route add default via ${W.gateway4} dev w0 table 100`, 'rule add fwmark 0x100 table 100 pref 1000']);
+          await waitFor(() => h.monitor.state.rules(4).some((r) => r.table === 100), 2000, 'the rule in the mirror');
+          const { watch, seen } = h.watch({ local: W.v4, remote: V4.peer, mark: 0x100 });
+          expect(watch.route).toMatchObject({ oif: h.ns.ifindex('w0'), table: 100 });
+          const t0 = performance.now();
+          h.ns.ip('rule del fwmark 0x100 table 100 pref 1000');
+          record('table rule removed under a marked path', await expectGoneOnTime(seen, t0, 'source-mismatch', HOLD['source-mismatch']));
+        },
+        { secondUplink: true },
+      ));
+
+    it('the gateway stops answering ARP with the link up (NUD_FAILED after the kernel\'s probes): suspect neighbour-failed, gone at a configured 6 s cap', () =>
+      withHost(
+        async (h) => {
+          const { seen, watch } = h.watch({ local: V4.local, remote: V4.peer });
+          const t0 = performance.now();
+          // Traffic to the peer makes the kernel resolve 192.0.2.1, which nothing answers.
+          h.ns.exec('node', ['-e', `const s=require('dgram').createSocket('udp4');s.send('x',9,'${V4.peer}',()=>s.close())`]);
+          await waitFor(() => seen.length > 0, 6000, 'suspect');
+          expect(events(seen)[0]).toEqual(['suspect', 'neighbour-failed']);
+          record('gateway NUD_FAILED: suspect after the kernel\'s probes', seen[0].at - t0);
+          expect(seen[0].at - t0).toBeGreaterThan(2000);
+          expect(h.monitor.state.neighbour(h.ns.ifindex('v0'), V4.gateway)?.stateName).toBe('failed');
+          expect(watch.evidence.map((e) => e.summary).join('\n')).toMatch(/next hop 192\.0\.2\.1 on v0 .* does not answer \(neighbour FAILED\)/);
+          const suspectAt = seen[0].at;
+          await expectGoneOnTime(seen, suspectAt, 'neighbour-failed', 6000);
+          record('gateway NUD_FAILED: gone after suspect (6 s cap)', seen.at(-1)!.at - suspectAt);
+        },
+        { judge: { maxSuspectMs: 6000 } },
+      ));
+  });
+
   it('closing the monitor under a live judge (a route-expiry timer due): no throw, every watch ends with ERR_MONITOR_CLOSED', () =>
     withHost(async (h) => {
       h.ns.ip(`-6 route replace default via ${V6.gateway} dev v0 metric 100 expires 1`);

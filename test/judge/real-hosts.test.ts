@@ -97,6 +97,8 @@ describe('neighbour evidence', () => {
     // After FAILED the next packet restarts resolution: INCOMPLETE is no recovery.
     h.net.at(4000, () => h.net.setNeighbour(h.eth0, V4.gateway, 'incomplete'));
     h.net.at(7000, () => h.net.setNeighbour(h.eth0, V4.gateway, 'failed'));
+    // The kernel garbage-collects the FAILED entry: no answer either.
+    h.net.at(9000, () => h.net.removeNeighbour(h.eth0, V4.gateway));
     h.runUntil(CAP + 2000);
     expect(h.verdicts(seen)).toEqual([
       [1000, 'suspect', 'neighbour-failed'],

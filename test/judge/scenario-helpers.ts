@@ -3,6 +3,7 @@ import { VirtualClock } from '../../src/judge/clock';
 import { DEFAULT_HOLD_DOWNS, JUDGE_DEFAULTS } from '../../src/judge/hold-downs';
 import { PathJudge } from '../../src/judge/path-judge';
 import type { JudgeOptions, PathSpec, PathWatch, VerdictReason } from '../../src/judge/types';
+import { IFA_F_PERMANENT, IFA_F_TENTATIVE } from '../../src/netlink/flags';
 import { FakeNetwork } from '../helpers/fake-network';
 
 export const V4 = { local: '192.0.2.10', gateway: '192.0.2.1', peer: '198.51.100.7' };
@@ -50,6 +51,10 @@ export interface Host {
   watch(spec: PathSpec): { watch: PathWatch; seen: Seen[] };
   /** Runs the scripted steps and the judge's timers up to t0 + ms. */
   runUntil(ms: number): void;
+  /** A manager deletes eth0's configuration: both addresses and the IPv6 default route (IPv4's goes with its address). */
+  deconfigure(): void;
+  /** A manager restores eth0's configuration of one family (IPv6 re-added tentative, as with DAD). */
+  reconfigure(family: 4 | 6): void;
 }
 
 /** eth0 with 192.0.2.10/24 + default via 192.0.2.1, and 2001:db8:1::10/64 + default via fe80::1. */
@@ -84,6 +89,20 @@ export function makeHost(options: JudgeOptions = {}, build?: (net: FakeNetwork, 
     },
     runUntil(ms) {
       clock.advanceTo(t0 + ms);
+    },
+    deconfigure() {
+      net.removeAddress(eth0, V4.local);
+      net.removeAddress(eth0, V6.local);
+      net.removeRoute({ to: 'default6', via: V6.gateway, dev: eth0 });
+    },
+    reconfigure(family) {
+      if (family === 4) {
+        net.addAddress(eth0, `${V4.local}/24`);
+        net.addRoute({ to: 'default', via: V4.gateway, dev: eth0, protocol: 16 });
+      } else {
+        net.addAddress(eth0, `${V6.local}/64`, { flags: IFA_F_PERMANENT | IFA_F_TENTATIVE });
+        net.addRoute({ to: 'default6', via: V6.gateway, dev: eth0, protocol: 9 });
+      }
     },
   };
 }

@@ -173,6 +173,20 @@ describeNetns('NetlinkMonitor on the kernel edge cases', () => {
     expect(monitor.state.routesTo(254, '198.51.100.0/24')[0].multipath).toHaveLength(4094);
   });
 
+  it('syncs although an IPv6 route is too large for a dump message (1500 ECMP siblings)', async () => {
+    // Dumped as AF_UNSPEC, such a route makes the kernel answer with empty datagrams
+    // forever; per-family dumps end (as `ip -6 route` does) and the monitor syncs.
+    const appends: string[] = [];
+    for (let i = 0; i < 1500; i++) appends.push(`route append 2001:db8:9::/48 via 2001:db8:1::${(i + 16).toString(16)} dev v0`);
+    ns.ipBatch(appends);
+    await startMonitor();
+    expect(monitor.synced).toBe(true);
+    await expectMirrorEqualsKernel();
+    // Everything else still arrives: an event after the sync is seen.
+    ns.ip('addr add 192.0.2.200/24 dev v0');
+    await waitFor(() => events.find((e) => e.type === 'address' && e.action === 'added' && e.address.local === '192.0.2.200'));
+  });
+
   it('keeps answering lookups for its namespace after the name is deleted and reused', async () => {
     ns.ip('route add 203.0.113.0/24 via 192.0.2.9');
     await startMonitor();
@@ -186,6 +200,33 @@ describeNetns('NetlinkMonitor on the kernel edge cases', () => {
 });
 
 describeNetns('NetlinkMonitor namespace paths', () => {
+  it('keeps answering lookups in another namespace after the process drops root (and CAP_SYS_ADMIN)', async () => {
+    const ns = createNetns('rgcaps');
+    try {
+      createVeth(ns, 'v0', null, 'v1');
+      ns.ip('addr add 192.0.2.1/24 dev v0');
+      ns.ip('route add 203.0.113.0/24 via 192.0.2.9');
+      const result = await runNode(
+        `
+        const { NetlinkMonitor } = require(${JSON.stringify(path.join(root, 'dist'))});
+        (async () => {
+          const m = await new NetlinkMonitor({ netns: process.env.NS }).start();
+          process.setgid(65534);
+          process.setuid(65534); // all capabilities go with root
+          const r = m.lookupRoute({ to: '203.0.113.7' });
+          console.log(process.getuid(), r.ok && r.route.gateway);
+          m.close();
+        })();
+      `,
+        { env: { NS: ns.path } },
+      );
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe('65534 192.0.2.9\n');
+    } finally {
+      ns.destroy();
+    }
+  });
+
   it('a FIFO given as the namespace fails promptly with ERR_BAD_NETNS instead of blocking', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rgfifo-'));
     const fifo = path.join(dir, 'not-a-namespace');

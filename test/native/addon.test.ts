@@ -32,9 +32,9 @@ const requireHere = createRequire(__filename);
 const nodeGypBuild = requireHere.resolve('node-gyp-build');
 const binding = requireHere('node-gyp-build')(addonDir) as NativeBinding;
 
-type Control = Exclude<DecodedRecord, { kind: 'link' | 'address' | 'route' | 'nexthop' }>;
+type Control = Exclude<DecodedRecord, { kind: 'link' | 'address' | 'route' | 'nexthop' | 'rule' | 'neighbour' }>;
 const isControl = (r: DecodedRecord): r is Control =>
-  !['link', 'address', 'route', 'nexthop'].includes(r.kind);
+  !['link', 'address', 'route', 'nexthop', 'rule', 'neighbour'].includes(r.kind);
 
 const ENOENT = 2;
 const EINVAL = 22;
@@ -156,7 +156,7 @@ describeNetns('addon: Monitor in a private namespace', () => {
   const synced = (records: DecodedRecord[], reason = 'initial') =>
     records.findIndex((r) => r.kind === 'synced' && r.reason === reason) >= 0;
 
-  it('frames the initial dump: begin/end for links, addresses, routes, nexthops, then synced', async () => {
+  it('frames the initial dump: begin/end for links, addresses, routes, nexthops, rules, neighbours, then synced', async () => {
     ns.ip('addr add 192.0.2.1/24 dev v0');
     const { monitor, records } = watch();
     await waitFor(() => synced(records), 5000, 'kSynced');
@@ -169,6 +169,10 @@ describeNetns('addon: Monitor in a private namespace', () => {
       { kind: 'dump-end', object: 'route' },
       { kind: 'dump-begin', object: 'nexthop', reason: 'initial' },
       { kind: 'dump-end', object: 'nexthop' },
+      { kind: 'dump-begin', object: 'rule', reason: 'initial' },
+      { kind: 'dump-end', object: 'rule' },
+      { kind: 'dump-begin', object: 'neighbour', reason: 'initial' },
+      { kind: 'dump-end', object: 'neighbour' },
       { kind: 'synced', reason: 'initial' },
     ]);
     // Each object's records sit inside its own frame, flagged as dump replies.
@@ -179,6 +183,12 @@ describeNetns('addon: Monitor in a private namespace', () => {
     expect(links.every((r) => r.kind === 'link' && r.fromDump && !r.removed)).toBe(true);
     const addrs = records.slice(begin('address'), end('address'));
     expect(addrs).toContainEqual(expect.objectContaining({ kind: 'address', address: expect.objectContaining({ address: '192.0.2.1' }) }));
+    // The three default IPv4 rules and two IPv6 ones, flagged as dump replies.
+    const rules = records.slice(begin('rule'), end('rule')).filter((r) => r.kind === 'rule');
+    expect(rules.map((r) => (r.kind === 'rule' ? `${r.rule.family}:${r.rule.priority}` : ''))).toEqual([
+      '4:0', '4:32766', '4:32767', '6:0', '6:32766',
+    ]);
+    expect(rules.every((r) => r.kind === 'rule' && r.fromDump && !r.removed)).toBe(true);
     const routes = records.slice(begin('route'), end('route'));
     expect(routes).toContainEqual(
       expect.objectContaining({ kind: 'route', fromDump: true, route: expect.objectContaining({ destination: '192.0.2.0', table: 254 }) }),
@@ -209,9 +219,9 @@ describeNetns('addon: Monitor in a private namespace', () => {
     await waitFor(() => synced(records, 'resync'), 5000, 'resync');
     const controls = records.filter(isControl).map((r) => `${r.kind}:${'object' in r ? r.object : ''}:${'reason' in r ? r.reason : ''}`);
     expect(controls).toEqual([
-      ...['link', 'address', 'route', 'nexthop'].flatMap((o) => [`dump-begin:${o}:initial`, `dump-end:${o}:`]),
+      ...['link', 'address', 'route', 'nexthop', 'rule', 'neighbour'].flatMap((o) => [`dump-begin:${o}:initial`, `dump-end:${o}:`]),
       'synced::initial',
-      ...['link', 'address', 'route', 'nexthop'].flatMap((o) => [`dump-begin:${o}:resync`, `dump-end:${o}:`]),
+      ...['link', 'address', 'route', 'nexthop', 'rule', 'neighbour'].flatMap((o) => [`dump-begin:${o}:resync`, `dump-end:${o}:`]),
       'synced::resync',
     ]);
     expect(() => monitor.start()).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
@@ -353,6 +363,8 @@ s.sendto(msg, (${portId}, 0))
       'address',
       'route',
       'nexthop',
+      'rule',
+      'neighbour',
     ]);
     const dumped = new Set(
       sequence.filter((r) => r.kind === 'route' && r.fromDump && r.route.destination.startsWith('fd00:2::')).map((r) =>

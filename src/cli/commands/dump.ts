@@ -1,14 +1,15 @@
-/** `routeguard dump [--json] [--netns PATH]`: the kernel's links, addresses and routes of all tables. */
+/** `routeguard dump [--json] [--netns PATH]`: links, addresses, routes of all tables, nexthops, rules, neighbours. */
 import { NetlinkMonitor } from '../../monitor';
-import { formatAddress, formatLink, formatNexthop, formatRoute } from '../format';
+import { formatAddress, formatLink, formatNeighbour, formatNexthop, formatRoute, formatRule } from '../format';
 import type { CliIo } from '../io';
 import { NETNS_JSON_OPTIONS, parseCommandArgs } from '../options';
 
 const HELP = `usage: routeguard dump [--json] [--netns PATH]
 
-Prints the current links, addresses, routes of all tables and nexthop objects
-(the facts \`ip -j link/addr/route show table all\` gives).
-  --json         one JSON object { links, addresses, routes, nexthops }
+Prints the current links, addresses, routes of all tables, nexthop objects,
+policy routing rules and neighbours (the facts \`ip -j link/addr/route show
+table all\`, \`ip -j rule\`, \`ip -6 -j rule\` and \`ip -j neigh show nud all\` give).
+  --json         one JSON object { links, addresses, routes, nexthops, rules, neighbours }
   --netns PATH   another network namespace (/run/netns/NAME or /proc/PID/ns/net)
 `;
 
@@ -31,6 +32,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     out.push(...snap.addresses.map((a) => formatAddress(a, dev)), '', '# routes');
     out.push(...snap.routes.map((r) => formatRoute(r, dev)));
     if (snap.nexthops.length > 0) out.push('', '# nexthops', ...snap.nexthops.map((n) => formatNexthop(n, dev)));
+    out.push('', '# rules', ...monitor.state.rules(4).map(formatRule));
+    out.push('', '# rules (inet6)', ...monitor.state.rules(6).map(formatRule));
+    out.push('', '# neighbours', ...snap.neighbours.map((n) => formatNeighbour(n, dev)));
     io.stdout.write(`${out.join('\n')}\n`);
     return 0;
   } finally {

@@ -6,8 +6,8 @@ import { NETNS_JSON_OPTIONS, parseCommandArgs } from '../options';
 
 const HELP = `usage: routeguard monitor [--json] [--netns PATH]
 
-Prints link, address, route and nexthop events as they happen, with timestamps,
-until interrupted (Ctrl-C).
+Prints link, address, route, nexthop, rule and neighbour events as they happen,
+with timestamps, until interrupted (Ctrl-C).
   --json         NDJSON: one event object per line
   --netns PATH   another network namespace (/run/netns/NAME or /proc/PID/ns/net)
 `;

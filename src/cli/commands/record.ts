@@ -12,7 +12,7 @@ import { parseCommandArgs } from '../options';
 const HELP = `usage: routeguard record FILE [--netns PATH] [--path LOCAL,REMOTE[,IFINDEX[,MARK]]]...
                         [--probe-interval MS] [--duration MS]
 
-Writes a snapshot of links, addresses and routes, then every netlink event with its
+Writes a snapshot of links, addresses, routes, rules and neighbours, then every netlink event with its
 time, as NDJSON (format: docs/verdicts.md), until interrupted (Ctrl-C) or --duration.
 For each --path it also watches the path and records the kernel route lookups made
 for it (after every relevant event, at every deadline, and every --probe-interval),

@@ -21,20 +21,23 @@ export function nextHopOf(route: Route, remote: string): NextHop | null {
   return address ? { oif: route.oif, address } : null;
 }
 
-export function nextHopKey(hop: NextHop): string {
-  return `${hop.oif}|${hop.address}`;
+/** "oif|address": the neighbour index key (a Neighbour's index and address give the same). */
+export function nextHopKey(hop: NextHop | Neighbour): string {
+  return `${'oif' in hop ? hop.oif : hop.index}|${hop.address}`;
 }
 
 /**
  * Why the next hop counts as failed, or null. NUD_FAILED while its link is up; once a
- * path is suspect for it, INCOMPLETE too: after FAILED the next packet restarts
- * resolution, and only an answer (REACHABLE, STALE, ...) shows the neighbour is back.
+ * path is suspect for it, INCOMPLETE or no entry at all too: after FAILED the next
+ * packet restarts resolution, and only an answer (REACHABLE, STALE, ...) shows the
+ * neighbour is back.
  */
 export function failedNextHop(view: NetworkStateView, hop: NextHop | null, suspected: boolean): string | null {
-  // A NetworkSource written before neighbours joined the view has no neighbour(): no evidence.
-  if (!hop || typeof view.neighbour !== 'function') return null;
+  if (!hop) return null;
   const n = view.neighbour(hop.oif, hop.address);
-  if (!n || !(n.stateName === 'failed' || (suspected && n.stateName === 'incomplete'))) return null;
+  // The kernel garbage-collects a FAILED entry: its removal is no answer either.
+  if (!n) return suspected ? `next hop ${hop.address} on ${linkLabel(view, hop.oif)} has not answered (neighbour entry gone)` : null;
+  if (!(n.stateName === 'failed' || (suspected && n.stateName === 'incomplete'))) return null;
   return `next hop ${hop.address} on ${linkLabel(view, hop.oif)} does not answer (neighbour ${n.stateName.toUpperCase()})`;
 }
 

@@ -24,10 +24,6 @@ const IFF_LOOPBACK = 0x8;
 export class LocalRoutes {
   private readonly routes = new Map<string, { family: Family; bytes: Uint8Array; length: number }>();
 
-  seed(view: NetworkStateView): void {
-    for (const r of view.routes()) this.onRoute(r, false);
-  }
-
   onRoute(r: Route, removed: boolean): void {
     if (r.type !== 'local' || r.table === 255) return;
     const key = routeKey(r);
