@@ -7,8 +7,8 @@
  * The descriptor comes from Node's handle (`socket._handle.fd`; a TLSSocket's
  * TLSWrap reports the fd of the TCP handle under it, a ws connection is read
  * through its `_socket`). When there is none the answer is a reason, never an
- * exception: a socket handed to a worker or child (its handle is gone here), a TLS
- * socket over a JS stream (no fd), a Unix-domain socket (not TCP).
+ * exception: a socket sent to a child process (Node closes it here: no handle), a
+ * TLS socket over a JS stream (its handle has fd -1), a Unix-domain socket (not TCP).
  */
 import { getSystemErrorName } from 'node:util';
 import type { Socket } from 'node:net';
@@ -76,9 +76,9 @@ export interface TcpInfo {
 /**
  * Why no TcpInfo could be had:
  * - 'no-socket': a ws connection before its upgrade or after it ended;
- * - 'closed': the socket is destroyed (no handle) or its descriptor is gone (EBADF);
- * - 'no-descriptor': the handle has no fd here: handed to a worker/child, or a TLS
- *   socket over a JS stream;
+ * - 'closed': the socket is destroyed or was sent to a child process (no handle here),
+ *   or its descriptor is gone (EBADF);
+ * - 'no-descriptor': the handle has no fd: a TLS socket over a JS stream (a Duplex);
  * - 'not-tcp': the fd is not a TCP socket (a Unix-domain socket, a pipe);
  * - 'addon-unavailable': the native addon could not be loaded;
  * - otherwise the errno name getsockopt failed with.

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -126,8 +127,12 @@ describe('readTcpInfo (real sockets)', () => {
     const pendingWs = new WebSocket('ws://127.0.0.1:1');
     pendingWs.on('error', () => undefined);
     cleanup.push(() => pendingWs.terminate());
-    const results = readTcpInfo([client, unix, destroyed, pendingWs]);
-    expect(results.map((r) => (r.ok ? r.info.state : r.reason))).toEqual(['established', 'not-tcp', 'closed', 'no-socket']);
+    // TLS over a JS stream: its handle has no descriptor.
+    const overStream = tls.connect({ socket: new Duplex({ read() {}, write(_c, _e, cb) { cb(); } }), rejectUnauthorized: false });
+    overStream.on('error', () => undefined);
+    cleanup.push(() => overStream.destroy());
+    const results = readTcpInfo([client, unix, destroyed, pendingWs, overStream]);
+    expect(results.map((r) => (r.ok ? r.info.state : r.reason))).toEqual(['established', 'not-tcp', 'closed', 'no-socket', 'no-descriptor']);
   });
 
   it('reads TLS sockets (client and server side) and ws connections through their TCP descriptor', async () => {
