@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionGuard } from '../../src/connections/connection-guard';
 import type { AliveInfo, ClosedInfo } from '../../src/connections/tracked-connection';
-import { realClock } from '../../src/judge/clock';
+import { realClock, VirtualClock } from '../../src/judge/clock';
 import type { EvidenceEntry } from '../../src/judge/types';
 import { loadBinding } from '../../src/native/binding';
 import { FakeJudge, type FakeWatch } from '../helpers/fake-judge';
@@ -133,5 +133,39 @@ describe('ConnectionGuard: proof of life', () => {
     w.emit('recovered', { reason: 'no-route', suspectForMs: 1500, evidence: [] });
     expect(keepaliveOf(s)).toEqual(before);
     expect(guard.counters().sockets.probesRestored).toBe(2);
+  });
+
+  it('samples on the injected clock, only while a path is suspect, all sockets in one call per tick', async () => {
+    const sockets = await clients(3, '127.0.0.6');
+    const clock = new VirtualClock(realClock.now());
+    const judge = new FakeJudge();
+    const guard = new ConnectionGuard({ judge, clock, sampleIntervalMs: 500 });
+    cleanup.push(() => guard.close());
+    const tracked = sockets.map((s) => guard.track(s));
+    expect(clock.pending).toBe(0); // nothing suspect: no timer
+    const binding = loadBinding();
+    const calls: number[] = [];
+    const original = binding.tcpInfo;
+    binding.tcpInfo = (fds) => {
+      calls.push(fds.length);
+      return original(fds);
+    };
+    cleanup.push(() => (binding.tcpInfo = original));
+    const w = judge.watchesOf('127.0.0.6')[0];
+    suspect(w, clock.now());
+    expect(calls).toEqual([3]); // the baselines
+    expect(clock.pending).toBe(1);
+    // Time moves on only when the test says so. (What a sample proves is tested on the real
+    // clock above: the kernel's ages are in real time.)
+    await new Promise((r) => setTimeout(r, 600));
+    expect(calls).toEqual([3]);
+    expect(tracked.every((t) => t.state === 'watching')).toBe(true);
+    clock.advance(1500);
+    expect(calls).toEqual([3, 3, 3, 3]);
+    w.state = 'viable';
+    w.emit('recovered', { reason: 'no-route', suspectForMs: 1500, evidence: [] });
+    expect(clock.pending).toBe(0); // the timer went with the last suspect path
+    clock.advance(5000);
+    expect(calls).toHaveLength(4);
   });
 });
