@@ -417,6 +417,8 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
     watch.on('recovered', (info) => this.onVerdict(group, { type: 'recovered', info }));
     watch.on('changed', (info) => this.onVerdict(group, { type: 'changed', info }));
     watch.on('gone', (info) => this.onVerdict(group, { type: 'gone', info }));
+    // The judge's source closed: these connections are no longer judged (nothing is closed for it).
+    watch.on('ended', (info) => this.log.warn({ path: group.spec, code: info.code }, info.message));
     this.groups.set(path.key, group);
     // A path already broken at watch time starts suspect without an event.
     if (watch.state === 'suspect') this.sockets.suspect(group, this.clock.now());

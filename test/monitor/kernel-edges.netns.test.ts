@@ -9,10 +9,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { NetlinkMonitor } from '../../src/monitor';
+import { NetlinkMonitor, type MonitorOptions } from '../../src/monitor';
+import { expectMirrorEqualsKernel as expectEqual, startWatching } from '../helpers/watched-monitor';
 import type { NetworkEvent, RouteEvent } from '../../src/netlink/types';
 import { runNode } from '../helpers/child';
-import { settledFacts } from '../helpers/ip-facts';
 import { createNetns, createVeth, describeNetns, waitFor, type NetNs } from '../helpers/netns';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -23,18 +23,13 @@ describeNetns('NetlinkMonitor on the kernel edge cases', () => {
   let monitor: NetlinkMonitor;
   let events: NetworkEvent[];
 
-  async function startMonitor(options: ConstructorParameters<typeof NetlinkMonitor>[0] = {}): Promise<NetlinkMonitor> {
-    monitor = new NetlinkMonitor({ netns: ns.path, ...options });
-    events = [];
-    monitor.on('event', (e) => events.push(e));
-    await monitor.start();
+  async function startMonitor(options: MonitorOptions = {}): Promise<NetlinkMonitor> {
+    ({ monitor, events } = await startWatching(ns, options));
     return monitor;
   }
 
-  async function expectMirrorEqualsKernel(timeoutMs = 3000): Promise<void> {
-    const { kernel, mirror } = await settledFacts(ns, monitor.state, timeoutMs);
-    expect(mirror).toEqual(kernel);
-  }
+  const expectMirrorEqualsKernel = (timeoutMs?: number) => expectEqual(ns, monitor, timeoutMs);
+
 
   /** The gateway `ip route get` picks, and the first of the mirror's routes to the prefix. */
   function firstGateways(prefix: string, probe: string): { kernel: string; mirror: string | null } {

@@ -2,9 +2,9 @@
  * The monitor against the real kernel, inside namespaces these tests create.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { NetlinkMonitor } from '../../src/monitor';
+import { NetlinkMonitor, type MonitorOptions } from '../../src/monitor';
+import { expectMirrorEqualsKernel as expectEqual, startWatching } from '../helpers/watched-monitor';
 import type { NetworkEvent, RouteEvent, AddressEvent } from '../../src/netlink/types';
-import { kernelFacts, mirrorFacts } from '../helpers/ip-facts';
 import { createNetns, createVeth, describeNetns, waitFor, type NetNs } from '../helpers/netns';
 
 const IFA_F_TENTATIVE = 0x40;
@@ -14,31 +14,13 @@ describeNetns('NetlinkMonitor (real kernel, private namespace)', () => {
   let monitor: NetlinkMonitor;
   let events: NetworkEvent[];
 
-  async function startMonitor(options: ConstructorParameters<typeof NetlinkMonitor>[0] = {}): Promise<NetlinkMonitor> {
-    monitor = new NetlinkMonitor({ netns: ns.path, ...options });
-    events = [];
-    monitor.on('event', (e) => events.push(e));
-    await monitor.start();
+  async function startMonitor(options: MonitorOptions = {}): Promise<NetlinkMonitor> {
+    ({ monitor, events } = await startWatching(ns, options));
     return monitor;
   }
 
-  /**
-   * The mirror trails the kernel by the time an event takes to arrive (link-local DAD may
-   * finish mid-test, for instance), so compare until equal, for at most 3 s, then assert.
-   */
-  async function expectMirrorEqualsKernel(): Promise<void> {
-    const deadline = Date.now() + 3000;
-    let kernel = kernelFacts(ns);
-    let mirror = mirrorFacts(monitor.state);
-    while (JSON.stringify(kernel) !== JSON.stringify(mirror) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      kernel = kernelFacts(ns);
-      mirror = mirrorFacts(monitor.state);
-    }
-    expect(mirror.links).toEqual(kernel.links);
-    expect(mirror.addresses).toEqual(kernel.addresses);
-    expect(mirror.routes).toEqual(kernel.routes);
-  }
+  const expectMirrorEqualsKernel = (timeoutMs?: number) => expectEqual(ns, monitor, timeoutMs);
+
 
   beforeEach(() => {
     ns = createNetns('rgmon');
