@@ -22,6 +22,7 @@
 #include "netlink_socket.h"
 #include "record_encoder.h"
 #include "route_lookup.h"
+#include "tcp_info.h"
 
 namespace routeguard {
 namespace {
@@ -502,10 +503,63 @@ Napi::Value Parse(const Napi::CallbackInfo& info) {
   return ToArrayBuffer(env, out);
 }
 
+// ---- TCP sockets --------------------------------------------------------------
+
+// tcpInfo(fds: Int32Array): ArrayBuffer of fds.length * kTcpInfoFields doubles
+// (native/tcp_info.h). One crossing for any number of sockets; each carries its errno.
+Napi::Value TcpInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value v = info[0];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw Napi::TypeError::New(env, "tcpInfo() needs an Int32Array of socket descriptors");
+  }
+  Napi::Int32Array fds = v.As<Napi::Int32Array>();
+  size_t count = fds.ElementLength();
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, count * kTcpInfoFields * sizeof(double));
+  ReadTcpInfo(fds.Data(), count, static_cast<double*>(buffer.Data()));
+  return buffer;
+}
+
+// tcpKeepalive(fd, set?: Int32Array(5)): Int32Array(6) [errno, SO_KEEPALIVE, TCP_KEEPIDLE,
+// TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT] as they were, read before `set` (same
+// order without errno; -1 leaves an option) is applied. errno is the first failure's.
+Napi::Value TcpKeepaliveFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "tcpKeepalive() needs a socket descriptor");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  bool has_set = !info[1].IsUndefined();
+  if (has_set && (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+                  info[1].As<Napi::Int32Array>().ElementLength() != 5)) {
+    throw Napi::TypeError::New(env, "tcpKeepalive(): values must be an Int32Array of 5 options");
+  }
+  TcpKeepalive previous;
+  int err = GetTcpKeepalive(fd, &previous);
+  if (!err && has_set) {
+    Napi::Int32Array set = info[1].As<Napi::Int32Array>();
+    TcpKeepalive next;
+    next.enabled = set[0];
+    next.idle_s = set[1];
+    next.interval_s = set[2];
+    next.count = set[3];
+    next.user_timeout_ms = set[4];
+    err = SetTcpKeepalive(fd, next);
+  }
+  Napi::Int32Array out = Napi::Int32Array::New(env, 6);
+  out[0] = err;
+  out[1] = previous.enabled;
+  out[2] = previous.idle_s;
+  out[3] = previous.interval_s;
+  out[4] = previous.count;
+  out[5] = previous.user_timeout_ms;
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Monitor", Monitor::Define(env));
   exports.Set("RouteLookup", Lookup::Define(env));
   exports.Set("parse", Napi::Function::New<Parse>(env, "parse"));
+  exports.Set("tcpInfo", Napi::Function::New<TcpInfo>(env, "tcpInfo"));
+  exports.Set("tcpKeepalive", Napi::Function::New<TcpKeepaliveFn>(env, "tcpKeepalive"));
   return exports;
 }
 

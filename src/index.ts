@@ -34,3 +34,10 @@ export type * from './judge/types';
 
 // Layer 3: connections (src/connections) — close what is really cut off; hardened servers.
 export * from './connections';
+
+// Operator visibility: Prometheus metrics through the optional peer dependency prom-client.
+export { registerMetrics, MetricsUnavailableError } from './metrics/register';
+export type { MetricsHandle, RegisterMetricsOptions, RegistryLike } from './metrics/register';
+export { METRICS } from './metrics/catalog';
+export type { MetricSpec, MetricType } from './metrics/catalog';
+export type { ProofOfLife, SocketSample } from './judge/evidence/socket';

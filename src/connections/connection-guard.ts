@@ -8,10 +8,13 @@
  */
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError } from '../errors';
+import { realClock } from '../judge/clock';
 import { PathJudge } from '../judge/path-judge';
-import type { ChangedInfo, GoneInfo, JudgeOptions, PathSpec, PathWatch, RecoveredInfo, SuspectInfo } from '../judge/types';
+import type { ChangedInfo, Clock, GoneInfo, JudgeOptions, PathSpec, PathWatch, RecoveredInfo, SuspectInfo } from '../judge/types';
 import type { NetworkSource } from '../netlink/view';
-import { GUARD_DEFAULTS } from './defaults';
+import { GUARD_DEFAULTS, PROBE_DEFAULTS } from './defaults';
+import type { KeepaliveSettings } from './keepalive-probe';
+import { SocketEvidence, type SocketEvidenceCounters } from './socket-evidence';
 import { GuardClosedError, RouteGoneError } from './errors';
 import { emitIsolated } from './isolated-emit';
 import { componentLogger, type Logger } from './logger';
@@ -29,6 +32,7 @@ import {
 } from './socket-path';
 import {
   TrackedConnection,
+  type AliveInfo,
   type ClosedInfo,
   type CloseMode,
   type ConnectionAction,
@@ -66,6 +70,20 @@ export interface ConnectionGuardOptions {
   mark?: number;
   /** pino-compatible logger. Default: silent. */
   logger?: Logger;
+  /**
+   * The judge's clock, for socket evidence (tcp_info sample times are compared with
+   * the evidence's). Default: `judgeOptions.clock`, else realClock — pass the same
+   * clock as the shared `judge` was given.
+   */
+  clock?: Clock;
+  /** How often the sockets of suspect paths are sampled (tcp_info). Default 500 ms. */
+  sampleIntervalMs?: number;
+  /**
+   * Opt-in idle-socket probe: while a path is suspect, TCP keepalive on its sockets is
+   * tightened (true: PROBE_DEFAULTS.suspect) so that idle connections get ACKs to show;
+   * the previous settings are restored when the path recovers or the connection leaves.
+   */
+  probe?: boolean | Partial<KeepaliveSettings>;
 }
 
 export interface TrackOptions {
@@ -101,6 +119,8 @@ export interface ConnectionGuardEvents {
   recovered: [RecoveredInfo, Readonly<PathSpec>];
   changed: [ChangedInfo, Readonly<PathSpec>];
   gone: [GoneInfo, Readonly<PathSpec>];
+  /** A connection whose path was judged gone was kept: its socket heard from the peer since the evidence began. */
+  alive: [AliveInfo, TrackedConnection];
   /** A tracked connection ended (closed by the guard or by itself). */
   closed: [TrackedConnection, ClosedInfo];
   /** An action callback threw or rejected; other connections are unaffected. */
@@ -128,6 +148,8 @@ export interface ConnectionGuardCounters {
   actionFailures: number;
   /** Event listeners (on connections or the guard) that threw or rejected. */
   listenerFailures: number;
+  /** Socket evidence: tcp_info samples, connections kept on proof of life, keepalive probes. */
+  sockets: SocketEvidenceCounters;
 }
 
 /** One watched path and the connections on it. */
@@ -169,6 +191,8 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
   private readonly defaults: ConnectionSettings;
   private readonly mark: number | undefined;
   private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly sockets: SocketEvidence;
   private readonly groups = new Map<string, PathGroup>();
   private readonly groupOf = new Map<TrackedConnection, PathGroup>();
   private readonly live = new Set<TrackedConnection>();
@@ -214,6 +238,14 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
       closeCode: options.closeCode ?? GUARD_DEFAULTS.closeCode,
     };
     this.log = componentLogger(options.logger, 'connection-guard');
+    checkMs('ConnectionGuard: sampleIntervalMs', options.sampleIntervalMs);
+    this.clock = options.clock ?? options.judgeOptions?.clock ?? realClock;
+    const probe = options.probe;
+    this.sockets = new SocketEvidence({
+      clock: this.clock,
+      sampleIntervalMs: Math.max(10, options.sampleIntervalMs ?? PROBE_DEFAULTS.sampleIntervalMs),
+      probe: probe ? { ...PROBE_DEFAULTS.suspect, ...(probe === true ? {} : probe) } : null,
+    });
   }
 
   override emit<K extends keyof ConnectionGuardEvents>(event: K, ...args: ConnectionGuardEvents[K]): boolean {
@@ -309,6 +341,7 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
       closedByGuard: this.count.closedByGuard,
       actionFailures: this.count.actionFailures,
       listenerFailures: this.count.listenerFailures,
+      sockets: this.sockets.counters(),
     };
   }
 
@@ -319,6 +352,7 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
     // Untracking the last connection of a path closes its watch.
     for (const tracked of [...this.live]) this.untrack(tracked);
     this.groups.clear();
+    this.sockets.close();
     this.ownJudge?.close();
   }
 
@@ -344,14 +378,19 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
       this.markUnresolved(tracked, (err as { code?: string }).code ?? 'ERR_WATCH', addresses, (err as Error).message);
       return;
     }
-    group.members.add(tracked);
-    this.groupOf.set(tracked, group);
-    tracked.watching(group.spec, group.key, addresses, group.egress, group.watch.state);
+    this.join(tracked, group, addresses);
     this.log.debug(
       { path: group.spec, localPort: addresses.localPort, remotePort: addresses.remotePort, kind: tracked.kind },
       'tracking connection',
     );
     this.emit('tracked', tracked);
+  }
+
+  private join(tracked: TrackedConnection, group: PathGroup, addresses: SocketAddresses): void {
+    group.members.add(tracked);
+    this.groupOf.set(tracked, group);
+    tracked.watching(group.spec, group.key, addresses, group.egress, group.watch.state);
+    this.sockets.joined(group, tracked);
   }
 
   private markUnresolved(tracked: TrackedConnection, code: string, addresses: SocketAddresses | null, message?: string): void {
@@ -381,6 +420,8 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
     // The judge's source closed: these connections are no longer judged (nothing is closed for it).
     watch.on('ended', (info) => this.log.warn({ path: group.spec, code: info.code }, info.message));
     this.groups.set(path.key, group);
+    // A path already broken at watch time starts suspect without an event.
+    if (watch.state === 'suspect') this.sockets.suspect(group, this.clock.now());
     return group;
   }
 
@@ -390,10 +431,13 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
       const connections = group.members.size;
       this.count.verdicts[verdict.type]++;
       this.logVerdict(group, verdict, connections);
+      if (verdict.type === 'suspect') this.sockets.suspect(group, verdict.info.evidence[0]?.time ?? this.clock.now());
+      else if (verdict.type === 'recovered') this.sockets.recovered(group);
       if (verdict.type === 'gone' && this.groups.get(group.key) === group) {
         // Connections made from now on get a fresh watch of their own.
         this.groups.delete(group.key);
       }
+      if (verdict.type === 'gone') this.keepProvenAlive(group, verdict.info);
       this.emit('verdict', { ...verdict, path: group.spec, connections });
       this.emit(verdict.type, verdict.info as never, group.spec);
       // One RouteGoneError per path: it describes the path, and 10,000 stack captures
@@ -406,6 +450,48 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
     } catch (err) {
       this.log.error({ err, path: group.spec }, 'failed to deliver a verdict');
     }
+  }
+
+  /**
+   * The path is gone: each connection's socket gets the last word (the rules'
+   * connectionOnGone). Those that heard from their peer since the evidence began
+   * leave the group (so the verdict does not reach them), hear 'alive', and are
+   * watched again from a fresh evaluation of the same path.
+   */
+  private keepProvenAlive(group: PathGroup, info: GoneInfo): void {
+    const since = info.evidence[0]?.time ?? this.clock.now();
+    for (const { member, decision, entry } of this.sockets.gone(group, since)) {
+      if (decision.kind !== 'keep' || !entry) continue;
+      group.members.delete(member);
+      this.groupOf.delete(member);
+      member.recordSocketEvidence(entry);
+      const alive: AliveInfo = {
+        reason: info.reason,
+        proof: decision.proof,
+        evidence: [...info.evidence, entry].sort((a, b) => a.time - b.time),
+      };
+      this.log.info({ path: group.spec, reason: info.reason, proof: entry.summary }, 'path gone, connection kept: its socket is alive');
+      this.emit('alive', alive, member);
+      member.deliver({ type: 'alive', info: alive });
+      this.rejoin(member);
+    }
+    // Every connection was kept: nothing is left on the gone watch.
+    if (group.members.size === 0) group.watch.close();
+  }
+
+  /** A kept connection joins a fresh watch of its path; left unresolved when the path cannot be watched. */
+  private rejoin(member: TrackedConnection): void {
+    if (member.finished || this.closed || !member.key || !member.path || !member.addresses) return;
+    let group: PathGroup;
+    try {
+      group = this.groupFor({ key: member.key, spec: member.path } as DerivedPath);
+    } catch (err) {
+      this.sockets.left(member);
+      this.markUnresolved(member, (err as { code?: string }).code ?? 'ERR_WATCH', member.addresses, (err as Error).message);
+      return;
+    }
+    this.join(member, group, member.addresses);
+    if (group.watch.state !== 'suspect') this.sockets.settled(member);
   }
 
   private logVerdict(group: PathGroup, verdict: { type: string; info: object }, connections: number): void {
@@ -427,6 +513,7 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
   /** Takes a connection out of its group; the group's watch closes with its last member. */
   private leave(tracked: TrackedConnection): void {
     this.live.delete(tracked);
+    this.sockets.left(tracked);
     const group = this.groupOf.get(tracked);
     if (!group) return;
     this.groupOf.delete(tracked);

@@ -41,3 +41,23 @@ export const RECONNECT_DEFAULTS = {
   /** Failed attempts in a row before giving up; Infinity = never give up. */
   maxAttempts: Infinity,
 } as const;
+
+export const PROBE_DEFAULTS = {
+  /** How often the sockets of suspect paths are sampled (tcp_info, one addon call for all). */
+  sampleIntervalMs: 500,
+  /**
+   * Keepalive while a path is suspect (ConnectionGuard `probe`): a probe after 1 s idle,
+   * then every second, so an idle socket shows an ACK within ~1-2 s when its path
+   * works. The count is the kernel's maximum and TCP_USER_TIMEOUT is left alone: the
+   * probe gathers evidence, it must not let the kernel drop a connection through
+   * churn the judge would ride out.
+   */
+  suspect: { idleMs: 1000, intervalMs: 1000, count: 127, userTimeoutMs: null },
+  /**
+   * Keepalive on hardened servers' connections (`keepaliveProbe`): a client that
+   * vanished (no FIN, no RST: its host lost power or its network) is dropped by the
+   * kernel after 30 s idle + 3 unanswered probes 5 s apart; TCP_USER_TIMEOUT drops one
+   * with unacknowledged data after 45 s.
+   */
+  server: { idleMs: 30_000, intervalMs: 5000, count: 3, userTimeoutMs: 45_000 },
+} as const;

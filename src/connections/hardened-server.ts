@@ -33,7 +33,8 @@ import { Server as NetServer, Socket, type ListenOptions } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { InvalidArgumentError } from '../errors';
 import type { ConnectionGuard, TrackOptions } from './connection-guard';
-import { SERVER_DEFAULTS } from './defaults';
+import { PROBE_DEFAULTS, SERVER_DEFAULTS } from './defaults';
+import { tightenKeepalive, type KeepaliveSettings } from './keepalive-probe';
 import { isolateListeners, restoreListeners } from './isolated-emit';
 import { componentLogger, type Logger } from './logger';
 import { isWebSocketLike, readSocketAddresses, type SocketAddresses, type WebSocketLike } from './socket-path';
@@ -63,6 +64,13 @@ export interface HardenOptions {
   pauseMaxMs?: number;
   /** Time without exhaustion after which pauses start short again. Default 10000 ms. */
   pauseResetMs?: number;
+  /**
+   * Opt-in: find connections whose client vanished (no FIN, no RST). Each accepted
+   * socket gets TCP keepalive and TCP_USER_TIMEOUT (true: PROBE_DEFAULTS.server), so
+   * the kernel drops it with ETIMEDOUT; counted in health().vanished. Off by default:
+   * the server's own path is fine, so nothing else would ever close them.
+   */
+  keepaliveProbe?: boolean | Partial<KeepaliveSettings>;
 }
 
 export interface ServerHealth {
@@ -88,6 +96,9 @@ export interface ServerHealth {
   contained: number;
   /** Times the listener was paused. */
   pauses: number;
+  /** Connections given the keepalive probe (keepaliveProbe), and those it found vanished (ETIMEDOUT). */
+  probed: number;
+  vanished: number;
   /** The latest failure. */
   lastError: { code: string; message: string; time: number } | null;
 }
@@ -223,8 +234,11 @@ export class HardenedServer extends EventEmitter<HardenedServerEvents> {
     errors: {} as Record<string, number>,
     contained: 0,
     pauses: 0,
+    probed: 0,
+    vanished: 0,
     lastError: null as ServerHealth['lastError'],
   };
+  private readonly keepalive: KeepaliveSettings | null;
   private probeTimer: NodeJS.Timeout | null = null;
   private resumeTimer: NodeJS.Timeout | null = null;
   private pausedSince: number | null = null;
@@ -247,6 +261,8 @@ export class HardenedServer extends EventEmitter<HardenedServerEvents> {
     this.guard = options.guard;
     this.trackOptions = options.track ?? {};
     this.log = componentLogger(options.logger, 'hardened-server');
+    const probe = options.keepaliveProbe;
+    this.keepalive = probe ? { ...PROBE_DEFAULTS.server, ...(probe === true ? {} : probe) } : null;
     this.settings = {
       pauseOnExhaustion: options.pauseOnExhaustion ?? true,
       descriptorProbeMs: options.descriptorProbeMs ?? SERVER_DEFAULTS.descriptorProbeMs,
@@ -277,6 +293,8 @@ export class HardenedServer extends EventEmitter<HardenedServerEvents> {
       errors: { ...this.stats.errors },
       contained: this.stats.contained,
       pauses: this.stats.pauses,
+      probed: this.stats.probed,
+      vanished: this.stats.vanished,
       lastError: this.stats.lastError,
     };
   }
@@ -437,7 +455,11 @@ export class HardenedServer extends EventEmitter<HardenedServerEvents> {
     this.captured.set(socket, read.addresses);
     this.stats.accepted++;
     this.stats.open++;
-    socket.once('close', () => this.stats.open--);
+    socket.once('close', () => {
+      this.stats.open--;
+      if ((socket.errored as NodeJS.ErrnoException | null)?.code === 'ETIMEDOUT') this.stats.vanished++;
+    });
+    if (this.keepalive && tightenKeepalive(socket, this.keepalive).ok) this.stats.probed++;
     isolateListeners(socket, { onFailure: (err, event) => this.contain(socket, err, event, read.addresses) });
     if (track) this.track(socket, read.addresses);
     return true;

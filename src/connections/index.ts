@@ -14,6 +14,7 @@ export type {
 } from './connection-guard';
 export { TrackedConnection } from './tracked-connection';
 export type {
+  AliveInfo,
   ClosedInfo,
   CloseMode,
   ConnectionAction,
@@ -45,4 +46,8 @@ export type {
 export type { GuardableConnection, SocketAddresses, WebSocketLike } from './socket-path';
 export { silentLogger } from './logger';
 export type { LogFn, Logger } from './logger';
-export { GUARD_DEFAULTS, RECONNECT_DEFAULTS, SERVER_DEFAULTS } from './defaults';
+export { GUARD_DEFAULTS, PROBE_DEFAULTS, RECONNECT_DEFAULTS, SERVER_DEFAULTS } from './defaults';
+export { readTcpInfo, socketFd } from './tcp-info';
+export type { TcpInfo, TcpInfoResult, TcpInfoUnavailable, TcpStateName } from './tcp-info';
+export type { KeepaliveSettings } from './keepalive-probe';
+export type { SocketEvidenceCounters } from './socket-evidence';

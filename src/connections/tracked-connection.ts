@@ -5,10 +5,24 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import type { ChangedInfo, GoneInfo, PathSpec, PathState, RecoveredInfo, SuspectInfo } from '../judge/types';
+import type { ProofOfLife } from '../judge/evidence/socket';
+import type { ChangedInfo, EvidenceEntry, GoneInfo, PathSpec, PathState, RecoveredInfo, SuspectInfo, VerdictReason } from '../judge/types';
 import { RouteGoneError } from './errors';
 import { emitIsolated } from './isolated-emit';
 import type { ConnectionKind, GuardableConnection, SocketAddresses, WebSocketLike } from './socket-path';
+import { readTcpInfo, type TcpInfo, type TcpInfoUnavailable } from './tcp-info';
+
+/**
+ * The path was judged gone, but this connection's own socket heard from its peer
+ * after the evidence began: it is kept, and watched again from a fresh evaluation.
+ */
+export interface AliveInfo {
+  /** The reason the path was judged gone. */
+  reason: VerdictReason;
+  proof: ProofOfLife;
+  /** The path's evidence, with the socket's entry ("acked 3.2 KiB at +1.4 s") in time order. */
+  evidence: readonly EvidenceEntry[];
+}
 
 /** A verdict on a path, as its watch reports it. */
 export type PathVerdict =
@@ -20,7 +34,8 @@ export type PathVerdict =
 /** A verdict as a connection receives it: 'gone' comes with the error it is closed with. */
 export type ConnectionVerdict =
   | Exclude<PathVerdict, { type: 'gone' }>
-  | { type: 'gone'; info: GoneInfo; error: RouteGoneError };
+  | { type: 'gone'; info: GoneInfo; error: RouteGoneError }
+  | { type: 'alive'; info: AliveInfo };
 
 /**
  * What to do with a connection when its path's verdict arrives:
@@ -63,6 +78,8 @@ export interface TrackedConnectionEvents {
   recovered: [RecoveredInfo];
   changed: [ChangedInfo];
   gone: [GoneInfo];
+  /** Its path was judged gone, but the socket proved alive: kept (see AliveInfo). */
+  alive: [AliveInfo];
   closed: [ClosedInfo];
 }
 
@@ -90,6 +107,8 @@ export interface ConnectionHost {
 }
 
 const WS_CLOSED = 3;
+/** Socket evidence entries kept per connection. */
+const SOCKET_EVIDENCE_LIMIT = 16;
 
 export class TrackedConnection extends EventEmitter<TrackedConnectionEvents> {
   readonly connection: GuardableConnection;
@@ -105,6 +124,8 @@ export class TrackedConnection extends EventEmitter<TrackedConnectionEvents> {
   private unresolvedCode: string | null = null;
   private closingWith: { error: RouteGoneError | null } | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
+  private tcpInfoReason: TcpInfoUnavailable | null = null;
+  private readonly socketEntries: EvidenceEntry[] = [];
   /** @internal Detaches every listener the guard put on the connection. */
   detach: () => void = () => undefined;
 
@@ -162,6 +183,34 @@ export class TrackedConnection extends EventEmitter<TrackedConnectionEvents> {
     return this.closingWith?.error ?? null;
   }
 
+  /**
+   * The kernel's TCP state of the connection's socket (getsockopt TCP_INFO), or null
+   * when it cannot be had — `tcpInfoUnavailable` then says why ('no-socket',
+   * 'closed', 'no-descriptor', 'not-tcp', 'addon-unavailable' or an errno name).
+   * Never throws. To read many connections at once use readTcpInfo().
+   */
+  tcpInfo(): TcpInfo | null {
+    const [r] = readTcpInfo([this.connection]);
+    this.tcpInfoReason = r.ok ? null : r.reason;
+    return r.ok ? r.info : null;
+  }
+
+  /** Why the last tcpInfo() returned null; null after a successful read. */
+  get tcpInfoUnavailable(): TcpInfoUnavailable | null {
+    return this.tcpInfoReason;
+  }
+
+  /** What the socket's own TCP state showed while its path was suspect (the latest entries). */
+  get socketEvidence(): readonly EvidenceEntry[] {
+    return this.socketEntries;
+  }
+
+  /** @internal */
+  recordSocketEvidence(entry: EvidenceEntry): void {
+    this.socketEntries.push(entry);
+    if (this.socketEntries.length > SOCKET_EVIDENCE_LIMIT) this.socketEntries.shift();
+  }
+
   /** @internal */
   watching(spec: Readonly<PathSpec>, key: string, addresses: SocketAddresses, egress: EgressInterface | null, state: PathState): void {
     this.currentState = 'watching';
@@ -187,7 +236,8 @@ export class TrackedConnection extends EventEmitter<TrackedConnectionEvents> {
   /** @internal Delivers one verdict: the event, then the action. Never throws. */
   deliver(verdict: ConnectionVerdict): void {
     if (this.finished) return;
-    this.lastVerdict = verdict.type === 'suspect' ? 'suspect' : verdict.type === 'gone' ? 'gone' : 'viable';
+    // 'alive': the connection rejoins a fresh watch, which sets its state.
+    if (verdict.type !== 'alive') this.lastVerdict = verdict.type === 'suspect' ? 'suspect' : verdict.type === 'gone' ? 'gone' : 'viable';
     this.emit(verdict.type, verdict.info as never);
     const action = this.settings.action;
     if (action === 'notify') return;

@@ -11,6 +11,7 @@
  * is reported suspect at once and given patience up to the cap.
  */
 import type { ResolvedJudgeOptions } from './hold-downs';
+import type { ProofOfLife } from './evidence/socket';
 import type { PathRoute, VerdictReason } from './types';
 
 export interface SuspectWindow {
@@ -125,4 +126,27 @@ export function isPathChange(previous: PathRoute | null, current: PathRoute, loc
   if (!previous) return false;
   if (previous.oif !== current.oif) return true;
   return previous.preferredSource !== current.preferredSource && current.preferredSource !== local;
+}
+
+/** What happens to one connection when its path is judged gone. */
+export type ConnectionDecision =
+  | { kind: 'close' }
+  /** The connection's own socket heard from its peer after the evidence began: the path works for it. */
+  | { kind: 'keep'; proof: ProofOfLife };
+
+/**
+ * A path is gone; `proof` is what the connection's socket showed since the evidence
+ * began (evidence/socket.ts). Proof of life overrides the verdict for that
+ * connection, whatever the reason: it is the safety net under every heuristic
+ * (a VPN came up and the kernel would route elsewhere, yet the replies still arrive).
+ *
+ * TCP evidence never confirms a loss, early or at all: retransmissions and backoff
+ * are what churn produces too (an address absent for 2 s, a carrier flap, a deleted
+ * route being re-added). The reasons that cannot heal by themselves
+ * (local-address-dadfailed, -expired, -replaced) already confirm within 200-1000 ms,
+ * before an RTO-driven signal (first retransmission >= 200 ms, backoff doubling)
+ * could say anything; source-mismatch is the case where replies often still arrive.
+ */
+export function connectionOnGone(proof: ProofOfLife | null): ConnectionDecision {
+  return proof ? { kind: 'keep', proof } : { kind: 'close' };
 }

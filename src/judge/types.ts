@@ -40,7 +40,8 @@ export interface PathSpec {
 export interface EvidenceEntry {
   /** Milliseconds on the judge's clock. */
   time: number;
-  kind: 'event' | 'check' | 'state' | 'timer';
+  /** 'socket': what a connection's own TCP state showed (proof of life), added by the connection guard. */
+  kind: 'event' | 'check' | 'state' | 'timer' | 'socket';
   /** Human-readable summary, e.g. "address 2001:db8::1/64 removed from veth0 (index 4)". */
   summary: string;
   /** The netlink event behind this entry, when there is one. */

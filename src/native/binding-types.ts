@@ -81,4 +81,15 @@ export interface NativeBinding {
   RouteLookup: new (options: { netns?: string }) => NativeRouteLookup;
   /** Parses raw netlink datagram bytes with the same parser the socket uses (tests, tools). */
   parse(datagram: Uint8Array): ArrayBuffer;
+  /**
+   * getsockopt(TCP_INFO) on every descriptor in one call: `fds.length * TCP_INFO_FIELDS`
+   * doubles in the order of native/tcp_info.h (errno first; NaN for a field the kernel
+   * did not fill or a socket that could not be read).
+   */
+  tcpInfo(fds: Int32Array): ArrayBuffer;
+  /**
+   * Reads SO_KEEPALIVE, TCP_KEEPIDLE (s), TCP_KEEPINTVL (s), TCP_KEEPCNT, TCP_USER_TIMEOUT (ms)
+   * as [errno, ...those five], then applies `set` (same five; -1 leaves one as it is).
+   */
+  tcpKeepalive(fd: number, set?: Int32Array): Int32Array;
 }
