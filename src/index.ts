@@ -34,3 +34,9 @@ export type * from './judge/types';
 
 // Layer 3: connections (src/connections) — close what is really cut off; hardened servers.
 export * from './connections';
+
+// `import routeguard from 'routeguard'` (ESM, bundlers, TypeScript's esModuleInterop): the default
+// export is this module's exports object itself, so default and named imports see the same
+// classes. The ESM entry (esm/index.mjs) re-exports the same object.
+const routeguard: typeof import('./index') = module.exports;
+export default routeguard;

@@ -27,6 +27,7 @@
 import cluster from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
+import { devNull } from 'node:os';
 import { Server as HttpServer } from 'node:http';
 import { Server as HttpsServer } from 'node:https';
 import { Server as NetServer, Socket, type ListenOptions } from 'node:net';
@@ -139,7 +140,7 @@ const hardenedServers = new WeakMap<object, HardenedServer>();
 /** Tries to open one descriptor; returns the errno name when the process cannot, else null. */
 export function probeDescriptor(): string | null {
   try {
-    closeSync(openSync('/dev/null', 'r'));
+    closeSync(openSync(devNull, 'r')); // '\\.\\nul' on Windows, where a laptop runs the same server
     return null;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
