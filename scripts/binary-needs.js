@@ -29,7 +29,8 @@ function elfArch(file) {
 
 /** [{ file: 'libc.so.6', version: 'GLIBC_2.17' }, ...] from `readelf --version-info`. */
 function versionNeeds(file) {
-  const out = execFileSync('readelf', ['--version-info', '--wide', file], { encoding: 'utf8' });
+  // maxBuffer: readelf also lists every symbol's version (about 1 MB for the node binary).
+  const out = execFileSync('readelf', ['--version-info', '--wide', file], { encoding: 'utf8', maxBuffer: 256 << 20 });
   const section = out.split(/^Version needs section/m)[1] ?? '';
   const needs = [];
   let library = null;
