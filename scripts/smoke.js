@@ -25,6 +25,12 @@ const EVENT_TIMEOUT_MS = 10_000;
  */
 const requireFromCwd = createRequire(path.join(process.cwd(), 'smoke.js'));
 
+/**
+ * How to start another Node like this one: under qemu-user an arm64 Node cannot exec an arm64
+ * binary by itself (no binfmt_misc), so test:arm64 passes its qemu command line here as JSON.
+ */
+const launcher = process.env.ROUTEGUARD_SMOKE_LAUNCHER ? JSON.parse(process.env.ROUTEGUARD_SMOKE_LAUNCHER) : [];
+
 /** iproute2 by absolute path: the caller may have cut PATH down to node and npm. */
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => fs.existsSync(p)) ?? 'ip';
 
@@ -60,7 +66,8 @@ async function main() {
   if (!lookup.ok) throw new Error(`lookupRoute(${ADDRESS}) failed: ${lookup.code} ${lookup.message}`);
 
   const bin = path.join(path.dirname(requireFromCwd.resolve(`${target}/package.json`)), 'bin', 'routeguard.js');
-  const dump = JSON.parse(execFileSync(process.execPath, [bin, 'dump', '--json'], { encoding: 'utf8' }));
+  const [command, ...prefix] = [...launcher, process.execPath];
+  const dump = JSON.parse(execFileSync(command, [...prefix, bin, 'dump', '--json'], { encoding: 'utf8' }));
   if (!dump.addresses.some((a) => a.address === ADDRESS)) throw new Error(`dump --json does not list ${ADDRESS}`);
 
   process.stdout.write(`${JSON.stringify({
