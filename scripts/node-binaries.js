@@ -22,7 +22,10 @@ function nodeFromPackage(spec) {
   if (!fs.existsSync(bin)) {
     fs.mkdirSync(dir, { recursive: true });
     process.stdout.write(`fetching ${spec} into ${path.relative(process.cwd(), dir)}\n`);
-    npm(['install', '--prefix', dir, spec], dir);
+    // The `node` package fetches its platform build in a preinstall script: allow that one
+    // (npm's allowScripts policy blocks dependency install scripts it has no entry for).
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ private: true, allowScripts: { node: true } }));
+    npm(['install', spec], dir);
     if (!fs.existsSync(bin)) throw new Error(`npm install ${spec} left no ${bin} (were its install scripts blocked?)`);
   }
   return bin;
