@@ -139,6 +139,23 @@ check('the install script, run without a compiler, takes the prebuild and builds
   if (fs.existsSync(path.join(pkgDir, 'build'))) return 'the install script created build/ (it compiled)';
 });
 
+check('where no prebuild fits (musl, other arches), the install script compiles binding.gyp and that build loads', () => {
+  // A copy of the installed package without its prebuilds, rebuilt with the machine's compilers.
+  const fallback = path.join(work, 'fallback');
+  fs.cpSync(consumer, fallback, { recursive: true, verbatimSymlinks: true });
+  const pkg = path.join(fallback, 'node_modules', 'routeguard');
+  fs.rmSync(path.join(pkg, 'prebuilds'), { recursive: true });
+  const withCompilers = { ...process.env, npm_config_nodedir: process.env.npm_config_nodedir || path.resolve(process.execPath, '..', '..') };
+  expectOk(run('npm', ['rebuild', 'routeguard', '--foreground-scripts'], { cwd: fallback, env: withCompilers }), 'npm rebuild routeguard');
+  const out = expectOk(run('/usr/bin/unshare', ['-n', process.execPath, path.join(root, 'scripts', 'smoke.js')], {
+    cwd: fallback,
+    env: withCompilers,
+  }), 'smoke test of the compiled addon');
+  const loaded = JSON.parse(out.trim().split('\n').pop()).addon;
+  const want = path.join(fs.realpathSync(pkg), 'build', 'Release', 'routeguard.node');
+  if (loaded !== want) return `loaded ${loaded}, expected ${want}`;
+});
+
 check('routeguard --version prints the package version', () => {
   const out = expectOk(nodeIn([path.join(pkgDir, 'bin', 'routeguard.js'), '--version']), 'routeguard --version');
   const version = require(path.join(root, 'package.json')).version;
