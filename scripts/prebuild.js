@@ -42,7 +42,8 @@ function toolchain(arch) {
   const prefix = native ? '' : target.prefix;
   if (!native && !prefix) fail(`cannot cross-compile for ${arch} from ${os.arch()}`);
   const tools = { CC: `${prefix}gcc`, CXX: `${prefix}g++`, STRIP: `${prefix}strip` };
-  const missing = [...Object.values(tools), 'make', 'python3'].filter((t) => !onPath(t));
+  // readelf: the portability check of every binary built (binutils, which g++ pulls in).
+  const missing = [...Object.values(tools), 'make', 'python3', 'readelf'].filter((t) => !onPath(t));
   if (missing.length) {
     fail(`linux-${arch} needs ${missing.join(', ')} on PATH. Install them with:\n` +
       `  apt-get install ${target.packages.join(' ')}`);
