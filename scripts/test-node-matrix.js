@@ -10,9 +10,10 @@
  *
  * --report writes { passed, failed } as JSON (.ci/run adds it to its counts).
  */
-const { execFileSync, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { ensureDist, ensurePrebuild } = require('./ensure-built');
 const { nodeFromPackage } = require('./node-binaries');
 
 const root = path.resolve(__dirname, '..');
@@ -20,14 +21,8 @@ const args = process.argv.slice(2);
 const reportAt = args.indexOf('--report');
 const reportFile = reportAt >= 0 ? args.splice(reportAt, 2)[1] : null;
 const specs = args.length ? args : ['node@22', 'node@24'];
-const prebuild = path.join(root, 'prebuilds', `linux-${process.arch}`, 'routeguard.glibc.node');
-
-if (!fs.existsSync(prebuild)) {
-  execFileSync(process.execPath, [path.join(__dirname, 'prebuild.js'), process.arch], { cwd: root, stdio: 'inherit' });
-}
-if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) {
-  execFileSync(process.execPath, [path.join(__dirname, 'build-ts.js')], { cwd: root, stdio: 'inherit' });
-}
+const prebuild = ensurePrebuild(process.arch);
+ensureDist();
 
 const nodes = [{ spec: `this Node (${process.version})`, bin: process.execPath }];
 let failed = 0;

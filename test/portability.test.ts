@@ -3,7 +3,6 @@
  * GLIBCXX or CXXABI version (libstdc++ is linked in) and no glibc symbol newer than GLIBC_2.28,
  * read from the binary's version-needs section (readelf), the list the dynamic loader checks.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +13,9 @@ const { elfArch, portabilityProblems, versionNeeds } = require('../scripts/binar
   portabilityProblems(file: string): string[];
   versionNeeds(file: string): Array<{ file: string; version: string }>;
 };
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { ensurePrebuild } = require('../scripts/ensure-built.js') as { ensurePrebuild(arch: string): string };
 
 const root = path.resolve(__dirname, '..');
 const hostPrebuild = path.join(root, 'prebuilds', `linux-${process.arch}`, 'routeguard.glibc.node');
@@ -29,9 +31,7 @@ function prebuilds(): string[] {
 describe('prebuilt binaries are portable', () => {
   beforeAll(() => {
     // The host's prebuild needs no cross tools: build it when this tree has none (CI builds it first).
-    if (!existsSync(hostPrebuild)) {
-      execFileSync(process.execPath, [path.join(root, 'scripts', 'prebuild.js'), process.arch], { cwd: root, stdio: 'pipe' });
-    }
+    ensurePrebuild(process.arch);
   }, 300_000);
 
   it('finds the host prebuild', () => {
