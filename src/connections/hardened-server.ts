@@ -27,10 +27,10 @@
 import cluster from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
-import { devNull } from 'node:os';
 import { Server as HttpServer } from 'node:http';
 import { Server as HttpsServer } from 'node:https';
 import { Server as NetServer, Socket, type ListenOptions } from 'node:net';
+import { devNull } from 'node:os';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { InvalidArgumentError } from '../errors';
 import type { ConnectionGuard, TrackOptions } from './connection-guard';
