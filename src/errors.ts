@@ -20,13 +20,21 @@ export class NotLinuxError extends RouteguardError {
   }
 }
 
-/** The native addon could not be loaded (not built, wrong ABI, missing libc symbols). */
+/**
+ * The native addon could not be loaded (not built, wrong ABI, missing libc symbols). The message is
+ * one paragraph: the loader's own message spans lines ("No native build was found ...\n    loaded
+ * from: ..."), which logs one line per entry would cut apart.
+ */
 export class AddonLoadError extends RouteguardError {
   constructor(cause: unknown) {
+    const detail = String((cause as Error)?.message ?? cause).replace(/\s+/g, ' ').trim();
     super(
       'ERR_ADDON_LOAD',
-      `routeguard's native addon failed to load: ${(cause as Error)?.message ?? cause}. ` +
-        'Reinstall to rebuild it (`npm rebuild routeguard`; needs python3, make and a C++ compiler)',
+      `routeguard's native addon failed to load (${detail}). ` +
+        'Prebuilt binaries cover Linux x64 and arm64 with glibc 2.28 or newer; anywhere else (Alpine and other musl ' +
+        'systems, other architectures) the addon is compiled from source when the package is installed, which needs ' +
+        'python3, make and a C++ compiler: on Alpine run `apk add build-base python3 linux-headers`, on Debian or Ubuntu ' +
+        '`apt-get install build-essential python3`, then `npm rebuild routeguard` (with install scripts allowed).',
       { cause },
     );
   }

@@ -41,3 +41,9 @@ export type { MetricsHandle, RegisterMetricsOptions, RegistryLike } from './metr
 export { METRICS } from './metrics/catalog';
 export type { MetricSpec, MetricType } from './metrics/catalog';
 export type { ProofOfLife, SocketSample } from './judge/evidence/socket';
+
+// `import routeguard from 'routeguard'` (ESM, bundlers, TypeScript's esModuleInterop): the default
+// export is this module's exports object itself, so default and named imports see the same
+// classes. The ESM entry (esm/index.mjs) re-exports the same object.
+const routeguard: typeof import('./index') = module.exports;
+export default routeguard;

@@ -3,7 +3,8 @@
  * (through package.json "exports", from the compiled dist/ that `npm install` builds).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -48,6 +49,43 @@ describe('package entry points', () => {
       m.start().then(() => { m.close(); m.close(); console.log('closed', m.isClosed); });
     `]);
     expect(out).toBe('closed true\n');
+  });
+
+  it('keeps one class identity across ESM and CommonJS, and the default export is the module', () => {
+    const out = node(['--input-type=module', '-e', `
+      import routeguard, { NetlinkMonitor, RouteguardError } from 'routeguard';
+      import { createRequire } from 'node:module';
+      const cjs = createRequire(import.meta.url)('routeguard');
+      console.log(NetlinkMonitor === cjs.NetlinkMonitor, RouteguardError === cjs.RouteguardError,
+        routeguard === cjs, cjs.default === cjs, new cjs.InvalidArgumentError('x') instanceof RouteguardError)`]);
+    expect(out.trim()).toBe('true true true true true');
+  });
+
+  it('reports a missing addon as ERR_ADDON_LOAD in one paragraph that says what to install on Alpine', () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'routeguard-noaddon-'));
+    try {
+      const out = execFileSync(process.execPath, ['-e', `
+        const { NetlinkMonitor } = require('routeguard');
+        new NetlinkMonitor().start().catch((e) => console.log(JSON.stringify({ code: e.code, message: e.message })));`], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, ROUTEGUARD_ADDON_DIR: empty },
+      });
+      const { code, message } = JSON.parse(out) as { code: string; message: string };
+      expect(code).toBe('ERR_ADDON_LOAD');
+      expect(message).not.toMatch(/[\r\n]/);
+      expect(message).not.toMatch(/ {2}/);
+      expect(message).toContain('No native build was found');
+      expect(message).toContain('apk add build-base python3 linux-headers');
+      expect(message).toContain('npm rebuild routeguard');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('prints its version', () => {
+    const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(node(['bin/routeguard.js', '--version'])).toBe(`${version}\n`);
   });
 
   it('prints CLI usage and rejects unknown commands with exit code 2', () => {

@@ -4,6 +4,7 @@
  */
 import { RouteguardError } from '../errors';
 import { UsageError, type CliIo, type CommandRun } from './io';
+import { packageVersion } from './version';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: CommandRun }> }> = {
   dump: { summary: 'print links, addresses and routes of all tables', load: () => import('./commands/dump') },
@@ -16,7 +17,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
 
 export function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`);
-  return `usage: routeguard <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nrouteguard <command> --help for a command's options\n`;
+  return `usage: routeguard <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nrouteguard <command> --help for a command's options; routeguard --version prints the version\n`;
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
@@ -24,6 +25,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(usage());
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.stdout.write(`${packageVersion()}\n`);
+    return 0;
   }
   const command = COMMANDS[name];
   if (!command) {

@@ -16,6 +16,7 @@ import { GUARD_DEFAULTS, PROBE_DEFAULTS } from './defaults';
 import type { KeepaliveSettings } from './keepalive-probe';
 import { SocketEvidence, type SocketEvidenceCounters } from './socket-evidence';
 import { GuardClosedError, RouteGoneError } from './errors';
+import { INERT_CODE, INERT_JUDGE, INERT_MESSAGE } from './inert';
 import { emitIsolated } from './isolated-emit';
 import { componentLogger, type Logger } from './logger';
 import {
@@ -84,6 +85,11 @@ export interface ConnectionGuardOptions {
    * the previous settings are restored when the path recovers or the connection leaves.
    */
   probe?: boolean | Partial<KeepaliveSettings>;
+  /**
+   * Watch nothing and close nothing: every tracked connection stays 'unresolved' with code
+   * ERR_INERT, and `source`/`judge` are optional and unused. Default: true off Linux, false on Linux.
+   */
+  inert?: boolean;
 }
 
 export interface TrackOptions {
@@ -187,6 +193,8 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
   /** The source given in the options, if any. */
   readonly source: NetworkSource | null;
   readonly judge: PathJudgeLike;
+  /** Watches nothing, closes nothing (see ConnectionGuardOptions.inert). */
+  readonly inert: boolean;
   private readonly ownJudge: PathJudge | null;
   private readonly defaults: ConnectionSettings;
   private readonly mark: number | undefined;
@@ -218,7 +226,8 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
     if (options === null || typeof options !== 'object') {
       throw new InvalidArgumentError('ConnectionGuard options must be an object with `source` or `judge`');
     }
-    if (!options.judge && !options.source) {
+    this.inert = options.inert ?? GUARD_DEFAULTS.inert;
+    if (!this.inert && !options.judge && !options.source) {
       throw new InvalidArgumentError(
         'ConnectionGuard needs `source` (a started NetlinkMonitor) or `judge` (a PathJudge) to get verdicts from',
       );
@@ -227,9 +236,9 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
       throw new InvalidArgumentError('ConnectionGuard: `judge` must have a watch(spec) method (a PathJudge)');
     }
     checkSettings(options, 'ConnectionGuard');
-    this.source = options.source ?? null;
-    this.ownJudge = options.judge ? null : new PathJudge(options.source!, options.judgeOptions);
-    this.judge = options.judge ?? this.ownJudge!;
+    this.source = this.inert ? null : options.source ?? null;
+    this.ownJudge = options.judge || this.inert ? null : new PathJudge(options.source!, options.judgeOptions);
+    this.judge = options.judge ?? this.ownJudge ?? INERT_JUDGE;
     this.mark = options.mark;
     this.defaults = {
       action: options.action ?? GUARD_DEFAULTS.action,
@@ -364,6 +373,10 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
     const addresses = read?.ok ? read.addresses : options.addresses;
     if (!addresses) {
       this.markUnresolved(tracked, read && !read.ok ? read.code : 'ENOTCONN', null);
+      return;
+    }
+    if (this.inert) {
+      this.markUnresolved(tracked, INERT_CODE, addresses, INERT_MESSAGE);
       return;
     }
     const derived = derivePath(addresses, this.source, options.mark ?? this.mark, options.boundIfindex);

@@ -30,6 +30,7 @@ import { closeSync, openSync } from 'node:fs';
 import { Server as HttpServer } from 'node:http';
 import { Server as HttpsServer } from 'node:https';
 import { Server as NetServer, Socket, type ListenOptions } from 'node:net';
+import { devNull } from 'node:os';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { InvalidArgumentError } from '../errors';
 import type { ConnectionGuard, TrackOptions } from './connection-guard';
@@ -150,7 +151,7 @@ const hardenedServers = new WeakMap<object, HardenedServer>();
 /** Tries to open one descriptor; returns the errno name when the process cannot, else null. */
 export function probeDescriptor(): string | null {
   try {
-    closeSync(openSync('/dev/null', 'r'));
+    closeSync(openSync(devNull, 'r')); // '\\.\\nul' on Windows, where a laptop runs the same server
     return null;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO';

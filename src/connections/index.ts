@@ -44,6 +44,7 @@ export type {
   WebSocketConstructor,
 } from './reconnecting-client';
 export type { GuardableConnection, SocketAddresses, WebSocketLike } from './socket-path';
+export type { WsClient, WsClientOptions, WsMessageData, WsSendData } from './ws-client-types';
 export { silentLogger } from './logger';
 export type { LogFn, Logger } from './logger';
 export { GUARD_DEFAULTS, PROBE_DEFAULTS, RECONNECT_DEFAULTS, SERVER_DEFAULTS } from './defaults';

@@ -6,7 +6,6 @@
  * back off further. ws is an optional peer dependency, loaded on first use.
  */
 import { EventEmitter } from 'node:events';
-import type { ClientOptions, RawData, WebSocket } from 'ws';
 import { InvalidArgumentError } from '../errors';
 import { normalizeIp } from '../netlink/ip';
 import type { NetworkEvent } from '../netlink/types';
@@ -17,8 +16,9 @@ import type { RouteGoneError } from './errors';
 import { emitIsolated } from './isolated-emit';
 import { componentLogger, type Logger } from './logger';
 import type { TrackedConnection } from './tracked-connection';
+import type { WsClient, WsClientOptions, WsMessageData, WsSendData } from './ws-client-types';
 
-export type WebSocketConstructor = new (address: string | URL, protocols?: string | string[], options?: ClientOptions) => WebSocket;
+export type WebSocketConstructor = new (address: string | URL, protocols?: string | string[], options?: WsClientOptions) => WsClient;
 
 export interface ReconnectingWebSocketOptions {
   /** Tracks every connection made; its source (or `source`) answers "is there a route again?". */
@@ -27,7 +27,7 @@ export interface ReconnectingWebSocketOptions {
   source?: NetworkSource;
   protocols?: string | string[];
   /** Options for each `new WebSocket(address, protocols, ws)`. */
-  ws?: ClientOptions;
+  ws?: WsClientOptions;
   /** The WebSocket class. Default: require('ws'). */
   WebSocket?: WebSocketConstructor;
   /** Options for tracking each connection (action, closeMode, mark). */
@@ -58,8 +58,8 @@ export interface ReconnectingCloseInfo {
 }
 
 export interface ReconnectingWebSocketEvents {
-  open: [WebSocket, TrackedConnection | null];
-  message: [RawData, boolean];
+  open: [WsClient, TrackedConnection | null];
+  message: [WsMessageData, boolean];
   close: [ReconnectingCloseInfo];
   'waiting-for-route': [{ remote: string }];
   'route-available': [{ remote: string; waitedMs: number }];
@@ -102,7 +102,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   private readonly source: NetworkSource | null;
   private readonly log: Logger;
   private readonly random: () => number;
-  private ws: WebSocket | null = null;
+  private ws: WsClient | null = null;
   private trackedConn: TrackedConnection | null = null;
   private current: ReconnectingState = 'connecting';
   /** Failed attempts since the last open. */
@@ -174,7 +174,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   }
 
   /** The WebSocket of the current connection (null while waiting). */
-  get socket(): WebSocket | null {
+  get socket(): WsClient | null {
     return this.ws;
   }
 
@@ -189,7 +189,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   }
 
   /** Sends on the open connection; false (nothing sent) when not open. */
-  send(data: Parameters<WebSocket['send']>[0], callback?: (err?: Error) => void): boolean {
+  send(data: WsSendData, callback?: (err?: Error) => void): boolean {
     if (this.current !== 'open' || !this.ws) return false;
     this.ws.send(data, callback ?? (() => undefined));
     return true;
@@ -213,7 +213,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
   private connect(): void {
     this.current = 'connecting';
     this.attempts++;
-    let ws: WebSocket;
+    let ws: WsClient;
     try {
       ws = new this.WebSocketClass(this.address, this.options.protocols, this.options.ws);
     } catch (err) {
@@ -266,7 +266,7 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
     });
   }
 
-  private trackOpen(ws: WebSocket): TrackedConnection | null {
+  private trackOpen(ws: WsClient): TrackedConnection | null {
     try {
       return this.options.guard.track(ws, this.options.track);
     } catch (err) {

@@ -5,7 +5,7 @@
  * guard sees to the parent, which prints the timeline.
  */
 import { once } from 'node:events';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { ConnectionGuard } from '../../connections/connection-guard';
 import { hardenServer } from '../../connections/hardened-server';
 import { ReconnectingWebSocket } from '../../connections/reconnecting-client';
@@ -63,7 +63,7 @@ function client(): void {
     /** Sends on every open client; counts the echoes. */
     async ping() {
       const open = clients.filter((c) => c.state === 'open' && c.socket);
-      const ok = await Promise.all(open.map((c, i) => echoOver(c.socket!, `ping-${i}-${Date.now()}`, 2000)));
+      const ok = await Promise.all(open.map((c, i) => echoOver(c.socket as WebSocket, `ping-${i}-${Date.now()}`, 2000)));
       return { clients: clients.length, open: open.length, echoed: ok.filter(Boolean).length };
     },
 
