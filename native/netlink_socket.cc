@@ -13,9 +13,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <functional>
-#include <system_error>
-#include <thread>
+
+#include <uv.h>
 
 #include "netlink_parse.h"
 
@@ -96,6 +95,13 @@ struct OpenFailure {
   std::string message;
 };
 
+struct OpenJob {
+  const std::string* netns;
+  size_t count;
+  std::vector<UniqueFd>* fds;
+  OpenFailure* failure;
+};
+
 void OpenInNamespace(const std::string& netns, size_t count, std::vector<UniqueFd>* fds,
                      OpenFailure* failure) {
   UniqueFd target(::open(netns.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
@@ -140,16 +146,25 @@ std::vector<UniqueFd> OpenRouteSockets(const std::string& netns, size_t count) {
   }
   // Network namespaces are per thread. A thread of our own enters the target
   // and ends there: nothing has to come back, nothing can be left behind.
+  // libuv's threads (exported by Node itself), not std::thread: a prebuild links libstdc++
+  // statically, and its std::thread would import pthread_create@GLIBC_2.34, which older
+  // distributions lack (test/portability.test.ts).
   OpenFailure failure;
-  try {
-    std::thread opener(OpenInNamespace, std::cref(netns), count, &fds, &failure);
-    opener.join();
-  } catch (const std::system_error& e) {
-    // std::thread could not start one (EAGAIN: thread limit).
-    throw SystemError(e.code().value(), "pthread_create",
+  OpenJob job{&netns, count, &fds, &failure};
+  uv_thread_t opener;
+  int err = uv_thread_create(
+      &opener,
+      [](void* arg) {
+        auto* j = static_cast<OpenJob*>(arg);
+        OpenInNamespace(*j->netns, j->count, j->fds, j->failure);
+      },
+      &job);
+  if (err != 0) {
+    throw SystemError(-err, "pthread_create",
                       "cannot start a thread to enter network namespace '" + netns + "': " +
-                          e.what());
+                          uv_strerror(err));
   }
+  uv_thread_join(&opener);
   if (failure.errnum != 0) {
     throw SystemError(failure.errnum, failure.syscall, failure.message);
   }

@@ -1,7 +1,8 @@
 // The NETLINK_ROUTE socket layer: opening sockets (optionally inside another
 // network namespace), and the monitor that joins the rtnetlink multicast groups,
 // runs the dumps and turns what it reads into records (record_format.h).
-// Pure C++ and libc, no Node-API: native/addon.cc drives it from a uv_poll_t.
+// C++, libc and (for one short-lived thread) libuv; no Node-API: native/addon.cc drives it
+// from a uv_poll_t.
 #pragma once
 
 #include <cstddef>
