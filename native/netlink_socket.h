@@ -156,6 +156,9 @@ class NetlinkMonitor {
   int fd() const { return fd_.get(); }
   bool started() const { return started_; }
   bool closed() const { return !fd_; }
+  // A dump is in flight, or one starts once the queue drains (recovery): the
+  // driver reads on its dump thread until this turns false.
+  bool dumping() const { return started_ && (dump_.active || recovery_pending_); }
   const MonitorStats& stats() const { return stats_; }
   void CountBatch() { ++stats_.batches; }
 

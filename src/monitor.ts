@@ -138,8 +138,10 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
           {
             netns: this.options.netns,
             receiveBufferBytes: this.options.receiveBufferBytes ?? MONITOR_DEFAULTS.receiveBufferBytes,
+            // The mirror reads each batch before onBatch returns and keeps nothing of it.
+            reuseBatchBuffer: true,
           },
-          (batch) => this.onBatch(batch),
+          (batch, byteLength) => this.onBatch(batch, byteLength),
         );
         if (this.options.ref === false) this.native.unref();
         this.native.start();
@@ -154,7 +156,7 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
     return this.starting;
   }
 
-  private onBatch(batch: ArrayBuffer): void {
+  private onBatch(batch: ArrayBuffer, byteLength: number): void {
     if (this.closed) return;
     this.state.apply(batch, this.clock.now(), {
       emit: (event) => this.deliver(event),
@@ -165,7 +167,7 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
       dumpIncomplete: (object, attempts) => this.onDumpIncomplete(object, attempts),
       error: (errno, message) =>
         this.warn(new NetlinkError(`netlink: ${message || `errno ${errno}`}`, errno)),
-    });
+    }, byteLength);
   }
 
   private onDumpIncomplete(object: string, attempts: number): void {

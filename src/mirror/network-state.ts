@@ -235,8 +235,9 @@ export class NetworkState implements NetworkStateView {
 
   // ---- applying batches ----
 
-  apply(batch: ArrayBuffer, time: number, hooks: ApplyHooks): void {
-    const view = viewOf(batch);
+  /** `byteLength`: the records' length when `batch` is the addon's reused, larger buffer. */
+  apply(batch: ArrayBuffer, time: number, hooks: ApplyHooks, byteLength = batch.byteLength): void {
+    const view = viewOf(batch, byteLength);
     forEachRecord(view, (kind, flags, p) => {
       const fromDump = (flags & F.FLAG_FROM_DUMP) !== 0;
       switch (kind) {

@@ -1,0 +1,100 @@
+// Carries a NetlinkMonitor's records to the JS thread, in order, and reads dumps
+// on a thread of their own. Pure C++ (no Node-API, no libuv): native/addon.cc
+// drives it and tells it how to wake the loop.
+//
+// Why a thread: the kernel builds a dump inside our recvmsg (netlink_recvmsg
+// calls netlink_dump once the queue is below half the receive buffer), so on
+// the loop's thread the kernel's time and the JS mirror's add up. The reader
+// thread does the recvmsg, the parse and the encoding while JS applies the
+// previous batch. It exists only while a dump sequence runs (start, resync,
+// recovery after an overflow) and is joined before the next one starts or the
+// monitor closes; between dumps the loop polls the socket as before.
+//
+// Order: only one side reads the socket at a time (the loop stops polling
+// before the reader starts and polls again only once it has ended), and every
+// record, dump reply or event, goes through one FIFO queue. Events that arrive
+// during a dump are read by the thread in socket order, between the replies
+// they were queued among, exactly as the loop would have read them.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "netlink_socket.h"
+#include "record_encoder.h"
+
+namespace routeguard {
+
+class DumpPipeline {
+ public:
+  // Batches read ahead of JS at most (each up to NetlinkMonitor::kMaxBatchBytes):
+  // the reader waits beyond this, and the kernel then waits for us as it would
+  // for a slow loop (dump replies are produced only as we read).
+  static constexpr size_t kMaxQueuedBatches = 4;
+
+  // `notify` is called from the reader thread after it queued a batch or ended.
+  DumpPipeline(std::unique_ptr<NetlinkMonitor> core, std::function<void()> notify);
+  ~DumpPipeline() { Stop(); }
+  DumpPipeline(const DumpPipeline&) = delete;
+  DumpPipeline& operator=(const DumpPipeline&) = delete;
+
+  // ---- From the JS thread only ----
+
+  int fd() const { return core_->fd(); }
+  bool started() const;
+
+  // Runs `op(core, writer)` on the monitor under its lock (start, resync), queues
+  // what it wrote, and starts the reader when a dump is now running. Returns
+  // whether the reader runs (the loop must not poll the socket then).
+  bool Run(const std::function<void(NetlinkMonitor&, RecordWriter&)>& op);
+  // One drain on the loop's thread (poll mode). `fatal` is set when the socket
+  // is unusable. Returns whether the reader now runs (a recovery dump started).
+  bool DrainHere(bool* fatal);
+  // After the reader signalled: joins it if it ended. kRunning: it still reads;
+  // kIdle: poll the socket again; kFatal: the socket is unusable.
+  enum class ReaderState { kRunning, kIdle, kFatal };
+  ReaderState Reap();
+
+  // The next batch in order; false when none is ready.
+  bool Pop(RecordWriter* out);
+  // Gives a delivered batch's writer back for reuse (its memory follows the work).
+  void Recycle(RecordWriter&& writer);
+
+  MonitorStats Stats();
+  // Stops and joins the reader, closes the socket, drops queued batches. Idempotent.
+  void Stop();
+
+ private:
+  void ReaderLoop();
+  bool StartReaderLocked();        // core_mu_ held
+  void QueueCurrentLocked();       // core_mu_ held
+  bool WaitForSpace();
+
+  std::unique_ptr<NetlinkMonitor> core_;
+  std::function<void()> notify_;
+
+  // Lock order: core_mu_, then queue_mu_.
+  std::mutex core_mu_;       // core_, current_, reader_ (start/join)
+  RecordWriter current_;     // the batch being written
+  std::thread reader_;
+
+  std::mutex queue_mu_;
+  std::condition_variable space_;
+  std::deque<RecordWriter> ready_;
+  std::vector<RecordWriter> spare_;
+  MonitorStats stats_;       // a copy taken after every operation on core_
+  bool reader_running_ = false;
+  bool fatal_ = false;
+
+  std::atomic<bool> stop_{false};
+  int wake_fd_ = -1;         // eventfd: wakes the reader's poll() on Stop()
+};
+
+}  // namespace routeguard
