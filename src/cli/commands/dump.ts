@@ -1,6 +1,7 @@
 /** `routeguard dump [--json] [--netns PATH]`: links, addresses, routes of all tables, nexthops, rules, neighbours. */
 import { NetlinkMonitor } from '../../monitor';
 import { formatAddress, formatLink, formatNeighbour, formatNexthop, formatRoute, formatRule } from '../format';
+import { ChunkedOutput } from '../chunked-output';
 import type { CliIo } from '../io';
 import { NETNS_JSON_OPTIONS, parseCommandArgs } from '../options';
 
@@ -22,20 +23,41 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const monitor = new NetlinkMonitor({ netns: values.netns as string | undefined, confirmDelayMs: false, signal: io.signal });
   try {
     await monitor.start();
-    const snap = monitor.state.snapshot();
+    const state = monitor.state;
+    const out = new ChunkedOutput(io.stdout);
     if (values.json) {
-      io.stdout.write(`${JSON.stringify(snap)}\n`);
+      // The same text as JSON.stringify({ links, addresses, routes, ... }), written as it goes.
+      const sections: Array<[string, Iterable<unknown>]> = [
+        ['links', state.links()],
+        ['addresses', state.addresses()],
+        ['routes', state.routes()],
+        ['nexthops', state.nexthops()],
+        ['rules', [...state.rules(4), ...state.rules(6)]],
+        ['neighbours', state.neighbours()],
+      ];
+      for (const [i, [name, items]] of sections.entries()) {
+        out.add(`${i === 0 ? '{' : '],'}"${name}":[`);
+        await out.addAll(items, (item) => JSON.stringify(item), ',');
+      }
+      out.add(']}\n');
+      await out.flush();
       return 0;
     }
-    const dev = (i: number) => monitor.state.link(i)?.name ?? `if${i}`;
-    const out: string[] = ['# links', ...snap.links.map(formatLink), '', '# addresses'];
-    out.push(...snap.addresses.map((a) => formatAddress(a, dev)), '', '# routes');
-    out.push(...snap.routes.map((r) => formatRoute(r, dev)));
-    if (snap.nexthops.length > 0) out.push('', '# nexthops', ...snap.nexthops.map((n) => formatNexthop(n, dev)));
-    out.push('', '# rules', ...monitor.state.rules(4).map(formatRule));
-    out.push('', '# rules (inet6)', ...monitor.state.rules(6).map(formatRule));
-    out.push('', '# neighbours', ...snap.neighbours.map((n) => formatNeighbour(n, dev)));
-    io.stdout.write(`${out.join('\n')}\n`);
+    const dev = (i: number) => state.link(i)?.name ?? `if${i}`;
+    // Every line ends with a newline; an empty line between sections.
+    const section = async <T>(title: string, items: Iterable<T>, text: (item: T) => string, first = false) => {
+      out.add(`${first ? '' : '\n'}# ${title}\n`);
+      await out.addAll(items, (item) => `${text(item)}\n`, '');
+    };
+    await section('links', state.links(), formatLink, true);
+    await section('addresses', state.addresses(), (a) => formatAddress(a, dev));
+    await section('routes', state.routes(), (r) => formatRoute(r, dev));
+    const nexthops = [...state.nexthops()];
+    if (nexthops.length > 0) await section('nexthops', nexthops, (n) => formatNexthop(n, dev));
+    await section('rules', state.rules(4), formatRule);
+    await section('rules (inet6)', state.rules(6), formatRule);
+    await section('neighbours', state.neighbours(), (n) => formatNeighbour(n, dev));
+    await out.flush();
     return 0;
   } finally {
     monitor.close();
