@@ -205,6 +205,12 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     uint32_t rcvbuf = NetlinkMonitor::kDefaultReceiveBufferBytes;
     Napi::Value bytes = options.Get("receiveBufferBytes");
     if (!IsAbsent(bytes)) rcvbuf = ReadUint32(bytes, "receiveBufferBytes", 1, INT_MAX);
+    bool dump_routes = true;
+    Napi::Value routes = options.Get("dumpRoutes");
+    if (!IsAbsent(routes)) {
+      if (!routes.IsBoolean()) throw Napi::TypeError::New(env, "dumpRoutes must be a boolean");
+      dump_routes = routes.As<Napi::Boolean>().Value();
+    }
     Napi::Value reuse = options.Get("reuseBatchBuffer");
     if (!IsAbsent(reuse)) {
       if (!reuse.IsBoolean()) throw Napi::TypeError::New(env, "reuseBatchBuffer must be a boolean");
@@ -235,6 +241,7 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
       // the handle is closed (Release), so the handle outlives every send.
       uv_async_t* async = &handles->async;
       pipeline_ = std::make_unique<DumpPipeline>(std::move(core), [async] { uv_async_send(async); });
+      pipeline_->SetDumpRoutes(dump_routes);
     } catch (const SystemError& e) {
       delete handles;
       throw ToJsError(env, e);

@@ -1,6 +1,9 @@
 #include "dump_pipeline.h"
 
 #include <poll.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -126,7 +129,22 @@ DumpPipeline::ReaderState DumpPipeline::Reap() {
     }
   }
   if (reader_.joinable()) reader_.join();
-  return StartReaderLocked() ? ReaderState::kRunning : ReaderState::kIdle;
+  if (StartReaderLocked()) return ReaderState::kRunning;
+  TrimLocked();
+  return ReaderState::kIdle;
+}
+
+void DumpPipeline::TrimLocked() {
+  // The dump is over: its batch buffers (megabytes each) are not needed between
+  // events, and the reader thread's malloc arena holds them until trimmed.
+  if (current_.empty()) current_.Release();
+  {
+    std::lock_guard<std::mutex> q(queue_mu_);
+    spare_.clear();
+  }
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
 
 bool DumpPipeline::Pop(RecordWriter* out) {

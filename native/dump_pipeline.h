@@ -48,6 +48,7 @@ class DumpPipeline {
   // ---- From the JS thread only ----
 
   int fd() const { return core_->fd(); }
+  void SetDumpRoutes(bool dump) { core_->SetDumpRoutes(dump); }  // before the first Run()
   bool started() const;
 
   // Runs `op(core, writer)` on the monitor under its lock (start, resync), queues
@@ -75,6 +76,7 @@ class DumpPipeline {
   void ReaderLoop();
   bool StartReaderLocked();        // core_mu_ held
   void QueueCurrentLocked();       // core_mu_ held
+  void TrimLocked();               // core_mu_ held; the reader has ended
   bool WaitForSpace();
 
   std::unique_ptr<NetlinkMonitor> core_;

@@ -160,6 +160,9 @@ class NetlinkMonitor {
   // driver reads on its dump thread until this turns false.
   bool dumping() const { return started_ && (dump_.active || recovery_pending_); }
   const MonitorStats& stats() const { return stats_; }
+  // Leaves routes out of every dump (before Start()): for users that ask the kernel
+  // (RTM_GETROUTE) instead of keeping a route table. Route notifications still arrive.
+  void SetDumpRoutes(bool dump) { dump_routes_ = dump; }
   void CountBatch() { ++stats_.batches; }
 
   // Begins the initial sync. Throws SystemError if the first request cannot be
@@ -218,6 +221,7 @@ class NetlinkMonitor {
   std::vector<uint8_t> buffer_;
   uint32_t seq_ = 0;
   bool started_ = false;
+  bool dump_routes_ = true;
   bool synced_once_ = false;
   bool resync_queued_ = false;
   bool recovery_pending_ = false;       // events were lost: re-dump once drained

@@ -36,6 +36,18 @@ import { NeighbourTable } from './neighbour-table';
 import { ADDED, APPEND, PREPEND, RouteTable } from './route-table';
 import { RuleList } from './rule-list';
 
+/**
+ * What the mirror keeps of routes. 'mirror': every route of every table (dumped, kept
+ * equal to the kernel's; ~80 bytes and ~1 µs of sync per route). 'events': no route
+ * table and no route dump; each live route notification becomes a route event as the
+ * kernel sent it (`previous` null, or the route itself on removal), and routes() is empty.
+ */
+export type RouteMode = 'mirror' | 'events';
+
+export interface NetworkStateOptions {
+  routes?: RouteMode;
+}
+
 export type ResyncReason = 'overflow' | 'lost' | 'incomplete' | 'requested' | 'confirm';
 
 /** What the monitor learns from a batch besides object events. */
@@ -106,6 +118,11 @@ export class NetworkState implements NetworkStateView {
   private initialDone = false;
   private pendingResyncReason: ResyncReason = 'requested';
   private diff = { added: 0, changed: 0, removed: 0 };
+  readonly routeMode: RouteMode;
+
+  constructor(options: NetworkStateOptions = {}) {
+    this.routeMode = options.routes ?? 'mirror';
+  }
 
   get synced(): boolean {
     return this.initialDone;
@@ -250,10 +267,10 @@ export class NetworkState implements NetworkStateView {
           this.applyAddress(readAddress(view, p), kind === Kind.AddrDel, fromDump, time, hooks);
           break;
         case Kind.RouteNew:
-          this.applyRouteNew(view, p, flags, time, hooks);
-          break;
         case Kind.RouteDel:
-          this.applyRouteDel(view, p, time, hooks);
+          if (this.routeMode === 'events') this.passRouteEvent(view, p, flags, kind === Kind.RouteDel, time, hooks);
+          else if (kind === Kind.RouteNew) this.applyRouteNew(view, p, flags, time, hooks);
+          else this.applyRouteDel(view, p, time, hooks);
           break;
         case Kind.NexthopNew:
         case Kind.NexthopDel:
@@ -392,6 +409,14 @@ export class NetworkState implements NetworkStateView {
       // Live RTM_NEWADDR always counts: it refreshes lifetimes (DHCP renew, every RA).
       this.report({ type: 'address', action: 'changed', address, previous: old.value, time }, fromDump, hooks);
     }
+  }
+
+  /** routes: 'events': a live notification becomes an event as it is (no table to compare with). */
+  private passRouteEvent(view: RecordView, p: number, flags: number, removed: boolean, time: number, hooks: ApplyHooks): void {
+    if (flags & F.FLAG_FROM_DUMP) return; // routes are not dumped in this mode
+    const route = readRoute(view, p);
+    const action = removed ? 'removed' : flags & F.FLAG_REPLACE ? 'changed' : 'added';
+    this.report({ type: 'route', action, route, previous: removed ? route : null, time }, false, hooks);
   }
 
   private applyRouteNew(view: RecordView, p: number, flags: number, time: number, hooks: ApplyHooks): void {

@@ -16,6 +16,8 @@ export interface NativeMonitorOptions {
    * ArrayBuffer of exactly the batch per call.
    */
   reuseBatchBuffer?: boolean;
+  /** false: dumps leave routes out (route notifications still arrive). Default true. */
+  dumpRoutes?: boolean;
 }
 
 export interface NativeMonitorStats {
