@@ -2,6 +2,7 @@
 import { NetlinkMonitor } from '../../monitor';
 import { formatAddress, formatLink, formatNeighbour, formatNexthop, formatRoute, formatRule } from '../format';
 import { ChunkedOutput } from '../chunked-output';
+import { routeJson } from '../route-json';
 import type { CliIo } from '../io';
 import { NETNS_JSON_OPTIONS, parseCommandArgs } from '../options';
 
@@ -27,17 +28,18 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const out = new ChunkedOutput(io.stdout);
     if (values.json) {
       // The same text as JSON.stringify({ links, addresses, routes, ... }), written as it goes.
-      const sections: Array<[string, Iterable<unknown>]> = [
-        ['links', state.links()],
-        ['addresses', state.addresses()],
-        ['routes', state.routes()],
-        ['nexthops', state.nexthops()],
-        ['rules', [...state.rules(4), ...state.rules(6)]],
-        ['neighbours', state.neighbours()],
+      const json = (item: unknown) => JSON.stringify(item);
+      const sections: Array<[string, Iterable<unknown>, (item: never) => string]> = [
+        ['links', state.links(), json],
+        ['addresses', state.addresses(), json],
+        ['routes', state.routes(), routeJson],
+        ['nexthops', state.nexthops(), json],
+        ['rules', [...state.rules(4), ...state.rules(6)], json],
+        ['neighbours', state.neighbours(), json],
       ];
-      for (const [i, [name, items]] of sections.entries()) {
+      for (const [i, [name, items, text]] of sections.entries()) {
         out.add(`${i === 0 ? '{' : '],'}"${name}":[`);
-        await out.addAll(items, (item) => JSON.stringify(item), ',');
+        await out.addAll(items as Iterable<never>, text, ',');
       }
       out.add(']}\n');
       await out.flush();
