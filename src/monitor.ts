@@ -23,7 +23,7 @@ import type {
 import { readRoute, viewOf } from './netlink/decode';
 import { HEADER_WORDS } from './netlink/record-format';
 import { parseIp } from './netlink/ip';
-import type { NetworkEvent, RouteQuery } from './netlink/types';
+import type { NetworkEvent, Route, RouteQuery } from './netlink/types';
 import type { NetworkSource, RouteLookupResult } from './netlink/view';
 import { NetworkState, type RouteMode } from './mirror/network-state';
 
@@ -52,8 +52,12 @@ export interface MonitorOptions {
    * (the kernel does not say what a route replaced), `state.routes()` is empty, and
    * lookupRoute() asks the kernel as always. For code that only needs kernel lookups,
    * links and addresses, like `routeguard path`.
+   * 'stream': routes are dumped but not kept; each goes to `onDumpedRoute` as it arrives
+   * (`routeguard dump --json` writes them out this way); otherwise as 'events'.
    */
   routes?: RouteMode;
+  /** With routes: 'stream', called with each dumped route (see NetworkStateOptions). */
+  onDumpedRoute?: (route: Route) => void;
 }
 
 export const MONITOR_DEFAULTS = {
@@ -111,7 +115,7 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
     super();
     validateOptions(options);
     this.options = options;
-    this.state = new NetworkState({ routes: options.routes ?? MONITOR_DEFAULTS.routes });
+    this.state = new NetworkState({ routes: options.routes ?? MONITOR_DEFAULTS.routes, onDumpedRoute: options.onDumpedRoute });
     this.clock = options.clock ?? monotonicClock;
     options.signal?.addEventListener('abort', this.abortListener, { once: true });
   }
@@ -152,7 +156,7 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
             receiveBufferBytes: this.options.receiveBufferBytes ?? MONITOR_DEFAULTS.receiveBufferBytes,
             // The mirror reads each batch before onBatch returns and keeps nothing of it.
             reuseBatchBuffer: true,
-            dumpRoutes: this.state.routeMode === 'mirror',
+            dumpRoutes: this.state.routeMode !== 'events',
           },
           (batch, byteLength) => this.onBatch(batch, byteLength),
         );
@@ -394,8 +398,11 @@ function validateOptions(o: MonitorOptions): void {
   ) {
     throw new InvalidArgumentError(`receiveBufferBytes must be an integer from 4096 to 2^31-1, got ${o.receiveBufferBytes}`);
   }
-  if (o.routes !== undefined && o.routes !== 'mirror' && o.routes !== 'events') {
-    throw new InvalidArgumentError(`routes must be 'mirror' or 'events', got ${JSON.stringify(o.routes)}`);
+  if (o.routes !== undefined && o.routes !== 'mirror' && o.routes !== 'events' && o.routes !== 'stream') {
+    throw new InvalidArgumentError(`routes must be 'mirror', 'events' or 'stream', got ${JSON.stringify(o.routes)}`);
+  }
+  if (o.onDumpedRoute !== undefined && (typeof o.onDumpedRoute !== 'function' || o.routes !== 'stream')) {
+    throw new InvalidArgumentError("onDumpedRoute must be a function, given with routes: 'stream'");
   }
   if (o.confirmDelayMs !== undefined && o.confirmDelayMs !== false && !(Number(o.confirmDelayMs) >= 0)) {
     throw new InvalidArgumentError(`confirmDelayMs must be a number of milliseconds >= 0 or false, got ${o.confirmDelayMs}`);

@@ -21,6 +21,17 @@ export class ChunkedOutput {
     return this.chars >= CHUNK_CHARS;
   }
 
+  /**
+   * Writes what is buffered without waiting (from a callback that cannot await). Writes
+   * to files and pipes are synchronous for process.stdout on Linux, so nothing piles up.
+   */
+  flushNow(): void {
+    if (this.parts.length === 0) return;
+    this.stream.write(this.parts.join(''));
+    this.parts = [];
+    this.chars = 0;
+  }
+
   /** Writes what is buffered; resolves once the stream can take more. */
   async flush(): Promise<void> {
     if (this.parts.length === 0) return;

@@ -41,11 +41,17 @@ import { RuleList } from './rule-list';
  * equal to the kernel's; ~80 bytes and ~1 µs of sync per route). 'events': no route
  * table and no route dump; each live route notification becomes a route event as the
  * kernel sent it (`previous` null, or the route itself on removal), and routes() is empty.
+ * 'stream': as 'events', but routes are dumped and each dumped route goes to
+ * `onDumpedRoute` as it arrives (a one-shot listing that never holds the table). A route
+ * dump the kernel interrupts (NLM_F_DUMP_INTR) is restarted: routes read before the
+ * restart are delivered again (stats().dumpRetries counts restarts).
  */
-export type RouteMode = 'mirror' | 'events';
+export type RouteMode = 'mirror' | 'events' | 'stream';
 
 export interface NetworkStateOptions {
   routes?: RouteMode;
+  /** routes: 'stream': each dumped route, in the kernel's order. */
+  onDumpedRoute?: (route: Route) => void;
 }
 
 export type ResyncReason = 'overflow' | 'lost' | 'incomplete' | 'requested' | 'confirm';
@@ -119,9 +125,11 @@ export class NetworkState implements NetworkStateView {
   private pendingResyncReason: ResyncReason = 'requested';
   private diff = { added: 0, changed: 0, removed: 0 };
   readonly routeMode: RouteMode;
+  private readonly onDumpedRoute: ((route: Route) => void) | undefined;
 
   constructor(options: NetworkStateOptions = {}) {
     this.routeMode = options.routes ?? 'mirror';
+    this.onDumpedRoute = options.onDumpedRoute;
   }
 
   get synced(): boolean {
@@ -268,7 +276,7 @@ export class NetworkState implements NetworkStateView {
           break;
         case Kind.RouteNew:
         case Kind.RouteDel:
-          if (this.routeMode === 'events') this.passRouteEvent(view, p, flags, kind === Kind.RouteDel, time, hooks);
+          if (this.routeMode !== 'mirror') this.passRouteEvent(view, p, flags, kind === Kind.RouteDel, time, hooks);
           else if (kind === Kind.RouteNew) this.applyRouteNew(view, p, flags, time, hooks);
           else this.applyRouteDel(view, p, time, hooks);
           break;
@@ -411,9 +419,12 @@ export class NetworkState implements NetworkStateView {
     }
   }
 
-  /** routes: 'events': a live notification becomes an event as it is (no table to compare with). */
+  /** routes: 'events' or 'stream': a live notification becomes an event as it is (no table to compare with). */
   private passRouteEvent(view: RecordView, p: number, flags: number, removed: boolean, time: number, hooks: ApplyHooks): void {
-    if (flags & F.FLAG_FROM_DUMP) return; // routes are not dumped in this mode
+    if (flags & F.FLAG_FROM_DUMP) {
+      this.onDumpedRoute?.(readRoute(view, p)); // 'stream' (routes are not dumped for 'events')
+      return;
+    }
     const route = readRoute(view, p);
     const action = removed ? 'removed' : flags & F.FLAG_REPLACE ? 'changed' : 'added';
     this.report({ type: 'route', action, route, previous: removed ? route : null, time }, false, hooks);

@@ -61,6 +61,6 @@ describeNetns("NetlinkMonitor routes: 'events' (real kernel, private namespace)"
   });
 
   it('rejects an unknown mode with a clear error', () => {
-    expect(() => new NetlinkMonitor({ routes: 'some' as 'events' })).toThrow(/routes must be 'mirror' or 'events'/);
+    expect(() => new NetlinkMonitor({ routes: 'some' as 'events' })).toThrow(/routes must be 'mirror', 'events' or 'stream'/);
   });
 });

@@ -21,30 +21,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(help);
     return 0;
   }
-  const monitor = new NetlinkMonitor({ netns: values.netns as string | undefined, confirmDelayMs: false, signal: io.signal });
+  const netns = values.netns as string | undefined;
+  if (values.json) return dumpJson(netns, io);
+  const monitor = new NetlinkMonitor({ netns, confirmDelayMs: false, signal: io.signal });
   try {
     await monitor.start();
     const state = monitor.state;
     const out = new ChunkedOutput(io.stdout);
-    if (values.json) {
-      // The same text as JSON.stringify({ links, addresses, routes, ... }), written as it goes.
-      const json = (item: unknown) => JSON.stringify(item);
-      const sections: Array<[string, Iterable<unknown>, (item: never) => string]> = [
-        ['links', state.links(), json],
-        ['addresses', state.addresses(), json],
-        ['routes', state.routes(), routeJson],
-        ['nexthops', state.nexthops(), json],
-        ['rules', [...state.rules(4), ...state.rules(6)], json],
-        ['neighbours', state.neighbours(), json],
-      ];
-      for (const [i, [name, items, text]] of sections.entries()) {
-        out.add(`${i === 0 ? '{' : '],'}"${name}":[`);
-        await out.addAll(items as Iterable<never>, text, ',');
-      }
-      out.add(']}\n');
-      await out.flush();
-      return 0;
-    }
     const dev = (i: number) => state.link(i)?.name ?? `if${i}`;
     // Every line ends with a newline; an empty line between sections.
     const section = async <T>(title: string, items: Iterable<T>, text: (item: T) => string, first = false) => {
@@ -60,6 +43,69 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     await section('rules (inet6)', state.rules(6), formatRule);
     await section('neighbours', state.neighbours(), (n) => formatNeighbour(n, dev));
     await out.flush();
+    return 0;
+  } finally {
+    monitor.close();
+  }
+}
+
+/**
+ * The same text as JSON.stringify({ links, addresses, routes, nexthops, rules, neighbours }),
+ * written as it goes. Routes are not mirrored (routes: 'stream'): each is written as the
+ * kernel's dump delivers it, while the addon's reader thread reads on, so the kernel's
+ * time and the formatting overlap. Links and addresses are dumped before routes, so they
+ * are complete when the first route comes.
+ */
+async function dumpJson(netns: string | undefined, io: CliIo): Promise<number> {
+  const out = new ChunkedOutput(io.stdout);
+  let routesOpen = false;
+  let firstRoute = true;
+  const json = (item: unknown) => JSON.stringify(item);
+  const list = <T>(items: Iterable<T>) => {
+    let first = true;
+    for (const item of items) {
+      if (out.add(first ? json(item) : `,${json(item)}`)) out.flushNow();
+      first = false;
+    }
+  };
+  const openRoutes = () => {
+    if (routesOpen) return;
+    routesOpen = true;
+    out.add('{"links":[');
+    list(monitor.state.links());
+    out.add('],"addresses":[');
+    list(monitor.state.addresses());
+    out.add('],"routes":[');
+  };
+  const monitor: NetlinkMonitor = new NetlinkMonitor({
+    netns,
+    confirmDelayMs: false,
+    signal: io.signal,
+    routes: 'stream',
+    onDumpedRoute: (route) => {
+      openRoutes();
+      if (out.add(firstRoute ? routeJson(route) : `,${routeJson(route)}`)) out.flushNow();
+      firstRoute = false;
+    },
+  });
+  try {
+    await monitor.start();
+    openRoutes();
+    const state = monitor.state;
+    const rest: Array<[string, Iterable<unknown>]> = [
+      ['nexthops', state.nexthops()],
+      ['rules', [...state.rules(4), ...state.rules(6)]],
+      ['neighbours', state.neighbours()],
+    ];
+    for (const [name, items] of rest) {
+      out.add(`],"${name}":[`);
+      await out.addAll(items, json, ',');
+    }
+    out.add(']}\n');
+    await out.flush();
+    if (monitor.stats().dumpRetries > 0) {
+      io.stderr.write('routeguard: the kernel interrupted a dump with concurrent changes and it was restarted: entries may repeat\n');
+    }
     return 0;
   } finally {
     monitor.close();
