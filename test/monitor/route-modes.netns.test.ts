@@ -60,6 +60,16 @@ describeNetns("NetlinkMonitor routes: 'events' (real kernel, private namespace)"
     expect([...monitor.state.routes()]).toEqual([]);
   });
 
+  it("routes: 'stream' hands each dumped route to onDumpedRoute and keeps none", async () => {
+    const dumped: string[] = [];
+    monitor = new NetlinkMonitor({ netns: ns.path, routes: 'stream', onDumpedRoute: (r) => dumped.push(`${r.destination}/${r.destinationLength}`) });
+    await monitor.start();
+    for (let i = 0; i < 50; i++) expect(dumped).toContain(`198.51.100.${i}/32`);
+    expect(new Set(dumped).size).toBe(dumped.length);
+    expect([...monitor.state.routes()]).toEqual([]);
+    expect(() => new NetlinkMonitor({ onDumpedRoute: () => {} })).toThrow(/with routes: 'stream'/);
+  });
+
   it('rejects an unknown mode with a clear error', () => {
     expect(() => new NetlinkMonitor({ routes: 'some' as 'events' })).toThrow(/routes must be 'mirror', 'events' or 'stream'/);
   });
