@@ -64,8 +64,7 @@ describeNetns("NetlinkMonitor routes: 'events' (real kernel, private namespace)"
     const dumped: string[] = [];
     monitor = new NetlinkMonitor({ netns: ns.path, routes: 'stream', onDumpedRoute: (r) => dumped.push(`${r.destination}/${r.destinationLength}`) });
     await monitor.start();
-    for (let i = 0; i < 50; i++) expect(dumped).toContain(`198.51.100.${i}/32`);
-    expect(new Set(dumped).size).toBe(dumped.length);
+    for (let i = 0; i < 50; i++) expect(dumped.filter((d) => d === `198.51.100.${i}/32`)).toHaveLength(1);
     expect([...monitor.state.routes()]).toEqual([]);
     expect(() => new NetlinkMonitor({ onDumpedRoute: () => {} })).toThrow(/with routes: 'stream'/);
   });
