@@ -1,7 +1,9 @@
 // The NETLINK_ROUTE socket layer: opening sockets (optionally inside another
 // network namespace), and the monitor that joins the rtnetlink multicast groups,
 // runs the dumps and turns what it reads into records (record_format.h).
-// Pure C++ and libc, no Node-API: native/addon.cc drives it from a uv_poll_t.
+// Pure C++ and libc, no Node-API: native/addon.cc drives it from a uv_poll_t
+// between dumps and from dump_pipeline.h's reader thread while a dump runs
+// (never both at once, always under the pipeline's lock).
 #pragma once
 
 #include <cstddef>
