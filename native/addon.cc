@@ -480,10 +480,12 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
 
   void OnReaderSignal() {
     OnLoop([&] {
-      // Batches first (in order), then the hand-back: what the loop reads after
-      // polling again is newer than everything the reader queued.
-      Deliver(Env());
-      if (!handles_ || !reader_running_) return;
+      // An ended reader is joined before its last batches are delivered, so their
+      // buffers are freed (and trimmed) before JS hears the sync is done. Polling
+      // resumes now but its callback runs only after this one: what the loop reads
+      // then is newer than everything the reader queued, which Deliver() (in OnLoop)
+      // hands over first.
+      if (!reader_running_) return;
       switch (pipeline_->Reap()) {
         case DumpPipeline::ReaderState::kRunning: break;
         case DumpPipeline::ReaderState::kIdle: SetReaderRunning(false); break;
@@ -502,14 +504,16 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
   // megabytes of garbage per batch for the GC to find.
   Napi::ArrayBuffer BatchBuffer(Napi::Env env, const RecordWriter& records) {
     const size_t size = records.size_bytes();
-    if (!reuse_batch_buffer_) return ToArrayBuffer(env, records);
+    // Between dumps one small buffer serves the events; a dump's megabytes do not
+    // outlive it (the last batches of a dump are delivered after its reader ended).
+    if (!reader_running_ && !reuse_.IsEmpty() && reuse_.Value().ByteLength() > kMinReuseBytes) reuse_.Reset();
+    if (!reuse_batch_buffer_ || (!reader_running_ && size > kMinReuseBytes)) return ToArrayBuffer(env, records);
     Napi::ArrayBuffer buffer;
     if (!reuse_.IsEmpty()) buffer = reuse_.Value();
     // Keep what a dump's batches need; let it go when batches shrink (events).
-    constexpr size_t kMinBytes = 64 * 1024;
     const size_t capacity = buffer.IsEmpty() ? 0 : buffer.ByteLength();
-    if (capacity < size || capacity > std::max(kMinBytes, size * 16)) {
-      buffer = Napi::ArrayBuffer::New(env, std::max(kMinBytes, size));
+    if (capacity < size || capacity > std::max(kMinReuseBytes, size * 16)) {
+      buffer = Napi::ArrayBuffer::New(env, std::max(kMinReuseBytes, size));
       reuse_ = Napi::Persistent(buffer);
     }
     if (size > 0) std::memcpy(buffer.Data(), records.data(), size);
@@ -523,6 +527,7 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
       const double length = static_cast<double>(records.size_bytes());
       pipeline_->Recycle(std::move(records));
       records = RecordWriter();
+      pipeline_->TrimIfIdle();
       Napi::Value fn = Value().Get(OnBatchKey(env));
       if (!fn.IsFunction()) continue;
       napi_value argv[] = {batch, Napi::Number::New(env, length)};
@@ -547,6 +552,8 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
       }
     }
   }
+
+  static constexpr size_t kMinReuseBytes = 64 * 1024;
 
   std::unique_ptr<DumpPipeline> pipeline_;  // the monitor's socket, its reader, its batches
   std::unique_ptr<RouteLookup> lookup_;  // same namespace as the monitor (see the constructor)

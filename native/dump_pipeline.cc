@@ -138,13 +138,9 @@ void DumpPipeline::TrimLocked() {
   // The dump is over: its batch buffers (megabytes each) are not needed between
   // events, and the reader thread's malloc arena holds them until trimmed.
   if (current_.empty()) current_.Release();
-  {
-    std::lock_guard<std::mutex> q(queue_mu_);
-    spare_.clear();
-  }
-#ifdef __GLIBC__
-  malloc_trim(0);
-#endif
+  std::lock_guard<std::mutex> q(queue_mu_);
+  spare_.clear();
+  untrimmed_ = true;  // TrimIfIdle() returns it before the next batch reaches JS
 }
 
 bool DumpPipeline::Pop(RecordWriter* out) {
@@ -158,9 +154,27 @@ bool DumpPipeline::Pop(RecordWriter* out) {
 }
 
 void DumpPipeline::Recycle(RecordWriter&& writer) {
-  writer.Recycle();
+  constexpr size_t kLargeBytes = 1u << 20;
   std::lock_guard<std::mutex> q(queue_mu_);
-  if (spare_.size() < kMaxQueuedBatches) spare_.push_back(std::move(writer));
+  if (reader_running_ && spare_.size() < kMaxQueuedBatches) {
+    writer.Recycle();
+    spare_.push_back(std::move(writer));
+    return;
+  }
+  if (writer.capacity_bytes() >= kLargeBytes) untrimmed_ = true;
+  writer.Release();
+}
+
+void DumpPipeline::TrimIfIdle() {
+  {
+    std::lock_guard<std::mutex> q(queue_mu_);
+    if (reader_running_ || !untrimmed_) return;
+    untrimmed_ = false;
+  }
+#ifdef __GLIBC__
+  // The reader's malloc arena keeps freed batch buffers until trimmed.
+  malloc_trim(0);
+#endif
 }
 
 MonitorStats DumpPipeline::Stats() {

@@ -65,8 +65,12 @@ class DumpPipeline {
 
   // The next batch in order; false when none is ready.
   bool Pop(RecordWriter* out);
-  // Gives a delivered batch's writer back for reuse (its memory follows the work).
+  // Gives a delivered batch's writer back: kept for reuse while the reader runs,
+  // freed otherwise (a dump's megabytes must not outlive it).
   void Recycle(RecordWriter&& writer);
+  // Returns freed dump buffers to the system once the reader has ended: called
+  // before each batch reaches JS, so the memory is gone by the time the sync is.
+  void TrimIfIdle();
 
   MonitorStats Stats();
   // Stops and joins the reader, closes the socket, drops queued batches. Idempotent.
@@ -94,6 +98,7 @@ class DumpPipeline {
   MonitorStats stats_;       // a copy taken after every operation on core_
   bool reader_running_ = false;
   bool fatal_ = false;
+  bool untrimmed_ = false;   // megabytes were freed since the last malloc_trim
 
   std::atomic<bool> stop_{false};
   int wake_fd_ = -1;         // eventfd: wakes the reader's poll() on Stop()

@@ -4,10 +4,10 @@
  *
  * - Full slots (32 words, 128 bytes) hold any route: the record format's 30 route
  *   payload words as they are, then the generation and the index hash.
- * - Compact slots (16 words, 64 bytes) hold the common IPv4 route: one whose words that
- *   a compact slot does not store are all zero (no multipath, nexthop object or expiry,
- *   IPv4 gateway). That is nearly every route of a full Internet table, so the mirror
- *   of a million routes needs half the memory. Reading a compact slot as a full one
+ * - Compact slots (14 words, 56 bytes) hold the common IPv4 route: one whose words that
+ *   a compact slot does not store are all zero (no multipath, nexthop object, expiry,
+ *   MTU or input interface; IPv4 gateway). That is nearly every route of a full Internet
+ *   table, so the mirror of a million routes needs less than half the memory. Reading a compact slot as a full one
  *   (get(), expand()) gives exactly the record it was written from.
  *
  * Word numbers are the full layout's everywhere: GEN and HASH follow the payload.
@@ -20,7 +20,7 @@ export const HASH = 31;
 export const ORDER = 13;
 
 const FULL_STRIDE = 32;
-const COMPACT_STRIDE = 16;
+const COMPACT_STRIDE = 14;
 const AF_INET = 2;
 /** Full word stored at each compact word (the rest of a compact route is zero). */
 const STORED = [
@@ -38,8 +38,6 @@ const STORED = [
   F.ROUTE_PREFSRC,
   GEN,
   HASH,
-  F.ROUTE_MTU,
-  F.ROUTE_IIF,
 ];
 /** Compact word of each full word, -1 where a compact route is always zero. */
 const COMPACT_OF = new Int8Array(FULL_STRIDE).fill(-1);
@@ -61,10 +59,10 @@ class Arena {
   readonly shift: number;
   readonly mask: number;
 
-  constructor(readonly stride: number) {
-    // 1 MiB per chunk.
-    this.shift = Math.log2((1 << 20) / (stride * 4));
-    this.mask = (1 << this.shift) - 1;
+  /** `shift`: 2^shift slots per chunk (~1 MiB). */
+  constructor(readonly stride: number, shift: number) {
+    this.shift = shift;
+    this.mask = (1 << shift) - 1;
   }
 
   allocate(): number {
@@ -81,8 +79,8 @@ class Arena {
 }
 
 export class RouteSlots {
-  private full = new Arena(FULL_STRIDE);
-  private compact = new Arena(COMPACT_STRIDE);
+  private full = new Arena(FULL_STRIDE, 13);
+  private compact = new Arena(COMPACT_STRIDE, 14);
 
   get byteSize(): number {
     return this.full.byteSize + this.compact.byteSize;
@@ -134,9 +132,7 @@ export class RouteSlots {
       const w = a.chunks[n >>> a.shift];
       const b = (n & a.mask) * COMPACT_STRIDE;
       // A plain loop over the stored words: no subarray views per route.
-      for (let c = 0; c < 12; c++) w[b + c] = u32[p + STORED[c]];
-      w[b + 14] = u32[p + F.ROUTE_MTU];
-      w[b + 15] = u32[p + F.ROUTE_IIF];
+      for (let c = 0; c < 12; c++) w[b + c] = u32[p + STORED[c]]; // GEN and HASH are the caller's
       return;
     }
     const a = this.full;
@@ -163,7 +159,7 @@ export class RouteSlots {
   }
 
   clear(): void {
-    this.full = new Arena(FULL_STRIDE);
-    this.compact = new Arena(COMPACT_STRIDE);
+    this.full = new Arena(FULL_STRIDE, 13);
+    this.compact = new Arena(COMPACT_STRIDE, 14);
   }
 }

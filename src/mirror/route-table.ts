@@ -2,7 +2,7 @@
  * The route mirror: every route of every table, stored compactly. A full
  * Internet table is ~1.2M routes; one JS object per route would cost several
  * hundred bytes and most of the sync time, so routes live as fixed-size word
- * slots (route-slots.ts: 64 bytes for the common IPv4 route, 128 for the rest)
+ * slots (route-slots.ts: 56 bytes for the common IPv4 route, 128 for the rest)
  * in 1 MiB chunks, found through an open-addressing index, and become `Route`
  * objects only when someone reads them. Multipath nexthops (rare in big tables)
  * live in a Map.

@@ -57,7 +57,7 @@ const v4 = (a: number, b: number, c: number, d: number, extra: Partial<RouteWord
 
 describe('RouteTable slots', () => {
   it('stores a plain IPv4 route compactly and reads it back exactly', () => {
-    const r = v4(198, 51, 100, 0, { mtu: 1400 });
+    const r = v4(198, 51, 100, 0);
     expect(fitsCompact(r.u32, 0)).toBe(true);
     const t = new RouteTable();
     expect(t.upsert(r, 0, 1, false)).toBe(ADDED);
@@ -69,12 +69,13 @@ describe('RouteTable slots', () => {
     expect(t.generationOf(slot)).toBe(2);
   });
 
-  it('keeps IPv6 routes and IPv4 routes with an expiry or an IPv6 gateway in full slots', () => {
+  it('keeps IPv6 routes and IPv4 routes with an expiry, an IPv6 gateway or an MTU in full slots', () => {
     const t = new RouteTable();
     const cases = [
       record({ family: 10, dst: [0x20, 0x01, 0x0d, 0xb8, ...Array(12).fill(0)], dstLen: 32 }),
       v4(203, 0, 113, 0, { expires: 300 }),
       v4(203, 0, 113, 0, { gateway: [0xfe, 0x80, ...Array(13).fill(0), 1], metric: 30 }),
+      v4(203, 0, 113, 0, { mtu: 1400, metric: 40 }),
     ];
     for (const r of cases) {
       expect(fitsCompact(r.u32, 0)).toBe(false);
@@ -106,12 +107,12 @@ describe('RouteTable slots', () => {
     expect(t.size).toBe(1);
   });
 
-  it('spends 64 bytes of slot per compact route', () => {
+  it('spends 56 bytes of slot per compact route', () => {
     const t = new RouteTable();
     const n = 16384 * 2; // two compact chunks
     for (let i = 0; i < n; i++) t.upsert(v4(10, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff), 0, 1, false);
     const indexBytes = 8 * 2 ** Math.ceil(Math.log2(2 * n)); // [slot, hash] pairs, at most half full
-    expect(t.byteSize - indexBytes).toBe(n * 64);
+    expect(t.byteSize - indexBytes).toBe(n * 56);
     expect(t.size).toBe(n);
   });
 });
