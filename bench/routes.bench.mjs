@@ -638,7 +638,7 @@ function sectionMarkdown(measured) {
           const dmb = (median(l.map((s) => s.rssKiB)) - median(e.map((s) => s.rssKiB))) / 1024;
           notes.push(
             `\`routeguard path --to ${GATEWAYS[0]}\` (routes: 'events', no route table) until its first verdict line: ` +
-              `+${fmt.ms(dms)} and ${dmb >= 0 ? '+' : ''}${dmb.toFixed(1)} MB RSS over the same namespace without the routes ` +
+              `${dms >= 0 ? '+' : '-'}${fmt.ms(Math.abs(dms))} and ${dmb >= 0 ? '+' : ''}${dmb.toFixed(1)} MB RSS over the same namespace without the routes ` +
               `(${fmt.ms(median(l.map((s) => s.ms)))}, ${fmt.mb(median(l.map((s) => s.rssKiB)))} against ${fmt.ms(median(e.map((s) => s.ms)))}, ${fmt.mb(median(e.map((s) => s.rssKiB)))}; process start-up included).`,
           );
         } else notes.push(`routeguard path failed: ${(pathRuns.loaded.find((s) => !s.ok) ?? pathRuns.empty.find((s) => !s.ok))?.error}`);
