@@ -610,8 +610,7 @@ export class NetworkState implements NetworkStateView {
         break;
       case DumpObject.Route: {
         const table = this.routeTable;
-        for (const slot of table.slots()) {
-          if (table.generationOf(slot) === current) continue;
+        for (const slot of table.slotsNotStamped(current)) {
           const route = this.initialDone ? table.read(slot) : null;
           table.remove(slot);
           if (route) this.report({ type: 'route', action: 'removed', route, previous: route, time }, true, hooks);

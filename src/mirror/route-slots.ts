@@ -158,6 +158,24 @@ export class RouteSlots {
     for (let n = 0; n < this.compact.highWater; n++) if (this.get((n << 1) | 1, 0) !== 0) yield (n << 1) | 1;
   }
 
+  /**
+   * Live slots whose generation is not `gen` (what a finished dump did not see), scanning
+   * the chunks directly: the sweep after every sync visits all of a million slots.
+   */
+  notStamped(gen: number): number[] {
+    const out: number[] = [];
+    const scan = (a: Arena, stride: number, genWord: number, kind: number) => {
+      for (let n = 0; n < a.highWater; n++) {
+        const w = a.chunks[n >>> a.shift];
+        const b = (n & a.mask) * stride;
+        if (w[b] !== 0 && w[b + genWord] !== gen) out.push((n << 1) | kind);
+      }
+    };
+    scan(this.full, FULL_STRIDE, GEN, 0);
+    scan(this.compact, COMPACT_STRIDE, COMPACT_OF[GEN], 1);
+    return out;
+  }
+
   clear(): void {
     this.full = new Arena(FULL_STRIDE, 13);
     this.compact = new Arena(COMPACT_STRIDE, 14);

@@ -280,6 +280,11 @@ export class RouteTable {
     this.multipath.set(slot, hops);
   }
 
+  /** Live slots not stamped with `generation` (the sweep after a dump). */
+  slotsNotStamped(generation: number): number[] {
+    return this.slotStore.notStamped(generation >>> 0);
+  }
+
   generationOf(slot: number): number {
     return this.slotStore.get(slot, GEN);
   }

@@ -107,6 +107,17 @@ describe('RouteTable slots', () => {
     expect(t.size).toBe(1);
   });
 
+  it('finds the routes a dump did not stamp, in both slot sizes', () => {
+    const t = new RouteTable();
+    const fresh = [v4(198, 51, 100, 0), v4(203, 0, 113, 0, { expires: 5 })];
+    const stale = [v4(192, 0, 2, 0), record({ family: 10, dst: [0x20, 0x01, 0x0d, 0xb8, ...Array(12).fill(0)], dstLen: 48 })];
+    for (const r of [...fresh, ...stale]) t.upsert(r, 0, 1, false);
+    for (const r of fresh) t.upsert(r, 0, 2, false);
+    expect(t.slotsNotStamped(2).sort()).toEqual(stale.map((r) => t.find(r, 0)).sort());
+    t.remove(t.find(stale[0], 0));
+    expect(t.slotsNotStamped(2)).toEqual([t.find(stale[1], 0)]);
+  });
+
   it('spends 56 bytes of slot per compact route', () => {
     const t = new RouteTable();
     const n = 16384 * 2; // two compact chunks
