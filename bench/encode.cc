@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
       ParseDatagram(d.data(), d.size(), sink);
       if (++inBatch >= kMaxBatchDatagrams || writer.size_bytes() >= kMaxBatchBytes) {
         bytes += writer.size_bytes();
-        std::vector<uint32_t> batch = writer.Take();  // handed to JS by the addon
+        writer.Recycle();  // the addon copies each batch out and reuses the buffer
         b++;
         inBatch = 0;
       }
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
       uint32_t n = static_cast<uint32_t>(w.size_bytes());
       std::fwrite(&n, 4, 1, out);
       std::fwrite(w.data(), 1, n, out);
-      w.Take();
+      w.Recycle();
     };
     RecordWriter writer;
     RecordingSink sink(writer);

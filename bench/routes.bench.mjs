@@ -13,8 +13,11 @@
 //   netlink     npm `netlink` package: createRtNetlink().getRoutes(), under `ip netns exec`.
 //   routeguard  `new NetlinkMonitor({ netns })` to `await start()` (synced mirror), then a
 //               full resync timed on its own.
-//   overlap     design prototype from routeguard's own pieces: the addon's Monitor in a
-//               worker thread, batches transferred to a NetworkState on the main thread.
+//   cli         `routeguard dump --json --netns NS > /dev/null`, the whole command (process
+//               start-up included, as for `ip -j`): sync, then the JSON streamed out.
+//
+// On the mix set, also `routeguard path` start-up: from spawning the CLI to its first
+// verdict line, and its RSS then, in the loaded namespace and in one with no routes.
 //
 // Then "where routeguard's time goes": the dump saved by floor.c is replayed through the
 // addon's parser + encoder alone (bench/encode.cc) and the records through the JS mirror
@@ -77,7 +80,7 @@ async function child(kind, netnsName) {
   let result;
   let keep; // the contender's result, held while retained memory is measured
   // Libraries are loaded before the clock starts: start-up is not the dump.
-  const usesLibrary = kind === 'routeguard' || kind === 'overlap' || kind === 'mirror';
+  const usesLibrary = kind === 'routeguard' || kind === 'mirror';
   const lib = usesLibrary ? require(path.join(DIST, 'index.js')) : null;
   if (kind === 'routeguard') require('node-gyp-build')(ADDON_DIR); // the addon, as the library will load it
   const netlinkPackage = kind === 'netlink' ? require('netlink') : null;
@@ -93,11 +96,11 @@ async function child(kind, netnsName) {
     let batches = 0;
     let batchBytes = 0;
     const apply = monitor.state.apply.bind(monitor.state);
-    monitor.state.apply = (batch, time, hooks) => {
+    monitor.state.apply = (batch, time, hooks, byteLength = batch.byteLength) => {
       const a = performance.now();
       batches++;
-      batchBytes += batch.byteLength;
-      apply(batch, time, hooks);
+      batchBytes += byteLength;
+      apply(batch, time, hooks, byteLength);
       applyMs += performance.now() - a;
     };
     await monitor.start();
@@ -133,44 +136,6 @@ async function child(kind, netnsName) {
     const routes = await socket.getRoutes();
     result = { ms: performance.now() - t0, routes: routes.length };
     keep = { socket, routes };
-  } else if (kind === 'overlap') {
-    // Design prototype, built from routeguard's own pieces: the addon's Monitor (recv +
-    // parse + encode) runs in a worker thread and transfers each batch to the main
-    // thread, which applies it to a NetworkState. The kernel's dump time then overlaps
-    // the JS mirror's time instead of adding to it.
-    const state = new lib.NetworkState();
-    let applyMs = 0;
-    let batches = 0;
-    const worker = new Worker(
-      `const { parentPort, workerData } = require('node:worker_threads');
-       const binding = require(workerData.gypBuild)(workerData.root);
-       const monitor = new binding.Monitor({ netns: workerData.netns, receiveBufferBytes: 8 << 20 }, (batch) => {
-         parentPort.postMessage(batch, [batch]);
-       });
-       monitor.start();
-       parentPort.once('message', () => { monitor.close(); parentPort.close(); });`,
-      { eval: true, workerData: { netns: nsPath, root: ADDON_DIR, gypBuild: require.resolve('node-gyp-build') } },
-    );
-    await new Promise((resolve, reject) => {
-      worker.once('error', reject);
-      const hooks = {
-        emit: (e) => {
-          if (e.type === 'synced') resolve();
-        },
-        silentChangesPossible() {},
-        overflow() {},
-        error() {},
-      };
-      worker.on('message', (batch) => {
-        const a = performance.now();
-        batches++;
-        state.apply(batch, 0, hooks);
-        applyMs += performance.now() - a;
-      });
-    });
-    result = { ms: performance.now() - t0, routes: state.routeCount, applyMs, batches };
-    worker.postMessage('stop');
-    keep = state;
   } else if (kind === 'mirror') {
     // Breakdown step: the JS mirror alone, replaying record batches saved by bench/encode.cc.
     const file = fs.readFileSync(argValue('records'));
@@ -367,6 +332,10 @@ function snapshot(dir, withEncode) {
   fs.mkdirSync(dir, { recursive: true });
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
   bin.floor = path.join(dir, 'floor');
+  // The CLI as installed: bin/routeguard.js next to the snapshot's dist/.
+  fs.mkdirSync(path.join(dir, 'bin'));
+  bin.cli = path.join(dir, 'bin', 'routeguard.js');
+  fs.copyFileSync(path.join(ROOT, 'bin', 'routeguard.js'), bin.cli);
   fs.copyFileSync(FLOOR_CACHE, bin.floor);
   fs.chmodSync(bin.floor, 0o755);
   if (withEncode) {
@@ -423,6 +392,34 @@ class Namespace {
 
 const running = new Set(); // children to stop if we are interrupted
 
+/**
+ * `routeguard path` start-up, as a user sees it: from spawning the CLI to its first
+ * verdict line on stdout, and the CLI's RSS at that moment (VmRSS; its peak is VmHWM).
+ */
+function pathStart(nsPath, to) {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const proc = spawn(process.execPath, [bin.cli, 'path', '--to', to, '--netns', nsPath, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(proc);
+    let err = '';
+    let result = null;
+    proc.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
+    proc.stdout.once('data', () => {
+      const ms = performance.now() - t0;
+      const status = fs.readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+      const kib = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]);
+      result = { ok: true, ms, rssKiB: kib('VmRSS'), maxRssKiB: kib('VmHWM') };
+      proc.kill('SIGTERM');
+    });
+    proc.once('exit', () => {
+      clearTimeout(timer);
+      running.delete(proc);
+      resolve(result ?? { ok: false, error: err.trim().split('\n').pop() || 'no output' });
+    });
+  });
+}
+
 function runChild(command, args, timeoutMs) {
   return new Promise((resolve) => {
     const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -456,7 +453,7 @@ const CONTENDERS = [
   { id: 'ipjson', label: '`ip -j` + `JSON.parse` in Node' },
   { id: 'netlink', label: 'npm `netlink` 0.3 `getRoutes()`' },
   { id: 'routeguard', label: '**routeguard** `NetlinkMonitor` synced mirror' },
-  { id: 'overlap', label: 'prototype: routeguard\'s addon in a worker thread, mirror on the main thread' },
+  { id: 'cli', label: '`routeguard dump --json > /dev/null` (whole command, like `ip -j`)' },
 ];
 
 function runContender(id, ns, timeoutMs) {
@@ -466,6 +463,8 @@ function runContender(id, ns, timeoutMs) {
       return runChild(bin.floor, ['dump', ns.path], timeoutMs);
     case 'ip':
       return runChild(bin.floor, ['exec', '--', 'ip', '-j', '-n', ns.name, 'route', 'show', 'table', 'all'], timeoutMs);
+    case 'cli':
+      return runChild(bin.floor, ['exec', '--', process.execPath, bin.cli, 'dump', '--json', '--netns', ns.path], timeoutMs);
     case 'netlink':
       return runChild('ip', ['netns', 'exec', ns.name, process.execPath, ...nodeArgs], timeoutMs);
     default:
@@ -511,13 +510,18 @@ async function measureSet(setId, opts, ns) {
   log(`${setId}: generating ${maxSize} routes`);
   const lines = set.lines(maxSize);
   ns.create();
+  // For `routeguard path`: the same namespace without the routes.
+  const empty = new Namespace(`${ns.name}-empty`);
   if (setId === 'mix') {
-    // No DAD: the veth's IPv6 link-local routes appear at once instead of mid-run.
-    execFileSync('ip', ['netns', 'exec', ns.name, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
-    ns.ip(`link add ${VETH} type veth peer name ${VETH_PEER}`);
-    ns.ip(`addr add ${LOCAL_GW_NET}.1/24 dev ${VETH}`);
-    ns.ip(`link set ${VETH} up`);
-    ns.ip(`link set ${VETH_PEER} up`);
+    empty.create();
+    for (const n of [ns, empty]) {
+      // No DAD: the veth's IPv6 link-local routes appear at once instead of mid-run.
+      execFileSync('ip', ['netns', 'exec', n.name, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
+      n.ip(`link add ${VETH} type veth peer name ${VETH_PEER}`);
+      n.ip(`addr add ${LOCAL_GW_NET}.1/24 dev ${VETH}`);
+      n.ip(`link set ${VETH} up`);
+      n.ip(`link set ${VETH_PEER} up`);
+    }
   }
   const contenders = CONTENDERS.filter((c) => !opts.contenders || opts.contenders.includes(c.id));
   const results = [];
@@ -547,18 +551,28 @@ async function measureSet(setId, opts, ns) {
         log(`${setId} ${fmt.count(size)} run ${r + 1}/${runs} ${c.id}: ${res.ok ? `${fmt.ms(res.ms)}, ${fmt.mb(res.maxRssKiB)}` : `FAILED ${res.error}`}`);
       }
     }
+    let pathRuns = null;
+    if (setId === 'mix' && (!opts.contenders || opts.contenders.includes('path'))) {
+      pathRuns = { loaded: [], empty: [] };
+      for (let r = 0; r < runs; r++) {
+        pathRuns.loaded.push(await pathStart(ns.path, GATEWAYS[0]));
+        pathRuns.empty.push(await pathStart(empty.path, GATEWAYS[0]));
+        log(`${setId} ${fmt.count(size)} run ${r + 1}/${runs} path: ${fmt.ms(pathRuns.loaded[r].ms)} (empty ${fmt.ms(pathRuns.empty[r].ms)})`);
+      }
+    }
     const parts = opts.breakdown && samples.routeguard ? await breakdown(ns, runs) : null;
     if (parts) log(`${setId} ${fmt.count(size)} breakdown: ${JSON.stringify(parts)}`);
-    results.push({ size, kernel, samples, runs, parts });
+    results.push({ size, kernel, samples, runs, parts, pathRuns });
   }
   ns.remove();
+  empty.remove();
   return { setId, title: set.title, results, contenders };
 }
 
 function sectionMarkdown(measured) {
   const lines = [];
   for (const { title, results, contenders } of measured) {
-    for (const { size, kernel, samples, runs, parts } of results) {
+    for (const { size, kernel, samples, runs, parts, pathRuns } of results) {
       const floorMs = median(samples.floor?.filter((s) => s.ok).map((s) => s.ms) ?? []);
       lines.push(`### ${fmt.count(size)} routes — ${title}`, '');
       lines.push(
@@ -597,7 +611,7 @@ function sectionMarkdown(measured) {
                 `+ addon parse ${fmt.ms(parts.parseMs)} and record encoding ${fmt.ms(parts.encodeMs - parts.parseMs)} ` +
                 `(bench/encode.cc: the addon's parser and encoder, no Node-API, each batch's memory reused at once; ${parts.batches} batches, ${(parts.recordBytes / 1e6).toFixed(0)} MB of records) ` +
                 `+ JS mirror \`NetworkState.apply\` ${fmt.ms(parts.applyMs)} (replayed batches; ${fmt.ms(parts.applyCpuMs)} of CPU) = ${fmt.ms(sum)} if run one after the other; ` +
-                `measured ${fmt.ms(ms)} (the difference: event loop, N-API crossings, fresh memory for every batch, GC, and run-to-run noise).`,
+                `measured ${fmt.ms(ms)}: the addon reads the dump on its own thread while JS applies the previous batch, so the kernel's time and the mirror's overlap when a second core is free.`,
             );
           }
         }
@@ -611,6 +625,23 @@ function sectionMarkdown(measured) {
           );
         }
         if (c.id === 'ipjson') notes.push(`ip -j output: ${(median(ok.map((s) => s.jsonBytes)) / 1e6).toFixed(1)} MB of JSON.`);
+        if (c.id === 'cli') {
+          const ip = samples.ip?.filter((s) => s.ok) ?? [];
+          if (ip.length) notes.push(`\`routeguard dump --json\` / \`ip -j route show table all\`: ${(ms / median(ip.map((s) => s.ms))).toFixed(2)}× the time (routeguard also prints links, addresses, IPv6 routes, rules and neighbours; \`ip route\` prints IPv4 routes only).`);
+        }
+      }
+      if (pathRuns) {
+        const ok = (list) => list.filter((s) => s.ok);
+        const [l, e] = [ok(pathRuns.loaded), ok(pathRuns.empty)];
+        if (l.length && e.length) {
+          const dms = median(l.map((s) => s.ms)) - median(e.map((s) => s.ms));
+          const dmb = (median(l.map((s) => s.rssKiB)) - median(e.map((s) => s.rssKiB))) / 1024;
+          notes.push(
+            `\`routeguard path --to ${GATEWAYS[0]}\` (routes: 'events', no route table) until its first verdict line: ` +
+              `${dms >= 0 ? '+' : '-'}${fmt.ms(Math.abs(dms))} and ${dmb >= 0 ? '+' : ''}${dmb.toFixed(1)} MB RSS over the same namespace without the routes ` +
+              `(${fmt.ms(median(l.map((s) => s.ms)))}, ${fmt.mb(median(l.map((s) => s.rssKiB)))} against ${fmt.ms(median(e.map((s) => s.ms)))}, ${fmt.mb(median(e.map((s) => s.rssKiB)))}; process start-up included).`,
+          );
+        } else notes.push(`routeguard path failed: ${(pathRuns.loaded.find((s) => !s.ok) ?? pathRuns.empty.find((s) => !s.ok))?.error}`);
       }
       lines.push('');
       for (const n of notes) lines.push(`- ${n}`);

@@ -2,14 +2,19 @@
 // Thin by design: validation and conversion at the boundary; the socket layer
 // (netlink_socket, route_lookup) does the work, src/ owns the policy.
 //
-// I/O: a uv_poll_t on the environment's own loop watches the non-blocking
-// netlink socket; no timers. Each readable event drains the socket (bounded per
-// batch) and calls onBatch once with an ArrayBuffer of records, through
-// MakeCallback and an async context, so AsyncLocalStorage survives. The only
-// thread is the short-lived one that opens sockets inside another namespace.
+// I/O: between dumps a uv_poll_t on the environment's own loop watches the
+// non-blocking netlink socket; no timers. Each readable event drains the socket
+// (bounded per batch). While a dump sequence runs, a reader thread of the
+// monitor's own reads it instead (dump_pipeline.h: the kernel's dump time then
+// overlaps the JS mirror's) and wakes the loop with a uv_async_t. Either way
+// onBatch is called once per batch, in socket order, with an ArrayBuffer of
+// records, through MakeCallback and an async context, so AsyncLocalStorage
+// survives. The other thread is the short-lived one that opens sockets inside
+// another namespace.
 #include <napi.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -18,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "dump_pipeline.h"
 #include "netlink_parse.h"
 #include "netlink_socket.h"
 #include "record_encoder.h"
@@ -168,10 +174,12 @@ Napi::Value RunLookup(Napi::Env env, RouteLookup& lookup, const Napi::Value& que
 
 class Monitor;
 
-// Outlives the Monitor when needed: libuv owns the handle's memory from
-// uv_close() until the close callback.
-struct PollWatcher {
-  uv_poll_t handle;  // first member: the uv_poll_t* converts back to PollWatcher*
+// Outlives the Monitor when needed: libuv owns the handles' memory from
+// uv_close() until both close callbacks ran.
+struct LoopHandles {
+  uv_poll_t poll;    // the socket, polled on the loop between dumps
+  uv_async_t async;  // the dump reader's "batches are ready" (and "the dump is over")
+  int open = 0;      // handles initialised and not yet closed
   Monitor* owner = nullptr;  // null once the monitor let go
   napi_async_cleanup_hook_handle cleanup_hook = nullptr;
 };
@@ -198,6 +206,17 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     uint32_t rcvbuf = NetlinkMonitor::kDefaultReceiveBufferBytes;
     Napi::Value bytes = options.Get("receiveBufferBytes");
     if (!IsAbsent(bytes)) rcvbuf = ReadUint32(bytes, "receiveBufferBytes", 1, INT_MAX);
+    bool dump_routes = true;
+    Napi::Value routes = options.Get("dumpRoutes");
+    if (!IsAbsent(routes)) {
+      if (!routes.IsBoolean()) throw Napi::TypeError::New(env, "dumpRoutes must be a boolean");
+      dump_routes = routes.As<Napi::Boolean>().Value();
+    }
+    Napi::Value reuse = options.Get("reuseBatchBuffer");
+    if (!IsAbsent(reuse)) {
+      if (!reuse.IsBoolean()) throw Napi::TypeError::New(env, "reuseBatchBuffer must be a boolean");
+      reuse_batch_buffer_ = reuse.As<Napi::Boolean>().Value();
+    }
     if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "onBatch must be a function");
     // The callback lives on the JS object (not in a strong native reference), so
     // a monitor whose callback closes over it can still be garbage collected.
@@ -206,34 +225,51 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     // the one active in onBatch.
     async_context_ = std::make_unique<Napi::AsyncContext>(env, "routeguard.Monitor", Value());
 
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      throw Napi::Error::New(env, "cannot get the event loop of this environment");
+    }
+    auto* handles = new LoopHandles();
     try {
       // Both sockets at once, from one thread inside the namespace: lookups keep
       // answering for the namespace we watch even if its name is deleted and
       // reused, or the process later drops CAP_SYS_ADMIN.
       std::vector<UniqueFd> fds = OpenRouteSockets(netns, 2);
-      core_ = std::make_unique<NetlinkMonitor>(std::move(fds[0]), rcvbuf);
+      auto core = std::make_unique<NetlinkMonitor>(std::move(fds[0]), rcvbuf);
       lookup_ = std::make_unique<RouteLookup>(std::move(fds[1]));
+      // The reader thread wakes the loop; uv_async_send is the one libuv call
+      // that is safe from another thread. The pipeline joins the reader before
+      // the handle is closed (Release), so the handle outlives every send.
+      uv_async_t* async = &handles->async;
+      pipeline_ = std::make_unique<DumpPipeline>(std::move(core), [async] { uv_async_send(async); });
+      pipeline_->SetDumpRoutes(dump_routes);
     } catch (const SystemError& e) {
+      delete handles;
       throw ToJsError(env, e);
     }
 
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-      throw Napi::Error::New(env, "cannot get the event loop of this environment");
+    int err = uv_poll_init(loop, &handles->poll, pipeline_->fd());
+    if (err == 0) {
+      ++handles->open;
+      err = uv_async_init(loop, &handles->async, OnAsync);
+      if (err == 0) ++handles->open;
     }
-    auto* watcher = new PollWatcher();
-    int err = uv_poll_init(loop, &watcher->handle, core_->fd());
+    handles->poll.data = handles;
+    handles->async.data = handles;
+    handles->owner = this;
+    handles_ = handles;
     if (err != 0) {
-      delete watcher;  // never registered with the loop
-      throw Napi::Error::New(env, std::string("uv_poll_init failed: ") + uv_strerror(err));
+      Release();
+      throw Napi::Error::New(env, std::string("cannot watch the netlink socket: ") + uv_strerror(err));
     }
-    watcher->owner = this;
-    watcher_ = watcher;
-    // worker.terminate() tears the environment down with our handle open; an
-    // async cleanup hook lets us close it first (the hook is removed in the
-    // handle's close callback, which also tells Node the cleanup is done).
-    if (napi_add_async_cleanup_hook(env, OnEnvCleanup, watcher, &watcher->cleanup_hook) != napi_ok) {
-      watcher->cleanup_hook = nullptr;
+    // An async handle keeps the loop alive whenever it is referenced: only while
+    // the reader runs (and the user wants the monitor to hold the process).
+    uv_unref(reinterpret_cast<uv_handle_t*>(&handles->async));
+    // worker.terminate() tears the environment down with our handles open; an
+    // async cleanup hook lets us close them first (the hook is removed once both
+    // are closed, which also tells Node the cleanup is done).
+    if (napi_add_async_cleanup_hook(env, OnEnvCleanup, handles, &handles->cleanup_hook) != napi_ok) {
+      handles->cleanup_hook = nullptr;
       Release();
       throw Napi::Error::New(env, "cannot register an environment cleanup hook");
     }
@@ -248,16 +284,15 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
 
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!watcher_) throw StateError(env, "start(): the monitor is closed");
-    if (core_->started()) throw StateError(env, "start(): the monitor is already started");
-    int err = uv_poll_start(&watcher_->handle, UV_READABLE, OnPoll);
-    if (err != 0) throw Napi::Error::New(env, std::string("uv_poll_start failed: ") + uv_strerror(err));
+    if (!handles_) throw StateError(env, "start(): the monitor is closed");
+    if (pipeline_->started()) throw StateError(env, "start(): the monitor is already started");
+    bool reading;
     try {
-      core_->Start(pending_);
+      reading = pipeline_->Run([](NetlinkMonitor& core, RecordWriter& out) { core.Start(out); });
     } catch (const SystemError& e) {
-      uv_poll_stop(&watcher_->handle);
       throw ToJsError(env, e);
     }
+    SetReaderRunning(reading);
     // A started monitor lives until close(), as Node's own handles do: without
     // this strong reference a monitor reachable only from its listeners, a
     // pending start() promise or a suspended async function is collected, its
@@ -269,35 +304,45 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
 
   Napi::Value LookupRoute(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!watcher_ || lookup_->closed()) throw StateError(env, "lookup(): the monitor is closed");
+    if (!handles_ || lookup_->closed()) throw StateError(env, "lookup(): the monitor is closed");
     return RunLookup(env, *lookup_, info[0]);
   }
 
   Napi::Value Resync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!watcher_) throw StateError(env, "resync(): the monitor is closed");
-    if (!core_->started()) throw StateError(env, "resync(): call start() first");
+    if (!handles_) throw StateError(env, "resync(): the monitor is closed");
+    if (!pipeline_->started()) throw StateError(env, "resync(): call start() first");
+    bool reading;
     try {
-      core_->Resync(pending_);
+      reading = pipeline_->Run([](NetlinkMonitor& core, RecordWriter& out) { core.Resync(out); });
     } catch (const SystemError& e) {
       throw ToJsError(env, e);
     }
+    SetReaderRunning(reading);
     return env.Undefined();
   }
 
   Napi::Value RefHandle(const Napi::CallbackInfo& info) {
-    if (watcher_) uv_ref(reinterpret_cast<uv_handle_t*>(&watcher_->handle));
+    user_ref_ = true;
+    if (handles_) {
+      uv_ref(reinterpret_cast<uv_handle_t*>(&handles_->poll));
+      if (reader_running_) uv_ref(reinterpret_cast<uv_handle_t*>(&handles_->async));
+    }
     return info.Env().Undefined();
   }
 
   Napi::Value UnrefHandle(const Napi::CallbackInfo& info) {
-    if (watcher_) uv_unref(reinterpret_cast<uv_handle_t*>(&watcher_->handle));
+    user_ref_ = false;
+    if (handles_) {
+      uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->poll));
+      uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->async));
+    }
     return info.Env().Undefined();
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (watcher_) {
+    if (handles_) {
       Release();
       Value().Delete(OnBatchKey(env));  // let the callback (and what it holds) go
     }
@@ -306,7 +351,7 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const MonitorStats& s = core_->stats();
+    const MonitorStats s = pipeline_->Stats();
     Napi::Object out = Napi::Object::New(env);
     out.Set("portId", s.port_id);
     out.Set("receiveBufferBytes", s.receive_buffer_bytes);
@@ -321,20 +366,45 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     return out;
   }
 
-  // Stops polling and closes the socket; the handle's memory goes in its close
-  // callback. Idempotent; safe from close(), the destructor (GC), the
-  // environment cleanup hook, and from inside onBatch.
+  // The socket is read either by the loop (uv_poll) or by the dump reader, never both.
+  void SetReaderRunning(bool running) {
+    reader_running_ = running;
+    if (!handles_) return;
+    auto* async = reinterpret_cast<uv_handle_t*>(&handles_->async);
+    if (running) {
+      uv_poll_stop(&handles_->poll);
+      if (user_ref_) uv_ref(async);
+      return;
+    }
+    uv_unref(async);
+    int err = uv_poll_start(&handles_->poll, UV_READABLE, OnPoll);
+    if (err != 0) {
+      std::string text = std::string("cannot poll the netlink socket: ") + uv_strerror(err);
+      pipeline_->Run([&](NetlinkMonitor&, RecordWriter& out) { out.Error(-err, text); });
+    }
+  }
+
+  // Stops the reader and polling, closes the sockets; the handles' memory goes
+  // in their close callbacks. Idempotent; safe from close(), the destructor
+  // (GC), the environment cleanup hook, and from inside onBatch.
   void Release() {
-    if (!watcher_) return;
-    PollWatcher* watcher = watcher_;
-    watcher_ = nullptr;
-    watcher->owner = nullptr;
+    if (!handles_) return;
+    LoopHandles* handles = handles_;
+    handles_ = nullptr;
+    handles->owner = nullptr;
+    // Joins the reader first: after this nothing calls uv_async_send, and
+    // nothing reads the socket.
+    if (pipeline_) pipeline_->Stop();
     // uv_close stops the poll at once (uv__poll_stop): after it, libuv no longer
-    // refers to the descriptor, so closing the socket cannot hit a reused fd.
-    uv_close(reinterpret_cast<uv_handle_t*>(&watcher->handle), OnHandleClosed);
-    core_->Close();
-    lookup_->Close();
-    pending_.Release();  // records nobody will receive
+    // refers to the descriptor (already closed above, but never polled again).
+    if (handles->open == 0) {
+      delete handles;
+    } else {
+      if (handles->open >= 1) uv_close(reinterpret_cast<uv_handle_t*>(&handles->poll), OnHandleClosed);
+      if (handles->open >= 2) uv_close(reinterpret_cast<uv_handle_t*>(&handles->async), OnHandleClosed);
+    }
+    if (lookup_) lookup_->Close();
+    reuse_.Reset();
     if (held_) {
       held_ = false;
       Unref();  // may make this object collectable; nothing touches it after
@@ -342,46 +412,44 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
   }
 
   static void OnHandleClosed(uv_handle_t* handle) {
-    auto* watcher = reinterpret_cast<PollWatcher*>(handle);
-    if (watcher->cleanup_hook) napi_remove_async_cleanup_hook(watcher->cleanup_hook);
-    delete watcher;
+    auto* handles = static_cast<LoopHandles*>(handle->data);
+    if (--handles->open > 0) return;
+    if (handles->cleanup_hook) napi_remove_async_cleanup_hook(handles->cleanup_hook);
+    delete handles;
   }
 
   static void OnEnvCleanup(napi_async_cleanup_hook_handle, void* arg) {
-    auto* watcher = static_cast<PollWatcher*>(arg);
-    // If the monitor already let go, its uv_close is pending and the close
-    // callback removes the hook, which completes this cleanup.
-    if (watcher->owner) watcher->owner->Release();
+    auto* handles = static_cast<LoopHandles*>(arg);
+    // If the monitor already let go, its uv_close calls are pending and the last
+    // close callback removes the hook, which completes this cleanup.
+    if (handles->owner) handles->owner->Release();
   }
 
   static void OnPoll(uv_poll_t* handle, int status, int events) {
-    auto* watcher = reinterpret_cast<PollWatcher*>(handle);
-    if (watcher->owner) watcher->owner->OnReadable(status);
+    auto* handles = static_cast<LoopHandles*>(handle->data);
+    if (handles->owner) handles->owner->OnReadable(status);
   }
 
-  void OnReadable(int status) {
+  static void OnAsync(uv_async_t* handle) {
+    auto* handles = static_cast<LoopHandles*>(handle->data);
+    if (handles->owner) handles->owner->OnReaderSignal();
+  }
+
+  // Runs `step` with a handle scope and turns failures into uncaught exceptions:
+  // C++ exceptions must not unwind into libuv.
+  template <typename Step>
+  void OnLoop(Step step) {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     // The JS object may already be collected while its finalizer (which calls
     // Release()) has not run yet: nobody is listening any more.
     if (Value().IsEmpty()) return Release();
     try {
-      // On POLLERR libuv stops the handle and reports UV_EBADF (uv__poll_io).
-      // Netlink raises POLLERR for a pending socket error, i.e. ENOBUFS after an
-      // overflow: read to learn what it is, then poll again.
-      NetlinkMonitor::DrainResult result = core_->Drain(pending_);
-      if (result == NetlinkMonitor::DrainResult::kFatal) {
-        uv_poll_stop(&watcher_->handle);
-      } else if (status < 0) {
-        int err = uv_poll_start(&watcher_->handle, UV_READABLE, OnPoll);
-        if (err != 0) {
-          pending_.Error(-err, std::string("cannot resume polling the netlink socket: ") + uv_strerror(err));
-        }
-      }
+      step();
       Deliver(env);
     } catch (const Napi::Error& e) {
       // A Node-API call failed (while a worker terminates, most likely): report
-      // it if JS can still hear it. C++ exceptions must not unwind into libuv.
+      // it if JS can still hear it.
       if (!e.IsEmpty()) napi_fatal_exception(env, e.Value());
     } catch (const std::exception& e) {
       napi_value message;
@@ -394,40 +462,109 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     }
   }
 
+  void OnReadable(int status) {
+    OnLoop([&] {
+      // On POLLERR libuv stops the handle and reports UV_EBADF (uv__poll_io).
+      // Netlink raises POLLERR for a pending socket error, i.e. ENOBUFS after an
+      // overflow: read to learn what it is, then poll again.
+      bool fatal = false;
+      bool reading = pipeline_->DrainHere(&fatal);
+      if (fatal) {
+        uv_poll_stop(&handles_->poll);
+      } else if (reading) {
+        SetReaderRunning(true);  // a recovery dump started: the reader takes the socket
+      } else if (status < 0) {
+        SetReaderRunning(false);  // polls again
+      }
+    });
+  }
+
+  void OnReaderSignal() {
+    OnLoop([&] {
+      // An ended reader is joined before its last batches are delivered, so their
+      // buffers are freed (and trimmed) before JS hears the sync is done. Polling
+      // resumes now but its callback runs only after this one: what the loop reads
+      // then is newer than everything the reader queued, which Deliver() (in OnLoop)
+      // hands over first.
+      if (!reader_running_) return;
+      switch (pipeline_->Reap()) {
+        case DumpPipeline::ReaderState::kRunning: break;
+        case DumpPipeline::ReaderState::kIdle: SetReaderRunning(false); break;
+        case DumpPipeline::ReaderState::kFatal:
+          reader_running_ = false;
+          uv_unref(reinterpret_cast<uv_handle_t*>(&handles_->async));
+          break;
+      }
+    });
+  }
+
+  // The batch as an ArrayBuffer V8 allocates and accounts for (an external
+  // buffer would hide its memory from the GC's heuristics), so the writer's own
+  // buffer is reused for the next batch. With reuseBatchBuffer one ArrayBuffer
+  // serves every batch (onBatch must not keep it): a dump then leaves no
+  // megabytes of garbage per batch for the GC to find.
+  Napi::ArrayBuffer BatchBuffer(Napi::Env env, const RecordWriter& records) {
+    const size_t size = records.size_bytes();
+    // Between dumps one small buffer serves the events; a dump's megabytes do not
+    // outlive it (the last batches of a dump are delivered after its reader ended).
+    if (!reader_running_ && !reuse_.IsEmpty() && reuse_.Value().ByteLength() > kMinReuseBytes) reuse_.Reset();
+    if (!reuse_batch_buffer_ || (!reader_running_ && size > kMinReuseBytes)) return ToArrayBuffer(env, records);
+    Napi::ArrayBuffer buffer;
+    if (!reuse_.IsEmpty()) buffer = reuse_.Value();
+    // Keep what a dump's batches need; let it go when batches shrink (events).
+    const size_t capacity = buffer.IsEmpty() ? 0 : buffer.ByteLength();
+    if (capacity < size || capacity > std::max(kMinReuseBytes, size * 16)) {
+      buffer = Napi::ArrayBuffer::New(env, std::max(kMinReuseBytes, size));
+      reuse_ = Napi::Persistent(buffer);
+    }
+    if (size > 0) std::memcpy(buffer.Data(), records.data(), size);
+    return buffer;
+  }
+
   void Deliver(Napi::Env env) {
-    if (pending_.empty()) return;
-    Napi::ArrayBuffer batch = ToArrayBuffer(env, pending_);
-    pending_.Recycle();
-    core_->CountBatch();
-    Napi::Value fn = Value().Get(OnBatchKey(env));
-    if (!fn.IsFunction()) return;
-    napi_value argv[] = {batch};
-    napi_value result;
-    // Keep the wrapper alive while JS runs: the callback may drop the last
-    // reference to it (close() inside onBatch is fine: Release() is idempotent).
-    Ref();
-    napi_status status = napi_make_callback(env, static_cast<napi_async_context>(*async_context_),
-                                            Value(), fn, 1, argv, &result);
-    Unref();
-    if (status == napi_ok) return;
-    // The callback threw: surface it as an uncaught exception, as for any other
-    // callback. Our state was settled before the call, so nothing is half-done.
-    // While a worker is terminating nothing is pending and JS cannot run.
-    bool pending = false;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
-      napi_value exception;
-      if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) {
-        napi_fatal_exception(env, exception);
+    RecordWriter records;
+    while (handles_ && pipeline_->Pop(&records)) {
+      Napi::ArrayBuffer batch = BatchBuffer(env, records);
+      const double length = static_cast<double>(records.size_bytes());
+      pipeline_->Recycle(std::move(records));
+      records = RecordWriter();
+      pipeline_->TrimIfIdle();
+      Napi::Value fn = Value().Get(OnBatchKey(env));
+      if (!fn.IsFunction()) continue;
+      napi_value argv[] = {batch, Napi::Number::New(env, length)};
+      napi_value result;
+      // Keep the wrapper alive while JS runs: the callback may drop the last
+      // reference to it (close() inside onBatch is fine: Release() is idempotent
+      // and ends this loop).
+      Ref();
+      napi_status status = napi_make_callback(env, static_cast<napi_async_context>(*async_context_),
+                                              Value(), fn, 2, argv, &result);
+      Unref();
+      if (status == napi_ok) continue;
+      // The callback threw: surface it as an uncaught exception, as for any other
+      // callback. Our state was settled before the call, so nothing is half-done.
+      // While a worker is terminating nothing is pending and JS cannot run.
+      bool pending = false;
+      if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+        napi_value exception;
+        if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) {
+          napi_fatal_exception(env, exception);
+        }
       }
     }
   }
 
-  std::unique_ptr<NetlinkMonitor> core_;
-  std::unique_ptr<RouteLookup> lookup_;  // same namespace as core_ (see the constructor)
+  static constexpr size_t kMinReuseBytes = 64 * 1024;
+
+  std::unique_ptr<DumpPipeline> pipeline_;  // the monitor's socket, its reader, its batches
+  std::unique_ptr<RouteLookup> lookup_;  // same namespace as the monitor (see the constructor)
   bool held_ = false;                    // the strong reference taken by start()
-  PollWatcher* watcher_ = nullptr;
+  bool user_ref_ = true;                 // ref()/unref()
+  bool reader_running_ = false;          // the dump reader has the socket
+  bool reuse_batch_buffer_ = false;
+  Napi::Reference<Napi::ArrayBuffer> reuse_;
+  LoopHandles* handles_ = nullptr;
   std::unique_ptr<Napi::AsyncContext> async_context_;
-  RecordWriter pending_;  // records for the next batch (start()/resync() write here too)
 };
 
 // ---- RouteLookup -------------------------------------------------------------

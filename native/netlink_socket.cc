@@ -533,7 +533,8 @@ void NetlinkMonitor::NextObject(RecordWriter& out) {
   dump_.active = false;
   switch (dump_.object) {
     case record::kObjLink: return BeginObject(record::kObjAddr, sequence_reason_, out);
-    case record::kObjAddr: return BeginObject(record::kObjRoute, sequence_reason_, out);
+    case record::kObjAddr:
+      return BeginObject(dump_routes_ ? record::kObjRoute : record::kObjNexthop, sequence_reason_, out);
     case record::kObjRoute: return BeginObject(record::kObjNexthop, sequence_reason_, out);
     case record::kObjNexthop: return BeginObject(record::kObjRule, sequence_reason_, out);
     case record::kObjRule: return BeginObject(record::kObjNeigh, sequence_reason_, out);

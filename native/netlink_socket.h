@@ -1,8 +1,10 @@
 // The NETLINK_ROUTE socket layer: opening sockets (optionally inside another
 // network namespace), and the monitor that joins the rtnetlink multicast groups,
 // runs the dumps and turns what it reads into records (record_format.h).
-// C++, libc and (for one short-lived thread) libuv; no Node-API: native/addon.cc drives it
-// from a uv_poll_t.
+// C++, libc and (for one short-lived thread that opens sockets in another namespace)
+// libuv; no Node-API: native/addon.cc drives it from a uv_poll_t between dumps and from
+// dump_pipeline.h's reader thread while a dump runs (never both at once, always under the
+// pipeline's lock).
 #pragma once
 
 #include <cstddef>
@@ -157,7 +159,13 @@ class NetlinkMonitor {
   int fd() const { return fd_.get(); }
   bool started() const { return started_; }
   bool closed() const { return !fd_; }
+  // A dump is in flight, or one starts once the queue drains (recovery): the
+  // driver reads on its dump thread until this turns false.
+  bool dumping() const { return started_ && (dump_.active || recovery_pending_); }
   const MonitorStats& stats() const { return stats_; }
+  // Leaves routes out of every dump (before Start()): for users that ask the kernel
+  // (RTM_GETROUTE) instead of keeping a route table. Route notifications still arrive.
+  void SetDumpRoutes(bool dump) { dump_routes_ = dump; }
   void CountBatch() { ++stats_.batches; }
 
   // Begins the initial sync. Throws SystemError if the first request cannot be
@@ -216,6 +224,7 @@ class NetlinkMonitor {
   std::vector<uint8_t> buffer_;
   uint32_t seq_ = 0;
   bool started_ = false;
+  bool dump_routes_ = true;
   bool synced_once_ = false;
   bool resync_queued_ = false;
   bool recovery_pending_ = false;       // events were lost: re-dump once drained

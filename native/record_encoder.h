@@ -27,6 +27,7 @@ class RecordWriter {
   size_t size_bytes() const { return words_.size() * 4; }
   bool empty() const { return words_.empty(); }
   const uint32_t* data() const { return words_.data(); }
+  size_t capacity_bytes() const { return words_.capacity() * 4; }
   // Empties the writer for the next batch once its records were copied out. The
   // buffer is kept for reuse while batches are as large as what it holds (a
   // dump), and given back once they shrink (events): memory follows the work.

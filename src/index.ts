@@ -6,7 +6,7 @@
  */
 export { NetlinkMonitor, MONITOR_DEFAULTS } from './monitor';
 export type { MonitorOptions, MonitorStats, NetlinkMonitorEvents } from './monitor';
-export { NetworkState } from './mirror/network-state';
+export { NetworkState, type RouteMode, type NetworkStateOptions } from './mirror/network-state';
 export type * from './netlink/types';
 export type { NetworkSource, NetworkStateView, RouteLookupResult } from './netlink/view';
 export { normalizeIp, parseIp, formatIp, isIPv6LinkLocal } from './netlink/ip';

@@ -23,9 +23,9 @@ import type {
 import { readRoute, viewOf } from './netlink/decode';
 import { HEADER_WORDS } from './netlink/record-format';
 import { parseIp } from './netlink/ip';
-import type { NetworkEvent, RouteQuery } from './netlink/types';
+import type { NetworkEvent, Route, RouteQuery } from './netlink/types';
 import type { NetworkSource, RouteLookupResult } from './netlink/view';
-import { NetworkState } from './mirror/network-state';
+import { NetworkState, type RouteMode } from './mirror/network-state';
 
 export interface MonitorOptions {
   /** Network namespace to watch: "/run/netns/NAME" or "/proc/PID/ns/net". Default: this process's. */
@@ -44,11 +44,26 @@ export interface MonitorOptions {
   confirmDelayMs?: number | false;
   /** Keep the process alive while the monitor is open. Default true; see unref(). */
   ref?: boolean;
+  /**
+   * 'mirror' (default): `state` holds every route of every table. A full Internet table
+   * (1M routes) costs ~80 MB and about a second of dump at start() and at every resync.
+   * 'events': no route table and no route dump (start() costs the same with 10 routes
+   * or 1M); live route notifications still arrive as route events, with `previous` null
+   * (the kernel does not say what a route replaced), `state.routes()` is empty, and
+   * lookupRoute() asks the kernel as always. For code that only needs kernel lookups,
+   * links and addresses, like `routeguard path`.
+   * 'stream': routes are dumped but not kept; each goes to `onDumpedRoute` as it arrives
+   * (`routeguard dump --json` writes them out this way); otherwise as 'events'.
+   */
+  routes?: RouteMode;
+  /** With routes: 'stream', called with each dumped route (see NetworkStateOptions). */
+  onDumpedRoute?: (route: Route) => void;
 }
 
 export const MONITOR_DEFAULTS = {
   receiveBufferBytes: 8 * 1024 * 1024,
   confirmDelayMs: 250,
+  routes: 'mirror',
 } as const;
 
 export interface MonitorStats extends NativeMonitorStats {
@@ -77,7 +92,7 @@ export interface NetlinkMonitorEvents {
 }
 
 export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implements NetworkSource {
-  readonly state = new NetworkState();
+  readonly state: NetworkState;
   private readonly options: MonitorOptions;
   private readonly clock: { now(): number };
   private native: NativeMonitor | null = null;
@@ -100,6 +115,7 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
     super();
     validateOptions(options);
     this.options = options;
+    this.state = new NetworkState({ routes: options.routes ?? MONITOR_DEFAULTS.routes, onDumpedRoute: options.onDumpedRoute });
     this.clock = options.clock ?? monotonicClock;
     options.signal?.addEventListener('abort', this.abortListener, { once: true });
   }
@@ -138,8 +154,11 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
           {
             netns: this.options.netns,
             receiveBufferBytes: this.options.receiveBufferBytes ?? MONITOR_DEFAULTS.receiveBufferBytes,
+            // The mirror reads each batch before onBatch returns and keeps nothing of it.
+            reuseBatchBuffer: true,
+            dumpRoutes: this.state.routeMode !== 'events',
           },
-          (batch) => this.onBatch(batch),
+          (batch, byteLength) => this.onBatch(batch, byteLength),
         );
         if (this.options.ref === false) this.native.unref();
         this.native.start();
@@ -154,7 +173,7 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
     return this.starting;
   }
 
-  private onBatch(batch: ArrayBuffer): void {
+  private onBatch(batch: ArrayBuffer, byteLength: number): void {
     if (this.closed) return;
     this.state.apply(batch, this.clock.now(), {
       emit: (event) => this.deliver(event),
@@ -165,7 +184,7 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
       dumpIncomplete: (object, attempts) => this.onDumpIncomplete(object, attempts),
       error: (errno, message) =>
         this.warn(new NetlinkError(`netlink: ${message || `errno ${errno}`}`, errno)),
-    });
+    }, byteLength);
   }
 
   private onDumpIncomplete(object: string, attempts: number): void {
@@ -378,6 +397,12 @@ function validateOptions(o: MonitorOptions): void {
     !(Number.isInteger(o.receiveBufferBytes) && o.receiveBufferBytes >= 4096 && o.receiveBufferBytes <= 2 ** 31 - 1)
   ) {
     throw new InvalidArgumentError(`receiveBufferBytes must be an integer from 4096 to 2^31-1, got ${o.receiveBufferBytes}`);
+  }
+  if (o.routes !== undefined && o.routes !== 'mirror' && o.routes !== 'events' && o.routes !== 'stream') {
+    throw new InvalidArgumentError(`routes must be 'mirror', 'events' or 'stream', got ${JSON.stringify(o.routes)}`);
+  }
+  if (o.onDumpedRoute !== undefined && (typeof o.onDumpedRoute !== 'function' || o.routes !== 'stream')) {
+    throw new InvalidArgumentError("onDumpedRoute must be a function, given with routes: 'stream'");
   }
   if (o.confirmDelayMs !== undefined && o.confirmDelayMs !== false && !(Number(o.confirmDelayMs) >= 0)) {
     throw new InvalidArgumentError(`confirmDelayMs must be a number of milliseconds >= 0 or false, got ${o.confirmDelayMs}`);

@@ -2,9 +2,10 @@
  * The route mirror: every route of every table, stored compactly. A full
  * Internet table is ~1.2M routes; one JS object per route would cost several
  * hundred bytes and most of the sync time, so routes live as fixed-size word
- * slots (the record format's route payload, copied as is) in 1 MiB chunks,
- * found through an open-addressing index, and become `Route` objects only
- * when someone reads them. Multipath nexthops (rare in big tables) live in a Map.
+ * slots (route-slots.ts: 56 bytes for the common IPv4 route, 128 for the rest)
+ * in 1 MiB chunks, found through an open-addressing index, and become `Route`
+ * objects only when someone reads them. Multipath nexthops (rare in big tables)
+ * live in a Map.
  *
  * Identity follows the kernel's: family, table, destination/length,
  * source/length, TOS, metric (fib_table_insert), and for IPv6 also the
@@ -20,15 +21,9 @@ import * as F from '../netlink/record-format';
 import { readRoute, readRouteNexthops, type RecordView } from '../netlink/decode';
 import { parseIp } from '../netlink/ip';
 import type { Route, RouteNexthop } from '../netlink/types';
+import { GEN, HASH, ORDER, RouteSlots } from './route-slots';
 
 const AF_INET6 = 10;
-const STRIDE = 32; // 30 payload words + generation + index hash: a slot is 128 bytes
-const GEN = 30;
-const ORDER = 13; // reserved payload word: the order stamp (lower = earlier in the kernel's list)
-const HASH = 31; // primaryHash of the slot, kept so that index growth and removal need not rehash
-const CHUNK_SHIFT = 13; // 8192 slots = 1 MiB per chunk
-const CHUNK_SLOTS = 1 << CHUNK_SHIFT;
-const CHUNK_MASK = CHUNK_SLOTS - 1;
 
 // Words compared to decide whether a re-reported route changed (word 9 is reserved; the
 // identity words are equal by construction). Expiry (w7) counts down between dumps and
@@ -57,10 +52,7 @@ function primaryHash(u32: Uint32Array, p: number): number {
 }
 
 export class RouteTable {
-  private chunks: Uint32Array[] = [];
-  private chunkBytes: Uint8Array[] = [];
-  private free: number[] = [];
-  private highWater = 0;
+  private readonly slotStore = new RouteSlots();
   /**
    * Open addressing, linear probing, pairs [slot + 1 (0 = empty), hash]: probes and
    * growth compare hashes here without touching the slots (a cache miss each).
@@ -72,6 +64,9 @@ export class RouteTable {
   /** Order stamps grow up from the middle for appends and down for prepends. */
   private orderLast = 0x80000000;
   private orderFirst = 0x80000000;
+  /** A slot read back as a record (read()). */
+  private readonly scratch = new Uint32Array(F.ROUTE_FIXED_WORDS);
+  private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
 
   get size(): number {
     return this.count;
@@ -79,42 +74,32 @@ export class RouteTable {
 
   /** Bytes held by slots and index (for the benchmark's bytes-per-route figure). */
   get byteSize(): number {
-    return this.chunks.length * CHUNK_SLOTS * STRIDE * 4 + this.index.byteLength;
-  }
-
-  private words(slot: number): Uint32Array {
-    return this.chunks[slot >>> CHUNK_SHIFT];
-  }
-
-  private base(slot: number): number {
-    return (slot & CHUNK_MASK) * STRIDE;
+    return this.slotStore.byteSize + this.index.byteLength;
   }
 
   /** Same key as the kernel's fib lookup key: family, lengths, TOS, table, metric, dst, src. */
   private sameBaseKey(slot: number, u32: Uint32Array, p: number): boolean {
-    const w = this.words(slot);
-    const b = this.base(slot);
-    if (w[b] !== u32[p] || w[b + F.ROUTE_TABLE] !== u32[p + F.ROUTE_TABLE]) return false;
-    if (w[b + F.ROUTE_PRIORITY] !== u32[p + F.ROUTE_PRIORITY]) return false;
-    for (let i = F.ROUTE_DST; i < F.ROUTE_DST + 8; i++) if (w[b + i] !== u32[p + i]) return false;
+    const s = this.slotStore;
+    if (s.get(slot, 0) !== u32[p] || s.get(slot, F.ROUTE_TABLE) !== u32[p + F.ROUTE_TABLE]) return false;
+    if (s.get(slot, F.ROUTE_PRIORITY) !== u32[p + F.ROUTE_PRIORITY]) return false;
+    for (let i = F.ROUTE_DST; i < F.ROUTE_DST + 8; i++) if (s.get(slot, i) !== u32[p + i]) return false;
     return true;
   }
 
   private sameKey(slot: number, view: RecordView, p: number): boolean {
     if (!this.sameBaseKey(slot, view.u32, p)) return false;
     const u32 = view.u32;
-    const w = this.words(slot);
-    const b = this.base(slot);
-    if (w[b + F.ROUTE_OIF] !== u32[p + F.ROUTE_OIF]) return false;
-    for (let i = F.ROUTE_GATEWAY; i < F.ROUTE_GATEWAY + 4; i++) if (w[b + i] !== u32[p + i]) return false;
+    const s = this.slotStore;
+    if (s.get(slot, F.ROUTE_OIF) !== u32[p + F.ROUTE_OIF]) return false;
+    for (let i = F.ROUTE_GATEWAY; i < F.ROUTE_GATEWAY + 4; i++) if (s.get(slot, i) !== u32[p + i]) return false;
     // IPv6 keeps routes that differ only in device or gateway side by side (fib6_add_rt2node:
     // not ECMP siblings unless they have gateways); multipath routes carry neither at top level.
     if ((u32[p] & 0xff) === AF_INET6) return true;
     // IPv4 aliases of one key differ in type and nexthops (fib_table_insert: fa_match).
-    if ((w[b + F.ROUTE_PROTO_SCOPE_TYPE_PREF] ^ u32[p + F.ROUTE_PROTO_SCOPE_TYPE_PREF]) & 0x00ff0000) return false;
-    if (w[b + F.ROUTE_NH_ID] !== u32[p + F.ROUTE_NH_ID]) return false;
-    if ((w[b + F.ROUTE_PRESENT_GWFAMILY] ^ u32[p + F.ROUTE_PRESENT_GWFAMILY]) & 0x00ff0000) return false;
-    if (w[b + F.ROUTE_NH_COUNT] !== u32[p + F.ROUTE_NH_COUNT]) return false;
+    if ((s.get(slot, F.ROUTE_PROTO_SCOPE_TYPE_PREF) ^ u32[p + F.ROUTE_PROTO_SCOPE_TYPE_PREF]) & 0x00ff0000) return false;
+    if (s.get(slot, F.ROUTE_NH_ID) !== u32[p + F.ROUTE_NH_ID]) return false;
+    if ((s.get(slot, F.ROUTE_PRESENT_GWFAMILY) ^ u32[p + F.ROUTE_PRESENT_GWFAMILY]) & 0x00ff0000) return false;
+    if (s.get(slot, F.ROUTE_NH_COUNT) !== u32[p + F.ROUTE_NH_COUNT]) return false;
     const hops = this.nexthopsOf(view, p);
     return hops ? sameNexthops(this.multipath.get(slot), hops, false) : true;
   }
@@ -131,7 +116,7 @@ export class RouteTable {
     for (let i = hash & this.mask; this.index[2 * i] !== 0; i = (i + 1) & this.mask) {
       const slot = this.index[2 * i] - 1;
       if (this.index[2 * i + 1] !== hash || !this.sameBaseKey(slot, u32, p)) continue;
-      const order = this.word(slot, ORDER);
+      const order = this.slotStore.get(slot, ORDER);
       if (order < bestOrder) {
         best = slot;
         bestOrder = order;
@@ -142,12 +127,11 @@ export class RouteTable {
 
   /** The route's place among the routes of its key (pass to upsert to keep it). */
   orderOf(slot: number): number {
-    return this.word(slot, ORDER);
+    return this.slotStore.get(slot, ORDER);
   }
 
   /** Slot of the route with the same identity as the record at `p`, or -1. */
   find(view: RecordView, p: number, hash = primaryHash(view.u32, p)): number {
-    const u32 = view.u32;
     const index = this.index;
     let i = hash & this.mask;
     for (;;) {
@@ -166,16 +150,15 @@ export class RouteTable {
   stampIfSame(view: RecordView, p: number, generation: number, compareExpiry: boolean): number {
     const slot = this.find(view, p);
     if (slot < 0 || !this.sameValues(slot, view, p, compareExpiry)) return -1;
-    this.words(slot)[this.base(slot) + GEN] = generation;
+    this.slotStore.set(slot, GEN, generation);
     return slot;
   }
 
   private sameValues(slot: number, view: RecordView, p: number, compareExpiry: boolean): boolean {
     const u32 = view.u32;
-    const w = this.words(slot);
-    const b = this.base(slot);
-    if (compareExpiry && w[b + F.ROUTE_EXPIRES] !== u32[p + F.ROUTE_EXPIRES]) return false;
-    for (let k = 0; k < VALUE_WORDS.length; k++) if (w[b + VALUE_WORDS[k]] !== u32[p + VALUE_WORDS[k]]) return false;
+    const s = this.slotStore;
+    if (compareExpiry && s.get(slot, F.ROUTE_EXPIRES) !== u32[p + F.ROUTE_EXPIRES]) return false;
+    for (let k = 0; k < VALUE_WORDS.length; k++) if (s.get(slot, VALUE_WORDS[k]) !== u32[p + VALUE_WORDS[k]]) return false;
     const hops = this.nexthopsOf(view, p);
     return hops ? sameNexthops(this.multipath.get(slot), hops, true) : !this.multipath.has(slot);
   }
@@ -189,30 +172,50 @@ export class RouteTable {
    */
   upsert(view: RecordView, p: number, generation: number, compareExpiry: boolean, place = APPEND): UpsertStatus {
     const u32 = view.u32;
+    const s = this.slotStore;
     const hash = primaryHash(u32, p);
     const found = this.find(view, p, hash);
     if (found >= 0) {
-      const w = this.words(found);
-      const b = this.base(found);
       const same = this.sameValues(found, view, p, compareExpiry);
       const hops = this.nexthopsOf(view, p);
-      const order = w[b + ORDER];
-      copyFixed(u32, p, w, b);
-      w[b + ORDER] = order;
-      w[b + GEN] = generation;
-      this.setMultipath(found, hops);
+      const order = s.get(found, ORDER);
+      // A compact route that gained a value a compact slot cannot hold (an expiry, say) moves.
+      const slot = s.canHold(found, u32, p) ? found : this.move(found, u32, p);
+      s.write(slot, u32, p);
+      s.set(slot, ORDER, order);
+      s.set(slot, GEN, generation);
+      this.setMultipath(slot, hops);
       return same ? SAME : CHANGED;
     }
-    const slot = this.allocate();
-    const w = this.words(slot);
-    const b = this.base(slot);
-    copyFixed(u32, p, w, b);
-    w[b + ORDER] = place === APPEND ? ++this.orderLast : place === PREPEND ? --this.orderFirst : place;
-    w[b + GEN] = generation;
-    w[b + HASH] = hash;
+    this.count++;
+    if (this.count * 2 > this.mask + 1) this.growIndex();
+    const slot = s.allocate(u32, p);
+    s.write(slot, u32, p);
+    s.set(slot, ORDER, place === APPEND ? ++this.orderLast : place === PREPEND ? --this.orderFirst : place);
+    s.set(slot, GEN, generation);
+    s.set(slot, HASH, hash);
     this.setMultipath(slot, this.nexthopsOf(view, p));
-    this.insertIndex(slot);
+    this.insertIndex(slot, hash | 0);
     return ADDED;
+  }
+
+  /** Moves a route to a slot that can hold the record at `p`; the index follows. Returns the new slot. */
+  private move(from: number, u32: Uint32Array, p: number): number {
+    const s = this.slotStore;
+    const to = s.allocate(u32, p);
+    s.set(to, HASH, s.get(from, HASH));
+    const i = this.indexPosition(from);
+    this.index[2 * i] = to + 1;
+    this.multipath.delete(from);
+    s.release(from);
+    return to;
+  }
+
+  private indexPosition(slot: number): number {
+    const index = this.index;
+    let i = this.slotStore.get(slot, HASH) & this.mask;
+    while (index[2 * i] !== slot + 1) i = (i + 1) & this.mask;
+    return i;
   }
 
   private nexthopsOf(view: RecordView, p: number): RouteNexthop[] | null {
@@ -228,11 +231,8 @@ export class RouteTable {
 
   /** Removes a route by slot. */
   remove(slot: number): void {
-    const w = this.words(slot);
-    const b = this.base(slot);
     const index = this.index;
-    let i = w[b + HASH] & this.mask;
-    while (index[2 * i] !== slot + 1) i = (i + 1) & this.mask;
+    let i = this.indexPosition(slot);
     // Backward-shift deletion keeps linear-probe chains intact without tombstones.
     let j = i;
     for (;;) {
@@ -248,49 +248,55 @@ export class RouteTable {
       }
     }
     index[2 * i] = 0;
-    w[b] = 0; // family 0 marks a free slot for iteration
+    this.slotStore.release(slot);
     this.multipath.delete(slot);
-    this.free.push(slot);
     this.count--;
   }
 
   /** Replaces the nexthop list of a multipath route (IPv6 deletes siblings one at a time). */
   replaceNexthops(slot: number, hops: RouteNexthop[]): void {
-    const w = this.words(slot);
-    const b = this.base(slot);
+    // Multipath routes never fit a compact slot: this is a full one.
+    const s = this.slotStore;
     if (hops.length === 1) {
       // One sibling left: the kernel now reports a plain route through it.
       const [h] = hops;
-      const af = w[b] & 0xff;
-      w[b + F.ROUTE_OIF] = h.index;
-      let present = (w[b + F.ROUTE_PRESENT_GWFAMILY] & 0xffff & ~F.ROUTE_HAS_MULTIPATH) | F.ROUTE_HAS_OIF;
+      const af = s.get(slot, 0) & 0xff;
+      s.set(slot, F.ROUTE_OIF, h.index);
+      let present = (s.get(slot, F.ROUTE_PRESENT_GWFAMILY) & 0xffff & ~F.ROUTE_HAS_MULTIPATH) | F.ROUTE_HAS_OIF;
       let gwFamily = 0;
       if (h.gateway) {
         present |= F.ROUTE_HAS_GATEWAY;
-        gwFamily = parseIp(h.gateway)?.family === 6 ? 10 : 2;
-        writeIp(w, b + F.ROUTE_GATEWAY, h.gateway);
+        const gw = parseIp(h.gateway);
+        gwFamily = gw?.family === 6 ? 10 : 2;
+        const words = new Uint32Array((gw?.bytes ?? new Uint8Array(16)).slice().buffer);
+        for (let k = 0; k < 4; k++) s.set(slot, F.ROUTE_GATEWAY + k, words[k]);
       }
-      w[b + F.ROUTE_PRESENT_GWFAMILY] = present | ((gwFamily || af) << 16);
-      w[b + F.ROUTE_NH_COUNT] = 0;
+      s.set(slot, F.ROUTE_PRESENT_GWFAMILY, present | ((gwFamily || af) << 16));
+      s.set(slot, F.ROUTE_NH_COUNT, 0);
       this.multipath.delete(slot);
       return;
     }
-    w[b + F.ROUTE_NH_COUNT] = hops.length;
+    s.set(slot, F.ROUTE_NH_COUNT, hops.length);
     this.multipath.set(slot, hops);
   }
 
+  /** Live slots not stamped with `generation` (the sweep after a dump). */
+  slotsNotStamped(generation: number): number[] {
+    return this.slotStore.notStamped(generation >>> 0);
+  }
+
   generationOf(slot: number): number {
-    return this.words(slot)[this.base(slot) + GEN];
+    return this.slotStore.get(slot, GEN);
   }
 
   read(slot: number): Route {
-    const w = this.words(slot);
-    return readRoute({ u32: w, u8: this.chunkBytes[slot >>> CHUNK_SHIFT] }, this.base(slot), this.multipath.get(slot));
+    this.slotStore.expand(slot, this.scratch);
+    return readRoute({ u32: this.scratch, u8: this.scratchBytes }, 0, this.multipath.get(slot));
   }
 
   /** Raw words of a slot (family, table, oif, prefsrc, ...) without building an object. */
   word(slot: number, word: number): number {
-    return this.words(slot)[this.base(slot) + word];
+    return this.slotStore.get(slot, word);
   }
 
   multipathOf(slot: number): RouteNexthop[] | undefined {
@@ -298,10 +304,8 @@ export class RouteTable {
   }
 
   /** Live slots, in storage order. Safe against removal of the current slot. */
-  *slots(): IterableIterator<number> {
-    for (let s = 0; s < this.highWater; s++) {
-      if (this.words(s)[this.base(s)] !== 0) yield s;
-    }
+  slots(): IterableIterator<number> {
+    return this.slotStore.live();
   }
 
   /** Slots of routes whose destination prefix is exactly (table, family, dst/len), any metric or TOS. */
@@ -313,6 +317,7 @@ export class RouteTable {
     bytes.set(dst.subarray(0, 16), F.ROUTE_DST * 4);
     const out: number[] = [];
     const hash = primaryHash(probe, 0) | 0;
+    const s = this.slotStore;
     let i = hash & this.mask;
     for (;;) {
       const e = this.index[2 * i];
@@ -321,20 +326,16 @@ export class RouteTable {
         i = (i + 1) & this.mask;
         continue;
       }
-      const w = this.words(e - 1);
-      const b = this.base(e - 1);
-      let match = (w[b] & 0x00ffffff) === probe[0] && w[b + F.ROUTE_TABLE] === table;
-      for (let k = F.ROUTE_DST; match && k < F.ROUTE_DST + 4; k++) match = w[b + k] === probe[k];
-      if (match) out.push(e - 1);
+      const slot = e - 1;
+      let match = (s.get(slot, 0) & 0x00ffffff) === probe[0] && s.get(slot, F.ROUTE_TABLE) === table;
+      for (let k = F.ROUTE_DST; match && k < F.ROUTE_DST + 4; k++) match = s.get(slot, k) === probe[k];
+      if (match) out.push(slot);
       i = (i + 1) & this.mask;
     }
   }
 
   clear(): void {
-    this.chunks = [];
-    this.chunkBytes = [];
-    this.free = [];
-    this.highWater = 0;
+    this.slotStore.clear();
     this.index = new Int32Array(2 * 1024);
     this.mask = 1023;
     this.multipath.clear();
@@ -343,22 +344,7 @@ export class RouteTable {
     this.orderFirst = 0x80000000;
   }
 
-  private allocate(): number {
-    this.count++;
-    if (this.count * 2 > this.mask + 1) this.growIndex();
-    const reused = this.free.pop();
-    if (reused !== undefined) return reused;
-    const slot = this.highWater++;
-    if (slot >>> CHUNK_SHIFT >= this.chunks.length) {
-      const words = new Uint32Array(CHUNK_SLOTS * STRIDE);
-      this.chunks.push(words);
-      this.chunkBytes.push(new Uint8Array(words.buffer));
-    }
-    return slot;
-  }
-
-  private insertIndex(slot: number): void {
-    const hash = this.words(slot)[this.base(slot) + HASH] | 0;
+  private insertIndex(slot: number, hash: number): void {
     const index = this.index;
     let i = hash & this.mask;
     while (index[2 * i] !== 0) i = (i + 1) & this.mask;
@@ -382,11 +368,6 @@ export class RouteTable {
   }
 }
 
-/** A plain loop: cheaper than set(subarray()), which allocates a view per route. */
-function copyFixed(from: Uint32Array, p: number, to: Uint32Array, b: number): void {
-  for (let i = 0; i < F.ROUTE_FIXED_WORDS; i++) to[b + i] = from[p + i];
-}
-
 /** `withFlags` false compares what identifies a nexthop (device, gateway, weight), not its state. */
 function sameNexthops(a: RouteNexthop[] | undefined, b: RouteNexthop[], withFlags: boolean): boolean {
   if (!a || a.length !== b.length) return false;
@@ -395,9 +376,4 @@ function sameNexthops(a: RouteNexthop[] | undefined, b: RouteNexthop[], withFlag
     if (withFlags && a[i].flags !== b[i].flags) return false;
   }
   return true;
-}
-
-function writeIp(w: Uint32Array, word: number, text: string): void {
-  const bytes = new Uint8Array(w.buffer, w.byteOffset + word * 4, 16);
-  bytes.set(parseIp(text)?.bytes ?? new Uint8Array(16));
 }

@@ -10,6 +10,14 @@ export interface NativeMonitorOptions {
   netns?: string;
   /** Receive buffer in bytes; SO_RCVBUFFORCE when permitted, else SO_RCVBUF. */
   receiveBufferBytes?: number;
+  /**
+   * One ArrayBuffer for every batch (grown for a dump, shrunk for events): onBatch then
+   * reads its first `byteLength` bytes and must not keep it. Default false: a fresh
+   * ArrayBuffer of exactly the batch per call.
+   */
+  reuseBatchBuffer?: boolean;
+  /** false: dumps leave routes out (route notifications still arrive). Default true. */
+  dumpRoutes?: boolean;
 }
 
 export interface NativeMonitorStats {
@@ -76,7 +84,7 @@ export interface NativeError extends Error {
 export interface NativeBinding {
   Monitor: new (
     options: NativeMonitorOptions,
-    onBatch: (batch: ArrayBuffer) => void,
+    onBatch: (batch: ArrayBuffer, byteLength: number) => void,
   ) => NativeMonitor;
   RouteLookup: new (options: { netns?: string }) => NativeRouteLookup;
   /** Parses raw netlink datagram bytes with the same parser the socket uses (tests, tools). */

@@ -39,8 +39,9 @@ export interface RecordView {
   u8: Uint8Array;
 }
 
-export function viewOf(buffer: ArrayBuffer): RecordView {
-  return { u32: new Uint32Array(buffer, 0, buffer.byteLength >>> 2), u8: new Uint8Array(buffer) };
+/** `byteLength`: the batch's records when the buffer is larger (the addon's reused batch buffer). */
+export function viewOf(buffer: ArrayBuffer, byteLength = buffer.byteLength): RecordView {
+  return { u32: new Uint32Array(buffer, 0, byteLength >>> 2), u8: new Uint8Array(buffer, 0, byteLength) };
 }
 
 /**

@@ -1,6 +1,8 @@
 /** `routeguard dump [--json] [--netns PATH]`: links, addresses, routes of all tables, nexthops, rules, neighbours. */
 import { NetlinkMonitor } from '../../monitor';
 import { formatAddress, formatLink, formatNeighbour, formatNexthop, formatRoute, formatRule } from '../format';
+import { ChunkedOutput } from '../chunked-output';
+import { routeJson } from '../route-json';
 import type { CliIo } from '../io';
 import { NETNS_JSON_OPTIONS, parseCommandArgs } from '../options';
 
@@ -19,23 +21,91 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(help);
     return 0;
   }
-  const monitor = new NetlinkMonitor({ netns: values.netns as string | undefined, confirmDelayMs: false, signal: io.signal });
+  const netns = values.netns as string | undefined;
+  if (values.json) return dumpJson(netns, io);
+  const monitor = new NetlinkMonitor({ netns, confirmDelayMs: false, signal: io.signal });
   try {
     await monitor.start();
-    const snap = monitor.state.snapshot();
-    if (values.json) {
-      io.stdout.write(`${JSON.stringify(snap)}\n`);
-      return 0;
+    const state = monitor.state;
+    const out = new ChunkedOutput(io.stdout);
+    const dev = (i: number) => state.link(i)?.name ?? `if${i}`;
+    // Every line ends with a newline; an empty line between sections.
+    const section = async <T>(title: string, items: Iterable<T>, text: (item: T) => string, first = false) => {
+      out.add(`${first ? '' : '\n'}# ${title}\n`);
+      await out.addAll(items, (item) => `${text(item)}\n`, '');
+    };
+    await section('links', state.links(), formatLink, true);
+    await section('addresses', state.addresses(), (a) => formatAddress(a, dev));
+    await section('routes', state.routes(), (r) => formatRoute(r, dev));
+    const nexthops = [...state.nexthops()];
+    if (nexthops.length > 0) await section('nexthops', nexthops, (n) => formatNexthop(n, dev));
+    await section('rules', state.rules(4), formatRule);
+    await section('rules (inet6)', state.rules(6), formatRule);
+    await section('neighbours', state.neighbours(), (n) => formatNeighbour(n, dev));
+    await out.flush();
+    return 0;
+  } finally {
+    monitor.close();
+  }
+}
+
+/**
+ * The same text as JSON.stringify({ links, addresses, routes, nexthops, rules, neighbours }),
+ * written as it goes. Routes are not mirrored (routes: 'stream'): each is written as the
+ * kernel's dump delivers it, while the addon's reader thread reads on, so the kernel's
+ * time and the formatting overlap. Links and addresses are dumped before routes, so they
+ * are complete when the first route comes.
+ */
+async function dumpJson(netns: string | undefined, io: CliIo): Promise<number> {
+  const out = new ChunkedOutput(io.stdout);
+  let routesOpen = false;
+  let firstRoute = true;
+  const json = (item: unknown) => JSON.stringify(item);
+  const list = <T>(items: Iterable<T>) => {
+    let first = true;
+    for (const item of items) {
+      if (out.add(first ? json(item) : `,${json(item)}`)) out.flushNow();
+      first = false;
     }
-    const dev = (i: number) => monitor.state.link(i)?.name ?? `if${i}`;
-    const out: string[] = ['# links', ...snap.links.map(formatLink), '', '# addresses'];
-    out.push(...snap.addresses.map((a) => formatAddress(a, dev)), '', '# routes');
-    out.push(...snap.routes.map((r) => formatRoute(r, dev)));
-    if (snap.nexthops.length > 0) out.push('', '# nexthops', ...snap.nexthops.map((n) => formatNexthop(n, dev)));
-    out.push('', '# rules', ...monitor.state.rules(4).map(formatRule));
-    out.push('', '# rules (inet6)', ...monitor.state.rules(6).map(formatRule));
-    out.push('', '# neighbours', ...snap.neighbours.map((n) => formatNeighbour(n, dev)));
-    io.stdout.write(`${out.join('\n')}\n`);
+  };
+  const openRoutes = () => {
+    if (routesOpen) return;
+    routesOpen = true;
+    out.add('{"links":[');
+    list(monitor.state.links());
+    out.add('],"addresses":[');
+    list(monitor.state.addresses());
+    out.add('],"routes":[');
+  };
+  const monitor: NetlinkMonitor = new NetlinkMonitor({
+    netns,
+    confirmDelayMs: false,
+    signal: io.signal,
+    routes: 'stream',
+    onDumpedRoute: (route) => {
+      openRoutes();
+      if (out.add(firstRoute ? routeJson(route) : `,${routeJson(route)}`)) out.flushNow();
+      firstRoute = false;
+    },
+  });
+  try {
+    await monitor.start();
+    openRoutes();
+    const state = monitor.state;
+    const rest: Array<[string, Iterable<unknown>]> = [
+      ['nexthops', state.nexthops()],
+      ['rules', [...state.rules(4), ...state.rules(6)]],
+      ['neighbours', state.neighbours()],
+    ];
+    for (const [name, items] of rest) {
+      out.add(`],"${name}":[`);
+      await out.addAll(items, json, ',');
+    }
+    out.add(']}\n');
+    await out.flush();
+    if (monitor.stats().dumpRetries > 0) {
+      io.stderr.write('routeguard: the kernel interrupted a dump with concurrent changes and it was restarted: entries may repeat\n');
+    }
     return 0;
   } finally {
     monitor.close();

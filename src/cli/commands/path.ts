@@ -59,7 +59,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const mark = integer('--mark', values.mark as string | undefined);
   const holdDowns = parseHoldDowns((values['hold-down'] as unknown as string[] | undefined) ?? []);
 
-  const monitor = new NetlinkMonitor({ netns: values.netns as string | undefined, signal: io.signal });
+  // The judge asks the kernel for routes (RTM_GETROUTE) and follows route notifications:
+  // no route table, so a host with a full Internet table starts as fast as an empty one.
+  const monitor = new NetlinkMonitor({ netns: values.netns as string | undefined, routes: 'events', signal: io.signal });
   try {
     await monitor.start();
     let ifindex = integer('--ifindex', values.ifindex as string | undefined);

@@ -1,0 +1,52 @@
+/**
+ * Text to a stream in ~64 KiB chunks, waiting for 'drain' when the stream is full: the
+ * dump of a million routes is written as it is produced, never held as one string
+ * (that string alone would be ~500 MB of JSON, past V8's string length limit).
+ */
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+
+const CHUNK_CHARS = 1 << 16;
+
+export class ChunkedOutput {
+  private parts: string[] = [];
+  private chars = 0;
+
+  constructor(private readonly stream: Writable) {}
+
+  /** Adds text; true when a chunk is full and the caller should `await flush()`. */
+  add(text: string): boolean {
+    this.parts.push(text);
+    this.chars += text.length;
+    return this.chars >= CHUNK_CHARS;
+  }
+
+  /**
+   * Writes what is buffered without waiting (from a callback that cannot await). Writes
+   * to files and pipes are synchronous for process.stdout on Linux, so nothing piles up.
+   */
+  flushNow(): void {
+    if (this.parts.length === 0) return;
+    this.stream.write(this.parts.join(''));
+    this.parts = [];
+    this.chars = 0;
+  }
+
+  /** Writes what is buffered; resolves once the stream can take more. */
+  async flush(): Promise<void> {
+    if (this.parts.length === 0) return;
+    const chunk = this.parts.join('');
+    this.parts = [];
+    this.chars = 0;
+    if (!this.stream.write(chunk)) await once(this.stream, 'drain');
+  }
+
+  /** Adds each item's text, separated by `separator`, flushing as chunks fill. */
+  async addAll<T>(items: Iterable<T>, text: (item: T) => string, separator: string): Promise<void> {
+    let first = true;
+    for (const item of items) {
+      if (this.add(first ? text(item) : separator + text(item))) await this.flush();
+      first = false;
+    }
+  }
+}
