@@ -13,14 +13,14 @@ import { run as pathCommand } from '../../src/cli/commands/path';
 import { run as recordCommand } from '../../src/cli/commands/record';
 import { run as replayCommand } from '../../src/cli/commands/replay';
 import { DEFAULT_HOLD_DOWNS } from '../../src/judge/hold-downs';
-import { createNetns, createVeth, describeNetns, waitFor } from '../helpers/netns';
-import { events, expectGoneOnTime, record, sleep, timings, V4, V6, W, withHost } from './netns-host';
+import { createNetns, createVeth, waitFor } from '../helpers/netns';
+import { describeHostModes, events, expectGoneOnTime, record, sleep, timings, V4, V6, W, withHost } from './netns-host';
 
 const HOLD = DEFAULT_HOLD_DOWNS;
 
 afterAll(() => console.log(`judge.netns timings (verdict after the first evidence):\n  ${timings.join('\n  ')}`));
 
-describeNetns('PathJudge on the real kernel (private namespaces)', () => {
+describeHostModes('PathJudge on the real kernel (private namespaces)', () => {
   describe.concurrent('churn and losses at measured timings', () => {
     it('IPv4 address and default route deleted and re-added after 50 ms (NetworkManager): recovered, no verdict', () =>
       withHost(async (h) => {

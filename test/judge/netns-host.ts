@@ -4,11 +4,12 @@
  * second uplink w0 (peer w1) with higher-metric defaults, a started NetlinkMonitor
  * and a PathJudge on it. Watches record what they hear with performance.now().
  */
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { PathJudge } from '../../src/judge/path-judge';
 import type { JudgeOptions, PathSpec, PathWatch, VerdictReason } from '../../src/judge/types';
+import type { RouteMode } from '../../src/mirror/network-state';
 import { NetlinkMonitor } from '../../src/monitor';
-import { createNetns, createVeth, waitFor, type NetNs } from '../helpers/netns';
+import { createNetns, createVeth, describeNetns, waitFor, type NetNs } from '../helpers/netns';
 
 export const V4 = { local: '192.0.2.10', gateway: '192.0.2.1', peer: '198.51.100.7' };
 export const V6 = { local: '2001:db8:1::10', gateway: 'fe80::1', peer: '2001:db8:ff::7' };
@@ -34,6 +35,28 @@ export interface HostOptions {
   /** Add uplink w0 with default routes of a higher metric (a reconnect would work through it). */
   secondUplink?: boolean;
   judge?: JudgeOptions;
+}
+
+/**
+ * The judge must give the same verdicts whether the monitor mirrors every route or keeps
+ * none (routes: 'events', what a guard on a full-table host uses): suites declared with
+ * describeHostModes run once per mode.
+ */
+export const ROUTE_MODES: readonly RouteMode[] = ['mirror', 'events'];
+let routesMode: RouteMode = 'mirror';
+
+export function describeHostModes(name: string, fn: () => void): void {
+  for (const mode of ROUTE_MODES) {
+    describeNetns(`${name} (routes: '${mode}')`, () => {
+      beforeAll(() => {
+        routesMode = mode;
+      });
+      afterAll(() => {
+        routesMode = 'mirror';
+      });
+      fn();
+    });
+  }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -69,7 +92,7 @@ export async function withHost(fn: (h: Host) => Promise<void>, options: HostOpti
         `route add default via ${W.gateway6} dev w0 metric 200`,
       ]);
     }
-    monitor = new NetlinkMonitor({ netns: ns.path });
+    monitor = new NetlinkMonitor({ netns: ns.path, routes: routesMode });
     await monitor.start();
     const j = (judge = new PathJudge(monitor, options.judge));
     await fn({
