@@ -19,7 +19,7 @@ const gc = vm.runInNewContext('gc');
 
 const require = createRequire(import.meta.url);
 const rg = require('../dist/index.js');
-const { PathJudge, VirtualClock, MemoryNetworkState, resolveRoute, parseIp, DEFAULT_HOLD_DOWNS } = rg;
+const { PathJudge, VirtualClock, MemoryNetworkState, resolveRoute, parseIp, DEFAULT_HOLD_DOWNS, JUDGE_DEFAULTS } = rg;
 
 const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const QUICK = process.argv.includes('--quick');
@@ -74,8 +74,9 @@ class MemorySource {
       clock.now(),
     );
   }
-  on(_e, fn) { this.listeners.add(fn); return this; }
-  off(_e, fn) { this.listeners.delete(fn); return this; }
+  // Only 'event': this source never ends, so 'close' listeners are never called.
+  on(e, fn) { if (e === 'event') this.listeners.add(fn); return this; }
+  off(e, fn) { if (e === 'event') this.listeners.delete(fn); return this; }
   lookupRoute(q) {
     return resolveRoute(this.state, q, { now: this.clock.now() });
   }
@@ -230,7 +231,10 @@ function lossRun(b, kind) {
   const t0 = now();
   b.source.emitEvent({ type: 'address', action: 'removed', address: victim, previous: victim, time: b.clock.now() });
   const eventMs = now() - t0;
-  const deadline = b.clock.now() + DEFAULT_HOLD_DOWNS['local-address-removed'];
+  // No other source reaches these peers here, so the judge waits to its cap (the verdict
+  // position); the naive judge closes at the hold-down. Both are timed from their deadline.
+  const waitMs = kind === 'indexed' ? JUDGE_DEFAULTS.maxSuspectMs : DEFAULT_HOLD_DOWNS['local-address-removed'];
+  const deadline = b.clock.now() + waitMs;
   const t1 = now();
   b.clock.advanceTo(deadline);
   const verdictMs = now() - t1;
@@ -297,10 +301,13 @@ ${n(PEERS)} IPv6 peers. Medians of ${RUNS} runs on ${os.cpus()[0]?.model ?? 'unk
 (address present, route lookup), keeping no evidence and emitting nothing; the PathJudge
 looks paths up by local address, interface and covering prefix, keeps one timer for all
 deadlines, and for each affected path records evidence and emits its events (on the removal
-it also re-asks the kernel which source new connections to each peer on that interface would
-get, for \`changed\`). Both gave the same ${n(PEERS)} verdicts (local-address-removed, at the
-${DEFAULT_HOLD_DOWNS['local-address-removed']} ms hold-down). So unrelated events measure the indexes; the loss rows measure
-the judge's per-path work against a scan's bare minimum.
+it also asks, per path, whether another path reaches the peer now: a lookup without the
+source, the egress and its next hop; and which source new connections would get, for
+\`changed\`). Both gave the same ${n(PEERS)} verdicts (local-address-removed); no other source
+reaches these peers, so the judge gives them at its ${JUDGE_DEFAULTS.maxSuspectMs} ms cap and the naive scan at the
+${DEFAULT_HOLD_DOWNS['local-address-removed']} ms hold-down, each timed from its own deadline. So unrelated events measure the
+indexes; the loss rows measure the judge's per-path work against a scan's bare minimum. Lookups
+here go to the in-memory resolver (parsing addresses in JS), not the kernel.
 
 | measure | PathJudge (indexed) | naive scan | naive / indexed |
 |---|---|---|---|
