@@ -27,6 +27,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BenchNamespace } from './namespace.mjs';
 import { mixLines } from './routes.bench.mjs';
 
 const require = createRequire(import.meta.url);
@@ -191,39 +192,19 @@ function ensureChurn() {
   execFileSync('cc', ['-O2', '-Wall', '-o', CHURN, CHURN_SRC], { stdio: 'inherit' });
 }
 
-class Namespace {
-  constructor(name) {
-    this.name = name;
-    this.path = `/run/netns/${name}`;
-    this.exists = false;
+/** Makes the namespace with a veth (rgb0/rgb1) the churn routes point through. */
+function createWithChurnLink(ns) {
+  ns.create();
+  for (const a of ['link add rgb0 type veth peer name rgb1', 'addr add 198.51.100.1/24 dev rgb0', 'link set rgb0 up', 'link set rgb1 up']) {
+    ns.ip(a);
   }
-  create() {
-    execFileSync('ip', ['netns', 'add', this.name]);
-    this.exists = true;
-    for (const a of ['link set lo up', 'link add rgb0 type veth peer name rgb1', 'addr add 198.51.100.1/24 dev rgb0', 'link set rgb0 up', 'link set rgb1 up']) {
-      execFileSync('ip', ['-n', this.name, ...a.split(' ')]);
-    }
-  }
-  load(lines) {
-    const file = path.join(os.tmpdir(), `${this.name}.batch`);
-    fs.writeFileSync(file, lines.join('\n') + '\n');
-    try {
-      execFileSync('ip', ['-n', this.name, '-batch', file], { stdio: ['ignore', 'ignore', 'inherit'] });
-    } finally {
-      fs.rmSync(file, { force: true });
-    }
-  }
-  flushChurn() {
-    try {
-      execFileSync('ip', ['-n', this.name, 'route', 'flush', 'table', String(TABLE)], { stdio: 'ignore' });
-    } catch {
-      // an empty table: ip exits 2 with nothing to flush
-    }
-  }
-  remove() {
-    if (!this.exists) return;
-    this.exists = false;
-    execFileSync('ip', ['netns', 'del', this.name], { stdio: 'ignore' });
+}
+
+function flushChurn(ns) {
+  try {
+    execFileSync('ip', ['-n', ns.name, 'route', 'flush', 'table', String(TABLE)], { stdio: 'ignore' });
+  } catch {
+    // an empty table: ip exits 2 with nothing to flush
   }
 }
 
@@ -284,7 +265,7 @@ function percentile(sorted, p) {
 }
 
 async function measureLatency(kind, ns, busy) {
-  ns.flushChurn();
+  flushChurn(ns);
   const c = await startChild(kind, ns, busy);
   const churn = runChurn([ns.path, 'latency', String(LATENCY_COUNT), String(LATENCY_INTERVAL_MS), String(TABLE), GW[0]]);
   await new Promise((r) => setTimeout(r, 200));
@@ -299,7 +280,7 @@ async function measureLatency(kind, ns, busy) {
 }
 
 async function measureRate(kind, ns, rate, seconds) {
-  ns.flushChurn();
+  flushChurn(ns);
   const c = await startChild(kind, ns, false);
   const churn = runChurn([ns.path, 'rate', String(rate), String(seconds), String(TABLE), GW[0], GW[1]]);
   const report = await c.stop();
@@ -347,8 +328,8 @@ async function main() {
   const seconds = Number(argValue('seconds') ?? (quick ? 2 : 10));
   const only = argValue('contenders')?.split(',');
   const contenders = CONTENDERS.filter((c) => !only || only.includes(c.id));
-  const small = new Namespace(`rgevents-${process.pid}-small`);
-  const big = new Namespace(`rgevents-${process.pid}-big`);
+  const small = new BenchNamespace(`rgevents-${process.pid}-small`);
+  const big = new BenchNamespace(`rgevents-${process.pid}-big`);
   const cleanup = () => {
     for (const p of running) p.kill('SIGKILL');
     small.remove();
@@ -358,10 +339,10 @@ async function main() {
   for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => { cleanup(); process.kill(process.pid, sig); });
   const started = performance.now();
   const loadStart = os.loadavg()[0];
-  small.create();
-  big.create();
+  createWithChurnLink(small);
+  createWithChurnLink(big);
   log(`loading ${bigSize} routes into the big namespace`);
-  big.load(mixLines(bigSize));
+  big.batch(mixLines(bigSize));
   const lat = [];
   for (const [nsLabel, ns] of [['small', small], [`${fmt.k(bigSize)} routes`, big]]) {
     for (const busy of [false, true]) {

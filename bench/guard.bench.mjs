@@ -7,11 +7,11 @@
 // `routes: 'mirror'` (the whole table copied into JS). Each run is a fresh child process
 // inside the namespace. Prints one markdown section on stdout; progress on stderr.
 // Options: --quick (100k routes), --runs=N (default 3).
-import { execFileSync, spawn } from 'node:child_process';
-import * as fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BenchNamespace } from './namespace.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DIST = path.resolve(HERE, '..', 'dist');
@@ -52,35 +52,16 @@ const rssKiB = () => Number(/VmRSS:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/
 })().catch((err) => console.log(JSON.stringify({ ok: false, error: String(err && err.message) })));
 `;
 
-function ns(name) {
-  return {
-    name,
-    ip: (...a) => execFileSync('ip', ['-n', name, ...a], { stdio: 'pipe' }),
-  };
-}
-
 function makeNamespace(name, routes) {
-  execFileSync('ip', ['netns', 'add', name]);
-  const n = ns(name);
-  n.ip('link', 'set', 'lo', 'up');
-  n.ip('link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
-  n.ip('link', 'set', 'v0', 'up');
-  n.ip('link', 'set', 'v1', 'up');
-  n.ip('addr', 'add', '192.0.2.1/24', 'dev', 'v0');
-  if (routes > 0) {
-    const file = path.join(os.tmpdir(), `${name}.batch`);
-    const lines = [];
-    for (let i = 0; i < routes; i++) {
-      lines.push(`route add ${1 + (i >>> 16)}.${(i >>> 8) & 255}.${i & 255}.0/24 via 192.0.2.2 proto bgp`);
-    }
-    fs.writeFileSync(file, lines.join('\n') + '\n');
-    try {
-      execFileSync('ip', ['-n', name, '-batch', file], { stdio: ['ignore', 'ignore', 'inherit'] });
-    } finally {
-      fs.rmSync(file, { force: true });
-    }
+  const ns = new BenchNamespace(name);
+  ns.create();
+  for (const a of ['link add v0 type veth peer name v1', 'link set v0 up', 'link set v1 up', 'addr add 192.0.2.1/24 dev v0']) {
+    ns.ip(a);
   }
-  return n;
+  const lines = [];
+  for (let i = 0; i < routes; i++) lines.push(`route add ${1 + (i >>> 16)}.${(i >>> 8) & 255}.${i & 255}.0/24 via 192.0.2.2 proto bgp`);
+  if (lines.length) ns.batch(lines);
+  return ns;
 }
 
 function runChild(nsName, mode) {
@@ -106,14 +87,9 @@ function runChild(nsName, mode) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const loadedName = `rgguard-${process.pid}-loaded`;
 const emptyName = `rgguard-${process.pid}-empty`;
+const made = [];
 const cleanup = () => {
-  for (const name of [loadedName, emptyName]) {
-    try {
-      execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
-    } catch {
-      /* not made yet */
-    }
-  }
+  for (const ns of made) ns.remove();
 };
 process.on('SIGINT', () => {
   cleanup();
@@ -122,8 +98,8 @@ process.on('SIGINT', () => {
 
 try {
   log(`loading ${ROUTES.toLocaleString('en-US')} routes`);
-  makeNamespace(loadedName, ROUTES);
-  makeNamespace(emptyName, 0);
+  made.push(makeNamespace(loadedName, ROUTES));
+  made.push(makeNamespace(emptyName, 0));
   const cases = [
     { label: `routes: 'events', ${ROUTES.toLocaleString('en-US')} routes`, ns: loadedName, mode: 'events' },
     { label: "routes: 'events', no routes", ns: emptyName, mode: 'events' },

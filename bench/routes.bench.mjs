@@ -33,6 +33,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { BenchNamespace as Namespace } from './namespace.mjs';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -356,39 +357,6 @@ function snapshot(dir, withEncode) {
   }
 }
 
-class Namespace {
-  constructor(name) {
-    this.name = name;
-    this.path = `/run/netns/${name}`;
-    this.exists = false;
-  }
-  create() {
-    execFileSync('ip', ['netns', 'add', this.name]);
-    this.exists = true;
-    this.ip('link set lo up');
-  }
-  ip(args) {
-    return execFileSync('ip', ['-n', this.name, ...args.split(' ')], { encoding: 'utf8' });
-  }
-  batch(lines) {
-    const file = path.join(os.tmpdir(), `${this.name}.batch`);
-    fs.writeFileSync(file, lines.join('\n') + '\n');
-    try {
-      execFileSync('ip', ['-n', this.name, '-batch', file], { stdio: ['ignore', 'ignore', 'inherit'] });
-    } finally {
-      fs.rmSync(file, { force: true });
-    }
-  }
-  remove() {
-    if (!this.exists) return;
-    this.exists = false;
-    try {
-      execFileSync('ip', ['netns', 'del', this.name], { stdio: 'ignore' });
-    } catch {
-      // already gone
-    }
-  }
-}
 
 const running = new Set(); // children to stop if we are interrupted
 
