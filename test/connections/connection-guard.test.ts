@@ -13,6 +13,7 @@ import { GuardClosedError, RouteGoneError } from '../../src/connections/errors';
 import type { ConnectionVerdict, TrackedConnection } from '../../src/connections/tracked-connection';
 import { InvalidArgumentError } from '../../src/errors';
 import { FakeJudge } from '../helpers/fake-judge';
+import { connectFrom as loopbackConnectFrom, echoServer as loopbackEchoServer } from './fixtures/loopback';
 import { waitUntil } from './fixtures/wait';
 
 const cleanup: Array<() => void> = [];
@@ -20,31 +21,8 @@ afterEach(() => {
   for (const fn of cleanup.splice(0).reverse()) fn();
 });
 
-async function echoServer(): Promise<{ port: number; peers: net.Socket[] }> {
-  const peers: net.Socket[] = [];
-  const server = net.createServer((s) => {
-    peers.push(s);
-    s.on('error', () => undefined);
-    s.pipe(s);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanup.push(() => {
-    for (const p of peers) p.destroy();
-    server.close();
-  });
-  return { port: (server.address() as net.AddressInfo).port, peers };
-}
-
-async function connectFrom(port: number, localAddress: string, n: number): Promise<net.Socket[]> {
-  const sockets = Array.from({ length: n }, () => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress });
-    cleanup.push(() => s.destroy());
-    return s;
-  });
-  await Promise.all(sockets.map((s) => once(s, 'connect')));
-  return sockets;
-}
+const echoServer = () => loopbackEchoServer(cleanup);
+const connectFrom = (port: number, localAddress: string, n: number) => loopbackConnectFrom(cleanup, port, localAddress, n);
 
 function newGuard(judge: FakeJudge, options: Partial<ConstructorParameters<typeof ConnectionGuard>[0]> = {}): ConnectionGuard {
   const guard = new ConnectionGuard({ judge, ...options });

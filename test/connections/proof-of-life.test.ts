@@ -4,7 +4,6 @@
  * the evidence began is kept (and watched again), the others are closed; the
  * keepalive probe makes an idle socket show life and is restored afterwards.
  */
-import { once } from 'node:events';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionGuard } from '../../src/connections/connection-guard';
@@ -13,6 +12,7 @@ import { realClock, VirtualClock } from '../../src/judge/clock';
 import type { EvidenceEntry } from '../../src/judge/types';
 import { loadBinding } from '../../src/native/binding';
 import { FakeJudge, type FakeWatch } from '../helpers/fake-judge';
+import { connectFrom, echoServer } from './fixtures/loopback';
 import { waitUntil } from './fixtures/wait';
 
 const cleanup: Array<() => void> = [];
@@ -21,22 +21,9 @@ afterEach(() => {
 });
 
 async function clients(n: number, localAddress: string): Promise<net.Socket[]> {
-  const peers: net.Socket[] = [];
-  const server = net.createServer((s) => {
-    peers.push(s);
-    s.on('error', () => undefined);
-    s.pipe(s);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  const list = Array.from({ length: n }, () => net.connect({ port, host: '127.0.0.1', localAddress }));
-  await Promise.all(list.map((s) => once(s, 'connect')));
+  const { port } = await echoServer(cleanup);
+  const list = await connectFrom(cleanup, port, localAddress, n);
   for (const s of list) s.on('error', () => undefined);
-  cleanup.push(() => {
-    for (const s of [...list, ...peers]) s.destroy();
-    server.close();
-  });
   return list;
 }
 
