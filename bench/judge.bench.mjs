@@ -80,6 +80,10 @@ class MemorySource {
   lookupRoute(q) {
     return resolveRoute(this.state, q, { now: this.clock.now() });
   }
+  // Batched like the monitor's: the judge asks a burst of new watches' lookups at once.
+  lookupRoutes(qs) {
+    return qs.map((q) => this.lookupRoute(q));
+  }
   emitEvent(event) {
     this.state.apply(event);
     for (const fn of this.listeners) fn(event);
@@ -209,6 +213,8 @@ function build(kind) {
       else judge.watch(localOf(l), peerOf(p));
     }
   }
+  // The burst's first checks run when anything reads a state (here: the counters).
+  if (kind === 'indexed') judge.counters();
   const setupMs = now() - t0;
   gc();
   const heapPerPath = (process.memoryUsage().heapUsed - heap0) / PATHS;
@@ -247,6 +253,7 @@ function lossRun(b, kind) {
       b.watches[p].close();
       b.watches[p] = b.judge.watch({ local: localOf(0), remote: peerOf(p) });
     }
+    b.judge.counters();
   } else {
     for (const p of b.judge.paths) if (p.state === 'gone' && p.local === localOf(0)) b.judge.check(Object.assign(p, { state: 'viable' }));
   }

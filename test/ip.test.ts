@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { isIPv4, isIPv6 } from 'node:net';
 import { formatIp, isIPv6LinkLocal, normalizeIp, parseIp, prefixContains } from '../src/netlink/ip';
 
 describe('ip text <-> bytes', () => {
@@ -44,5 +45,54 @@ describe('ip text <-> bytes', () => {
     expect(isIPv6LinkLocal('febf::1')).toBe(true);
     expect(isIPv6LinkLocal('fec0::1')).toBe(false);
     expect(isIPv6LinkLocal('192.0.2.1')).toBe(false);
+  });
+});
+
+describe('parseIp accepts exactly what node:net accepts', () => {
+  // A seeded generator of near-addresses: groups of 0-5 hex digits, "::" anywhere,
+  // dotted tails with parts up to 299 and leading zeros, stray ':', '.', '%'.
+  function* nearAddresses(count: number): Generator<string> {
+    let seed = 0x2545f491;
+    const r = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    for (let k = 0; k < count; k++) {
+      const groups: string[] = [];
+      for (let i = r(10); i > 0; i--) {
+        let g = '';
+        for (let j = r(6); j > 0; j--) g += '0123456789abcdefABCDEF'[r(22)];
+        groups.push(g);
+      }
+      let t = groups.join(':');
+      if (r(2)) {
+        const p = r(t.length + 1);
+        t = `${t.slice(0, p)}::${t.slice(p)}`;
+      }
+      const quad = () => [r(300), r(300), r(300), r(300)].slice(0, 3 + r(3)).map((x) => (r(8) === 0 ? `0${x}` : `${x}`)).join('.');
+      if (r(4) === 0) t += `${t.endsWith(':') ? '' : ':'}${quad()}`;
+      if (r(10) === 0) {
+        const p = r(t.length + 1);
+        t = t.slice(0, p) + ':.%'[r(3)] + t.slice(p);
+      }
+      if (r(5) === 0) t = quad();
+      yield t;
+    }
+  }
+
+  it('agrees with isIPv4/isIPv6 on 200,000 generated strings, and round-trips the valid ones', () => {
+    let valid = 0;
+    for (const t of nearAddresses(200_000)) {
+      const expected = isIPv4(t) || (isIPv6(t) && !t.includes('%'));
+      const parsed = parseIp(t);
+      if (!!parsed !== expected) throw new Error(`parseIp(${JSON.stringify(t)}) gave ${parsed ? 'an address' : 'null'}, node:net says ${expected}`);
+      if (!parsed) continue;
+      valid++;
+      // Canonical text parses back to the same bytes.
+      expect(parseIp(formatIp(parsed.bytes, parsed.family))!.bytes).toEqual(parsed.bytes);
+    }
+    expect(valid).toBeGreaterThan(10_000);
   });
 });

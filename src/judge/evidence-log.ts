@@ -67,27 +67,33 @@ export function describeEvent(event: NetworkEvent, view: NetworkStateView): stri
   }
 }
 
-/** A bounded timeline: the newest `limit` entries, oldest first. */
-export class EvidenceLog {
-  private entries: EvidenceEntry[] = [];
+/**
+ * A bounded timeline kept in one field of its owner: nothing, one entry (most paths
+ * only ever have their first check), or an array holding the newest `limit` entries,
+ * oldest first (trimmed when it reaches twice the limit, so adds stay O(1) amortised).
+ */
+export type Timeline = EvidenceEntry | EvidenceEntry[] | null;
 
-  constructor(private readonly limit: number) {}
+export function appendEntry(t: Timeline, entry: EvidenceEntry, limit: number): Timeline {
+  if (t === null) return limit > 1 ? entry : [entry];
+  if (!Array.isArray(t)) return [t, entry];
+  t.push(entry);
+  return t.length > limit * 2 ? t.slice(-limit) : t;
+}
 
-  add(entry: EvidenceEntry): void {
-    this.entries.push(entry);
-    if (this.entries.length > this.limit * 2) this.entries = this.entries.slice(-this.limit);
-  }
+/** All kept entries (a copy). */
+export function timelineAll(t: Timeline, limit: number): EvidenceEntry[] {
+  if (t === null) return [];
+  if (!Array.isArray(t)) return [t];
+  return t.length > limit ? t.slice(-limit) : t.slice();
+}
 
-  /** All kept entries. */
-  all(): readonly EvidenceEntry[] {
-    return this.entries.length > this.limit ? this.entries.slice(-this.limit) : this.entries.slice();
-  }
-
-  /** Entries from `time` on (a suspect window's evidence), within the limit. */
-  since(time: number): readonly EvidenceEntry[] {
-    const first = Math.max(0, this.entries.length - this.limit);
-    let i = this.entries.length;
-    while (i > first && this.entries[i - 1].time >= time) i--;
-    return this.entries.slice(i);
-  }
+/** Entries from `time` on (a suspect window's evidence), within the limit. */
+export function timelineSince(t: Timeline, time: number, limit: number): EvidenceEntry[] {
+  if (t === null) return [];
+  if (!Array.isArray(t)) return t.time >= time ? [t] : [];
+  const first = Math.max(0, t.length - limit);
+  let i = t.length;
+  while (i > first && t[i - 1].time >= time) i--;
+  return t.slice(i);
 }

@@ -28,7 +28,11 @@ export function addressText(a: Address): string {
 
 /** fe80::/10, for canonical text (as the monitor and normalizePathSpec give it): no parsing. */
 export function isLinkLocalText(canonical: string): boolean {
-  return /^fe[89ab][0-9a-f]:/.test(canonical);
+  // /^fe[89ab][0-9a-f]:/ without a regex: it runs for every path on every failed check.
+  if (canonical.charCodeAt(0) !== 102 || canonical.charCodeAt(1) !== 101 || canonical.charCodeAt(4) !== 58) return false;
+  const c2 = canonical.charCodeAt(2);
+  const c3 = canonical.charCodeAt(3);
+  return (c2 === 56 || c2 === 57 || (c2 >= 97 && c2 <= 98)) && ((c3 >= 48 && c3 <= 57) || (c3 >= 97 && c3 <= 102));
 }
 
 /** Administratively up and with carrier. */

@@ -6,6 +6,8 @@
 import type { NetworkEvent, RouteQuery } from '../netlink/types';
 import type { RouteLookupResult } from '../netlink/view';
 import type { PathEvaluation } from './path-evaluation';
+import { boundQuery, unboundQuery } from './path-queries';
+import type { CanonicalPath } from './path-spec';
 import type { EvidenceEntry } from './types';
 
 /** A lookup threw (the source was closed or failed): the pass stops and the judge ends. */
@@ -21,10 +23,16 @@ export function queryKey(q: RouteQuery): string {
 
 export class Pass {
   private readonly lookups = new Map<string, RouteLookupResult>();
-  private readonly facts = new Map<string, unknown>();
+  /** A plain path's own lookup, by path; a new connection's to a peer, by the peer's atom: no key strings. */
+  private readonly boundAnswers = new Map<CanonicalPath, RouteLookupResult>();
+  private readonly peerAnswers = new Map<object, RouteLookupResult>();
+  /** Memoised facts, in nested maps keyed by a tuple (no key strings to build and hash per path). */
+  private readonly facts = new Map<unknown, unknown>();
   readonly checked = new Set<PathEvaluation>();
   readonly notifications: Array<() => unknown[]> = [];
   private entry: EvidenceEntry | null = null;
+  /** The check environment of this pass, made once by the judge. */
+  env: unknown = null;
 
   constructor(
     readonly now: number,
@@ -37,6 +45,77 @@ export class Pass {
     if (!this.describe) return null;
     this.entry ??= { time: this.now, kind: 'event', summary: this.describe(), event: this.event };
     return this.entry;
+  }
+
+  /** An entry of this pass with this kind and text, shared by every path that records it (entries are immutable). */
+  sharedEntry(kind: EvidenceEntry['kind'], summary: string): EvidenceEntry {
+    return this.memo(['entry', kind, summary], () => ({ time: this.now, kind, summary }));
+  }
+
+  /** An entry shared by every path whose text is made from the same `keys` (e.g. a reason and a duration). */
+  entryFor(kind: EvidenceEntry['kind'], keys: readonly unknown[], summary: () => string): EvidenceEntry {
+    return this.memo(['entry-for', kind, ...keys], () => ({ time: this.now, kind, summary: summary() }));
+  }
+
+  /**
+   * Asks the not yet answered lookups of these paths (their own and a new
+   * connection's) at once: a burst of new watches, whose checks then find them here.
+   */
+  prefetch(
+    paths: readonly CanonicalPath[],
+    askMany: (qs: RouteQuery[]) => RouteLookupResult[],
+    /** Whether the path's own lookup will be asked (its address is present). */
+    ownLookup: (path: CanonicalPath) => boolean = () => true,
+  ): void {
+    const queries: RouteQuery[] = [];
+    const store: Array<(r: RouteLookupResult) => void> = [];
+    const peersAsked = new Set<object>();
+    const keysAsked = new Set<string>();
+    const want = (path: CanonicalPath, bound: boolean) => {
+      const q = bound ? boundQuery(path) : unboundQuery(path);
+      if (path.plain) {
+        const key = bound ? path : path.remoteAtom;
+        const answers: Map<object, RouteLookupResult> = bound ? this.boundAnswers : this.peerAnswers;
+        if (answers.has(key) || (!bound && peersAsked.has(key))) return;
+        if (!bound) peersAsked.add(key);
+        store.push((r) => answers.set(key, r));
+      } else {
+        const key = queryKey(q);
+        if (this.lookups.has(key) || keysAsked.has(key)) return;
+        keysAsked.add(key);
+        store.push((r) => this.lookups.set(key, r));
+      }
+      queries.push(q);
+    };
+    for (const path of paths) {
+      if (ownLookup(path)) want(path, true);
+      want(path, false);
+    }
+    if (queries.length === 0) return;
+    let answers: RouteLookupResult[];
+    try {
+      answers = askMany(queries);
+    } catch (err) {
+      throw new SourceFailure(err);
+    }
+    for (let i = 0; i < store.length; i++) store[i](answers[i]);
+  }
+
+  /** The path's own lookup (`bound`) or a new connection's to its peer, asked once per pass. */
+  lookupPath(path: CanonicalPath, bound: boolean, ask: (q: RouteQuery) => RouteLookupResult): RouteLookupResult {
+    if (!path.plain) return this.lookup(bound ? boundQuery(path) : unboundQuery(path), ask);
+    const key = bound ? path : path.remoteAtom;
+    const answers: Map<object, RouteLookupResult> = bound ? this.boundAnswers : this.peerAnswers;
+    let r = answers.get(key);
+    if (!r) {
+      try {
+        r = ask(bound ? boundQuery(path) : unboundQuery(path));
+      } catch (err) {
+        throw new SourceFailure(err);
+      }
+      answers.set(key, r);
+    }
+    return r;
   }
 
   /** The kernel's answer to `q`, asked once per pass; a throwing source becomes SourceFailure. */
@@ -54,8 +133,21 @@ export class Pass {
     return r;
   }
 
-  memo<T>(key: string, compute: () => T): T {
-    if (!this.facts.has(key)) this.facts.set(key, compute());
-    return this.facts.get(key) as T;
+  /**
+   * Caches a fact for the rest of the pass under a tuple of keys compared by identity
+   * (start it with the fact's name; one name, one tuple length).
+   */
+  memo<T>(keys: readonly unknown[], compute: () => T): T {
+    let node = this.facts;
+    const last = keys.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = node.get(keys[i]) as Map<unknown, unknown> | undefined;
+      if (!next) node.set(keys[i], (next = new Map()));
+      node = next;
+    }
+    if (node.has(keys[last])) return node.get(keys[last]) as T;
+    const value = compute();
+    node.set(keys[last], value);
+    return value;
   }
 }

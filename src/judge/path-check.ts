@@ -19,8 +19,8 @@ import { linkLabel } from './evidence-log';
 import { failedNextHop, nextHopKey, nextHopOf } from './evidence/neighbours';
 import { alternativeFor, sourceMisfit, sourceWithoutAddress } from './evidence/routes';
 import { isDadFailed, isTentative, linkIsUp } from './interface-history';
-import { boundQuery, isRoutable, unboundQuery, type CheckEnv, type PathMemory } from './path-queries';
-import type { NormalizedPath } from './path-spec';
+import { isRoutable, type CheckEnv, type PathMemory } from './path-queries';
+import type { CanonicalPath } from './path-spec';
 import type { PathRoute, VerdictReason } from './types';
 
 interface FindingBase {
@@ -62,7 +62,7 @@ function linkProblemText(view: NetworkStateView, index: number, reason: VerdictR
 }
 
 /** Maps a failed lookup to a reason. EINVAL is either a non-local source or a blackhole. */
-function lookupReason(result: RouteLookupResult, path: NormalizedPath, env: CheckEnv): VerdictReason {
+function lookupReason(result: RouteLookupResult, path: CanonicalPath, env: CheckEnv): VerdictReason {
   if (result.ok) return 'unreachable';
   switch (result.code) {
     case 'ENETUNREACH':
@@ -75,7 +75,7 @@ function lookupReason(result: RouteLookupResult, path: NormalizedPath, env: Chec
       // IPv4 refuses a source it does not own with EINVAL; a blackhole answers EINVAL
       // whatever the source. Ask again without the source to tell them apart.
       if (path.family === 6) return 'unreachable';
-      const plain = env.lookup(unboundQuery(path));
+      const plain = env.lookupPath(path, false);
       return !plain.ok && plain.code === 'EINVAL' ? 'unreachable' : 'local-address-removed';
     }
     default:
@@ -83,26 +83,49 @@ function lookupReason(result: RouteLookupResult, path: NormalizedPath, env: Chec
   }
 }
 
-export function checkPath(path: NormalizedPath, memory: PathMemory, env: CheckEnv): Finding {
+function lookupText(path: CanonicalPath): string {
+  return `lookup ${path.remote} from ${path.local}`;
+}
+
+/** A failed check's finding; says whether another path would reach the peer now. */
+function failure(
+  path: CanonicalPath,
+  env: CheckEnv,
+  atCap: boolean,
+  addressIndex: number | null,
+  tentative: boolean,
+  reason: VerdictReason,
+  summary: string,
+): PathFailure {
+  // At the cap the verdict is gone whatever else reaches the peer: no lookup for it.
+  if (atCap) return { ok: false, reason, summary, addressIndex, tentative, alternative: null };
+  const alternative = alternativeFor(path, env);
+  return {
+    ok: false,
+    reason,
+    summary: alternative ? `${summary}; ${alternative}` : `${summary}; no other path reaches ${path.remote}`,
+    addressIndex,
+    tentative,
+    alternative,
+  };
+}
+
+/** `atCap`: the path's window reached its cap, so a failure is gone whatever else reaches the peer. */
+export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv, atCap = false): Finding {
   const { view, history, options, now } = env;
   const scoped = path.localLinkLocal;
-  const found = view.findAddresses(path.local).filter((a) => !scoped || a.index === path.ifindex);
-  const alive = found.filter((a) => !isDadFailed(a));
-  const pick = alive[0] ?? found[0];
+  const all = view.findAddresses(path.local);
+  const found = scoped ? all.filter((a) => a.index === path.ifindex) : all;
+  let pick = found[0];
+  let aliveCount = 0;
+  let allTentative = true;
+  for (const a of found) {
+    if (isDadFailed(a)) continue;
+    if (aliveCount++ === 0) pick = a;
+    if (!isTentative(a)) allTentative = false;
+  }
   const addressIndex = pick ? pick.index : memory.addressIndex ?? history.lastSeenOn(path.local);
-  const tentative = alive.length > 0 && alive.every(isTentative);
-  const fail = (reason: VerdictReason, summary: string): PathFailure => {
-    const alternative = alternativeFor(path, env);
-    return {
-      ok: false,
-      reason,
-      summary: alternative ? `${summary}; ${alternative}` : `${summary}; no other path reaches ${path.remote}`,
-      addressIndex,
-      tentative,
-      alternative,
-    };
-  };
-
+  const tentative = aliveCount > 0 && allTentative;
   // 1. The local address.
   const validUntil = addressIndex === null ? null : history.validUntil(addressIndex, path.local);
   let addressReason: VerdictReason | null = null;
@@ -110,7 +133,7 @@ export function checkPath(path: NormalizedPath, memory: PathMemory, env: CheckEn
   if (found.length === 0 && addressIndex === null && sourceWithoutAddress(path, env)) {
     // 127/8, AnyIP: never an address object (one that was and went is a removal, whose
     // local route the kernel drops with it); the lookup below judges.
-  } else if (alive.length === 0) {
+  } else if (aliveCount === 0) {
     const expired = validUntil !== null && now >= validUntil - options.expirySlackMs;
     addressReason = found.length ? 'local-address-dadfailed' : expired ? 'local-address-expired' : 'local-address-removed';
     addressText = found.length
@@ -122,49 +145,49 @@ export function checkPath(path: NormalizedPath, memory: PathMemory, env: CheckEn
   }
   if (addressReason) {
     const linkReason = linkProblem(view, addressIndex);
-    if (linkReason) return fail(linkReason, `${addressText}; ${linkProblemText(view, addressIndex!, linkReason)}`);
+    if (linkReason) return failure(path, env, atCap, addressIndex, tentative, linkReason, `${addressText}; ${linkProblemText(view, addressIndex!, linkReason)}`);
     if (addressReason !== 'local-address-expired' && addressIndex !== null) {
       const since = (memory.windowStart ?? now) - options.replacementLookbackMs;
-      const replacement = env.memo(`replacement|${addressIndex}|${path.local}|${since}`, () =>
+      const replacement = env.memo(['replacement', addressIndex, path.local, since], () =>
         history.replacementOn(view, addressIndex, path.family, scoped, path.local, since),
       );
       if (replacement) {
-        return fail('local-address-replaced', `${addressText}; ${linkLabel(view, addressIndex)} was configured again with ${replacement}`);
+        return failure(path, env, atCap, addressIndex, tentative, 'local-address-replaced', `${addressText}; ${linkLabel(view, addressIndex)} was configured again with ${replacement}`);
       }
     }
-    return fail(addressReason, addressText);
+    return failure(path, env, atCap, addressIndex, tentative, addressReason, addressText);
   }
 
   // 2. The kernel's route lookup from the local address.
-  const result = env.lookup(boundQuery(path));
-  const dadNote = tentative ? `; ${path.local} still tentative (DAD running)` : '';
-  const lookupText = `lookup ${path.remote} from ${path.local}`;
+  const result = env.lookupPath(path, true);
+  const dadNote = tentative ? '; the source is still tentative (DAD running)' : '';
   if (result.ok && isRoutable(result.route.type)) {
     const r = result.route;
     const linkReason = linkProblem(view, r.oif);
-    if (linkReason) return fail(linkReason, `${lookupText} leaves through ${linkProblemText(view, r.oif!, linkReason)}`);
+    if (linkReason) return failure(path, env, atCap, addressIndex, tentative, linkReason, `${lookupText(path)} leaves through ${linkProblemText(view, r.oif!, linkReason)}`);
     const nextHop = nextHopOf(r, path.remote);
     // The hop a neighbour-failed window is about stays suspect until it answers.
     const suspectedHop = memory.windowReason === 'neighbour-failed' && nextHop !== null && nextHopKey(nextHop) === memory.nextHop;
     const failedHop = failedNextHop(view, nextHop, suspectedHop);
-    if (failedHop) return fail('neighbour-failed', `${lookupText}: ${failedHop}`);
-    const plain = env.lookup(unboundQuery(path));
-    const route: PathRoute = {
-      oif: r.oif,
-      preferredSource: plain.ok ? plain.route.preferredSource : null,
-      gateway: r.gateway,
-      table: r.table,
-    };
-    const misfit = sourceMisfit(path, memory, r, route.preferredSource, view);
-    if (misfit) return fail('source-mismatch', `${lookupText}: ${misfit}`);
+    if (failedHop) return failure(path, env, atCap, addressIndex, tentative, 'neighbour-failed', `${lookupText(path)}: ${failedHop}`);
+    const plain = env.lookupPath(path, false);
+    const preferredSource = plain.ok ? plain.route.preferredSource : null;
+    const misfit = sourceMisfit(path, memory, r, preferredSource, view);
+    if (misfit) return failure(path, env, atCap, addressIndex, tentative, 'source-mismatch', `${lookupText(path)}: ${misfit}`);
+    // Neither the route nor its text names an end of the path: every path with this
+    // answer in the pass shares one of each.
+    const shared = env.memo(['ok', r.type, r.gateway, r.oif, r.table, preferredSource, tentative], () => ({
+      route: Object.freeze({ oif: r.oif, preferredSource, gateway: r.gateway, table: r.table }) as PathRoute,
+      summary:
+        `route: ${r.type} ${r.gateway ? `via ${r.gateway} ` : ''}dev ${linkLabel(view, r.oif)}` +
+        ` table ${r.table}${preferredSource ? `; new connections would use ${preferredSource}` : ''}${dadNote}`,
+    }));
     return {
       ok: true,
-      summary:
-        `${lookupText}: ${r.type} ${r.gateway ? `via ${r.gateway} ` : ''}dev ${linkLabel(view, r.oif)}` +
-        ` table ${r.table}${route.preferredSource ? `; new connections would use ${route.preferredSource}` : ''}${dadNote}`,
+      summary: shared.summary,
       addressIndex,
       tentative,
-      route,
+      route: shared.route,
       bound: r,
       sourceOnEgress: r.oif !== null && view.addressesOn(r.oif).some((a) => (a.local ?? a.address) === path.local),
       nextHop: nextHop ? nextHopKey(nextHop) : null,
@@ -173,7 +196,7 @@ export function checkPath(path: NormalizedPath, memory: PathMemory, env: CheckEn
   const answer = result.ok ? `${result.route.type} route` : `${result.code} (${result.message})`;
   const linkReason = linkProblem(view, memory.egress);
   if (linkReason) {
-    return fail(linkReason, `${lookupText}: ${answer}; ${linkProblemText(view, memory.egress!, linkReason)}`);
+    return failure(path, env, atCap, addressIndex, tentative, linkReason, `${lookupText(path)}: ${answer}; ${linkProblemText(view, memory.egress!, linkReason)}`);
   }
-  return fail(lookupReason(result, path, env), `${lookupText}: ${answer}${dadNote}`);
+  return failure(path, env, atCap, addressIndex, tentative, lookupReason(result, path, env), `${lookupText(path)}: ${answer}${dadNote}`);
 }

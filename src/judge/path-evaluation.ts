@@ -2,11 +2,15 @@
  * One watched path's shared evaluation (state, suspect window, evidence, last
  * known route) and the handles watchers hold on it. The rules that move it
  * between states live in rules.ts; this file only keeps and reports.
+ *
+ * Both objects are kept small (a judge holds one per connection on a busy server):
+ * no per-path strings, the timeline in one field, one handle without a set, and
+ * handles that get their listener table on their first listener.
  */
 import { EventEmitter } from 'node:events';
-import { EvidenceLog } from './evidence-log';
+import { appendEntry, timelineAll, timelineSince, type Timeline } from './evidence-log';
 import type { PathMemory } from './path-queries';
-import type { NormalizedPath } from './path-spec';
+import type { CanonicalPath } from './path-spec';
 import type { SuspectWindow } from './rules';
 import type { TimerEntry } from './timer-queue';
 import type {
@@ -19,9 +23,16 @@ import type {
   VerdictReason,
 } from './types';
 
-export class PathEvaluation {
-  readonly handles = new Set<WatchHandle>();
-  readonly evidence: EvidenceLog;
+/** What every evaluation of one judge shares. */
+export interface EvaluationOwner {
+  readonly evidenceLimit: number;
+  /** The last handle of `ev` was closed. */
+  released(ev: PathEvaluation): void;
+  /** The judge owes `ev` its first check (it was watched and not checked yet): run it now. */
+  settle(ev: PathEvaluation): void;
+}
+
+export class PathEvaluation implements PathMemory {
   state: PathState = 'viable';
   reason: VerdictReason | null = null;
   route: PathRoute | null = null;
@@ -31,52 +42,79 @@ export class PathEvaluation {
   egress: number | null = null;
   /** At the last good check the local address belonged to the egress interface. */
   sourceOnEgress = false;
-  /** "oif|address" of the next hop at the last good check (neighbour index). */
+  /** "oif|address" of the next hop at the last good check (neighbour index; interned). */
   nextHop: string | null = null;
-  /** Interfaces the path is indexed under. */
-  interfaces: number[] = [];
-  /** Outcome of the last check (evidence records changes, not repeats). */
+  /** The address and egress interfaces the path is indexed under (with its ifindex and bound device). */
+  indexedAddress: number | null = null;
+  indexedEgress: number | null = null;
+  /** Outcome of the last check (evidence records changes, not repeats); null before the first. */
   lastOk: boolean | null = null;
   /** The local address was still tentative at the last good check. */
   tentative = false;
   timer: TimerEntry<unknown> | null = null;
+  /** Position in the index's peer list. */
+  peerSlot = -1;
+  private timeline: Timeline = null;
+  /** One handle (nearly always), or several. */
+  private handles: WatchHandle | WatchHandle[] | null = null;
 
   constructor(
-    readonly path: NormalizedPath,
-    evidenceLimit: number,
-  ) {
-    this.evidence = new EvidenceLog(evidenceLimit);
+    readonly path: CanonicalPath,
+    readonly owner: EvaluationOwner,
+  ) {}
+
+  get handleCount(): number {
+    const h = this.handles;
+    return h === null ? 0 : Array.isArray(h) ? h.length : 1;
   }
 
-  /** What the fresh check needs to know from before. */
-  memory(): PathMemory {
-    return {
-      addressIndex: this.addressIndex,
-      egress: this.egress,
-      sourceOnEgress: this.sourceOnEgress,
-      nextHop: this.nextHop,
-      windowReason: this.window?.reason ?? null,
-      windowStart: this.window?.start ?? null,
-    };
+  attach(h: WatchHandle): void {
+    const hs = this.handles;
+    this.handles = hs === null ? h : Array.isArray(hs) ? [...hs, h] : [hs, h];
   }
 
-  /** Interfaces whose events may affect the path. */
-  wantedInterfaces(): number[] {
-    const out: number[] = [];
-    for (const i of [this.addressIndex, this.egress, this.path.ifindex, this.path.boundIfindex]) {
-      if (i !== null && !out.includes(i)) out.push(i);
+  detach(h: WatchHandle): void {
+    const hs = this.handles;
+    if (!Array.isArray(hs)) {
+      if (hs === h) this.handles = null;
+      return;
     }
-    return out;
+    const rest = hs.filter((x) => x !== h);
+    this.handles = rest.length === 1 ? rest[0] : rest;
+  }
+
+  addEvidence(entry: EvidenceEntry): void {
+    this.timeline = appendEntry(this.timeline, entry, this.owner.evidenceLimit);
+  }
+
+  allEvidence(): EvidenceEntry[] {
+    return timelineAll(this.timeline, this.owner.evidenceLimit);
+  }
+
+  evidenceSince(time: number): EvidenceEntry[] {
+    return timelineSince(this.timeline, time, this.owner.evidenceLimit);
   }
 
   windowEvidence(): readonly EvidenceEntry[] {
-    return this.window ? this.evidence.since(this.window.start) : this.evidence.all();
+    return this.window ? this.evidenceSince(this.window.start) : this.allEvidence();
+  }
+
+  /** Reason of the open suspect window (PathMemory: the evaluation is what the fresh check knows from before). */
+  get windowReason(): VerdictReason | null {
+    return this.window?.reason ?? null;
+  }
+
+  get windowStart(): number | null {
+    return this.window?.start ?? null;
   }
 
   /** Emits to every handle; a throwing listener does not keep the others from hearing. */
   emit<K extends keyof PathWatchEvents>(name: K, ...args: PathWatchEvents[K]): unknown[] {
     const errors: unknown[] = [];
-    for (const h of [...this.handles]) {
+    const hs = this.handles;
+    // A copy: a listener may close its handle or watch the path again.
+    const handles = hs === null ? [] : Array.isArray(hs) ? hs : [hs];
+    for (const h of handles) {
       try {
         (h.emit as (n: K, ...a: PathWatchEvents[K]) => boolean)(name, ...args);
       } catch (err) {
@@ -87,50 +125,72 @@ export class PathEvaluation {
   }
 }
 
-/** What a watcher holds. Reads go to the shared evaluation until close(). */
-export class WatchHandle extends EventEmitter<PathWatchEvents> implements PathWatch {
-  private evaluation: PathEvaluation | null;
-  private last: { state: PathState; reason: VerdictReason | null; route: PathRoute | null; evidence: readonly EvidenceEntry[] } | null =
-    null;
+interface ClosedView {
+  readonly path: Readonly<PathSpec>;
+  readonly state: PathState;
+  readonly reason: VerdictReason | null;
+  readonly route: PathRoute | null;
+  readonly evidence: readonly EvidenceEntry[];
+}
 
-  constructor(
-    evaluation: PathEvaluation,
-    private readonly release: (handle: WatchHandle, evaluation: PathEvaluation) => void,
-  ) {
-    super();
-    this.evaluation = evaluation;
-    evaluation.handles.add(this);
+/**
+ * What a watcher holds. Reads go to the shared evaluation until close(). Reading
+ * the state of a path whose first check is still pending runs that check (with the
+ * rest of the burst it came in).
+ */
+export class WatchHandle extends EventEmitter<PathWatchEvents> implements PathWatch {
+  declare private evaluation: PathEvaluation | null;
+  declare private closedView: ClosedView | null;
+
+  /**
+   * Opens a handle on `evaluation`. Handles are made without running EventEmitter's
+   * constructor, which gives every emitter a listener table up front (~200 bytes);
+   * EventEmitter's methods create it on the first listener (its `_events` is
+   * undefined until then, the state `Object.create(EventEmitter.prototype)` has).
+   */
+  static open(evaluation: PathEvaluation): WatchHandle {
+    const h = Object.create(WatchHandle.prototype) as WatchHandle;
+    h.evaluation = evaluation;
+    h.closedView = null;
+    evaluation.attach(h);
+    return h;
+  }
+
+  private current(): PathEvaluation | null {
+    const ev = this.evaluation;
+    if (ev && ev.lastOk === null) ev.owner.settle(ev);
+    return this.evaluation;
   }
 
   get path(): Readonly<PathSpec> {
-    return (this.evaluation?.path ?? this.closedPath!).spec;
+    return this.evaluation ? this.evaluation.path.spec : this.closedView!.path;
   }
 
-  private closedPath: NormalizedPath | null = null;
-
   get state(): PathState {
-    return this.evaluation?.state ?? this.last!.state;
+    return this.current()?.state ?? this.closedView!.state;
   }
 
   get reason(): VerdictReason | null {
-    return this.evaluation ? this.evaluation.reason : this.last!.reason;
+    const ev = this.current();
+    return ev ? ev.reason : this.closedView!.reason;
   }
 
   get route(): PathRoute | null {
-    return this.evaluation ? this.evaluation.route : this.last!.route;
+    const ev = this.current();
+    return ev ? ev.route : this.closedView!.route;
   }
 
   get evidence(): readonly EvidenceEntry[] {
-    return this.evaluation ? this.evaluation.evidence.all() : this.last!.evidence;
+    const ev = this.current();
+    return ev ? ev.allEvidence() : this.closedView!.evidence;
   }
 
   close(): void {
     const ev = this.evaluation;
     if (!ev) return;
-    this.last = { state: ev.state, reason: ev.reason, route: ev.route, evidence: ev.evidence.all() };
-    this.closedPath = ev.path;
+    this.closedView = { path: ev.path.spec, state: ev.state, reason: ev.reason, route: ev.route, evidence: ev.allEvidence() };
     this.evaluation = null;
-    ev.handles.delete(this);
-    this.release(this, ev);
+    ev.detach(this);
+    ev.owner.released(ev);
   }
 }

@@ -1,13 +1,16 @@
 /**
  * Indexes from what a netlink event names to the paths it can affect, so that
  * work per event is proportional to those paths, never to all watched paths:
- * - by local address (address events),
+ * - by local address, then peer (address events; also finds a path's shared evaluation),
  * - by interface (link and nexthop events; the egress and the local address's interface),
  * - by next hop ("oif|address": neighbour events),
  * - by peer, sorted per family, so a route prefix finds the peers it covers with
  *   two binary searches (route events, route expiries).
+ * Paths hold their addresses as shared atoms: the index keys on those, never on
+ * per-path strings, so a path costs a few map and array slots.
  */
 import type { Family } from '../netlink/types';
+import type { AddressAtom, CanonicalPath } from './path-spec';
 
 class SetMap<K, V> {
   private readonly map = new Map<K, Set<V>>();
@@ -30,15 +33,14 @@ class SetMap<K, V> {
   }
 }
 
-/** Fixed-width hex of the address bytes: lexical order is numeric order. */
-function hexKey(family: Family, bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < (family === 4 ? 4 : 16); i++) s += bytes[i].toString(16).padStart(2, '0');
-  return s;
+/** Byte order of two 16-byte addresses. */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
 }
 
-/** The first and last keys inside prefix/length. */
-function prefixRange(family: Family, prefix: Uint8Array, length: number): [string, string] {
+/** The first and last addresses inside prefix/length. */
+function prefixRange(family: Family, prefix: Uint8Array, length: number): [Uint8Array, Uint8Array] {
   const n = family === 4 ? 4 : 16;
   const lo = new Uint8Array(16);
   const hi = new Uint8Array(16);
@@ -48,65 +50,95 @@ function prefixRange(family: Family, prefix: Uint8Array, length: number): [strin
     lo[i] = prefix[i] & mask;
     hi[i] = (prefix[i] & mask) | (~mask & 0xff);
   }
-  return [hexKey(family, lo), hexKey(family, hi)];
+  return [lo, hi];
 }
 
-function lowerBound(sorted: string[], key: string): number {
+function lowerBound(sorted: readonly AddressAtom[], key: Uint8Array): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (sorted[mid] < key) lo = mid + 1;
+    if (compareBytes(sorted[mid].bytes, key) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
 export interface IndexedPath {
-  readonly path: { readonly family: Family; readonly local: string; readonly remoteBytes: Uint8Array };
+  readonly path: CanonicalPath;
+  /** Position in its peer's list; owned by the index. */
+  peerSlot: number;
 }
 
+/** The paths of one local address, by peer: one path, or several that differ in interface, mark or bound device. */
+type ByPeer<P> = Map<AddressAtom, P | P[]>;
+
 export class PathIndex<P extends IndexedPath> {
-  private readonly byLocal = new SetMap<string, P>();
+  private readonly byLocal = new Map<string, ByPeer<P>>();
   private readonly byInterface = new SetMap<number, P>();
   private readonly byNextHop = new SetMap<string, P>();
-  private readonly byPeer = new Map<string, Set<P>>();
-  private readonly keyOf = new WeakMap<P, string>();
+  /** Interned next-hop keys: every path through one gateway shares its key string. */
+  private readonly nextHopKeys = new Map<string, string>();
+  private readonly byPeer = new Map<AddressAtom, P[]>();
   /**
-   * Peer keys per family, sorted on demand: adds append and removals only drop the
-   * byPeer entry, so watching or forgetting 10k paths at once costs O(n log n) once,
-   * at the next prefix query, instead of an O(n) splice each.
+   * Peers per family, sorted on demand: adds append and removals only drop the byPeer
+   * entry, so watching or forgetting 10k paths at once costs O(n log n) once, at the
+   * next prefix query, instead of an O(n) splice each.
    */
-  private readonly peers: Record<Family, { keys: string[]; sorted: boolean; stale: number }> = {
-    4: { keys: [], sorted: true, stale: 0 },
-    6: { keys: [], sorted: true, stale: 0 },
-  };
+  private readonly peers: Record<Family, PeerList> = { 4: new PeerList(), 6: new PeerList() };
+
+  /** The indexed path with the same addresses, interface, mark and bound device. */
+  find(path: CanonicalPath): P | undefined {
+    const entry = this.byLocal.get(path.local)?.get(path.remoteAtom);
+    if (entry === undefined) return undefined;
+    if (!Array.isArray(entry)) return entry.path.sameExtras(path) ? entry : undefined;
+    return entry.find((p) => p.path.sameExtras(path));
+  }
 
   add(p: P): void {
-    this.byLocal.add(p.path.local, p);
-    const k = hexKey(p.path.family, p.path.remoteBytes);
-    const key = `${p.path.family}:${k}`;
-    this.keyOf.set(p, key);
-    let set = this.byPeer.get(key);
-    if (!set) {
-      this.byPeer.set(key, (set = new Set()));
-      const peers = this.peers[p.path.family];
-      if (peers.sorted && peers.keys.length > 0 && peers.keys[peers.keys.length - 1] >= k) peers.sorted = false;
-      peers.keys.push(k);
+    const { localAtom, remoteAtom } = p.path;
+    let peers = this.byLocal.get(localAtom.text);
+    if (!peers) this.byLocal.set(localAtom.text, (peers = new Map()));
+    const there = peers.get(remoteAtom);
+    if (there === undefined) peers.set(remoteAtom, p);
+    else if (Array.isArray(there)) there.push(p);
+    else peers.set(remoteAtom, [there, p]);
+
+    let list = this.byPeer.get(remoteAtom);
+    if (!list) {
+      this.byPeer.set(remoteAtom, (list = []));
+      this.peers[remoteAtom.family].add(remoteAtom);
     }
-    set.add(p);
+    p.peerSlot = list.length;
+    list.push(p);
   }
 
   /** Removes a path (its interfaces must be released with setInterfaces(p, old, [])). */
   remove(p: P): void {
-    this.byLocal.delete(p.path.local, p);
-    const key = this.keyOf.get(p);
-    if (key === undefined) return;
-    this.keyOf.delete(p);
-    const set = this.byPeer.get(key);
-    if (!set?.delete(p) || set.size > 0) return;
-    this.byPeer.delete(key);
-    this.peers[p.path.family].stale++;
+    const { localAtom, remoteAtom } = p.path;
+    const peers = this.byLocal.get(localAtom.text);
+    const there = peers?.get(remoteAtom);
+    if (there === undefined) return;
+    if (Array.isArray(there)) {
+      const rest = there.filter((q) => q !== p);
+      if (rest.length === there.length) return;
+      peers!.set(remoteAtom, rest.length === 1 ? rest[0] : rest);
+    } else if (there === p) {
+      peers!.delete(remoteAtom);
+      if (peers!.size === 0) this.byLocal.delete(localAtom.text);
+    } else {
+      return;
+    }
+    const list = this.byPeer.get(remoteAtom)!;
+    const last = list.pop()!;
+    if (last !== p) {
+      list[p.peerSlot] = last;
+      last.peerSlot = p.peerSlot;
+    }
+    p.peerSlot = -1;
+    if (list.length > 0) return;
+    this.byPeer.delete(remoteAtom);
+    this.peers[remoteAtom.family].stale++;
   }
 
   /** Moves a path from the interfaces it was indexed under to `next`. */
@@ -117,22 +149,46 @@ export class PathIndex<P extends IndexedPath> {
 
   /** Calls `fn` for every path of the family. */
   forEachOfFamily(family: Family, fn: (p: P) => void): void {
-    for (const k of this.sortedPeers(family)) for (const p of this.byPeer.get(`${family}:${k}`) ?? []) fn(p);
+    for (const atom of this.sortedPeers(family)) for (const p of this.byPeer.get(atom) ?? []) fn(p);
   }
 
-  /** Moves a path from the next hop it was indexed under to `next`. */
-  setNextHop(p: P, previous: string | null, next: string | null): void {
-    if (previous === next) return;
-    if (previous !== null) this.byNextHop.delete(previous, p);
-    if (next !== null) this.byNextHop.add(next, p);
+  /**
+   * Moves a path from the next hop it was indexed under to `next`; returns the key to
+   * keep (the interned string, shared by every path through that next hop).
+   */
+  setNextHop(p: P, previous: string | null, next: string | null): string | null {
+    if (previous === next) return previous;
+    if (previous !== null) {
+      this.byNextHop.delete(previous, p);
+      if (!this.byNextHop.get(previous)) this.nextHopKeys.delete(previous);
+    }
+    if (next === null) return null;
+    let key = this.nextHopKeys.get(next);
+    if (key === undefined) this.nextHopKeys.set(next, (key = next));
+    this.byNextHop.add(key, p);
+    return key;
   }
 
   viaNextHop(key: string): ReadonlySet<P> | undefined {
     return this.byNextHop.get(key);
   }
 
-  withLocal(address: string): ReadonlySet<P> | undefined {
-    return this.byLocal.get(address);
+  /** True when some path has this local address. */
+  hasLocal(address: string): boolean {
+    return this.byLocal.has(address);
+  }
+
+  /** The paths with this local address (a copy: checks may re-index them). */
+  withLocal(address: string): P[] {
+    const out: P[] = [];
+    const peers = this.byLocal.get(address);
+    if (peers) {
+      for (const entry of peers.values()) {
+        if (Array.isArray(entry)) out.push(...entry);
+        else out.push(entry);
+      }
+    }
+    return out;
   }
 
   onInterface(index: number): ReadonlySet<P> | undefined {
@@ -144,22 +200,46 @@ export class PathIndex<P extends IndexedPath> {
     const sorted = this.sortedPeers(family);
     if (sorted.length === 0) return;
     const [lo, hi] = prefixRange(family, prefix, length);
-    for (let i = lowerBound(sorted, lo); i < sorted.length && sorted[i] <= hi; i++) {
-      const set = this.byPeer.get(`${family}:${sorted[i]}`);
-      if (set) for (const p of set) fn(p);
+    for (let i = lowerBound(sorted, lo); i < sorted.length && compareBytes(sorted[i].bytes, hi) <= 0; i++) {
+      const list = this.byPeer.get(sorted[i]);
+      if (list) for (const p of list) fn(p);
     }
   }
 
-  /** Sorted, deduplicated peer keys of live peers. */
-  private sortedPeers(family: Family): string[] {
-    const peers = this.peers[family];
-    if (!peers.sorted || peers.stale > peers.keys.length / 2) {
-      const live = peers.keys.filter((k) => this.byPeer.has(`${family}:${k}`));
-      live.sort();
-      peers.keys = live.filter((k, i) => i === 0 || live[i - 1] !== k);
-      peers.sorted = true;
-      peers.stale = 0;
+  /** Sorted atoms of the peers (some may be stale: their lists are gone). */
+  private sortedPeers(family: Family): readonly AddressAtom[] {
+    return this.peers[family].sorted((a) => this.byPeer.has(a));
+  }
+}
+
+/** One family's peer atoms, each listed once, sorted when asked. */
+class PeerList {
+  private atoms: AddressAtom[] = [];
+  private readonly listed = new Set<AddressAtom>();
+  private inOrder = true;
+  /** Listed atoms that no path names any more. */
+  stale = 0;
+
+  add(atom: AddressAtom): void {
+    if (this.listed.has(atom)) {
+      this.stale--; // it was stale and is live again
+      return;
     }
-    return peers.keys;
+    const last = this.atoms[this.atoms.length - 1];
+    if (last && compareBytes(last.bytes, atom.bytes) >= 0) this.inOrder = false;
+    this.atoms.push(atom);
+    this.listed.add(atom);
+  }
+
+  sorted(live: (a: AddressAtom) => boolean): readonly AddressAtom[] {
+    if (!this.inOrder || this.stale > this.atoms.length / 2) {
+      const kept = this.atoms.filter(live);
+      for (const a of this.atoms) if (!live(a)) this.listed.delete(a);
+      kept.sort((a, b) => compareBytes(a.bytes, b.bytes));
+      this.atoms = kept;
+      this.inOrder = true;
+      this.stale = 0;
+    }
+    return this.atoms;
   }
 }

@@ -9,7 +9,7 @@
  * This file owns the watches, the index, the timers and the passes.
  */
 import { RouteguardError } from '../errors';
-import type { NetworkEvent } from '../netlink/types';
+import type { NetworkEvent, RouteQuery } from '../netlink/types';
 import type { NetworkSource } from '../netlink/view';
 import { realClock } from './clock';
 import { describeEvent, linkLabel } from './evidence-log';
@@ -21,10 +21,12 @@ import { resolveJudgeOptions, type ResolvedJudgeOptions } from './hold-downs';
 import { addressText, InterfaceHistory } from './interface-history';
 import { Pass, SourceFailure } from './pass';
 import { checkPath } from './path-check';
-import { PathEvaluation, WatchHandle } from './path-evaluation';
+import { AddressAtoms } from './address-atoms';
+import { PathEvaluation, WatchHandle, type EvaluationOwner } from './path-evaluation';
 import { PathIndex } from './path-index';
 import type { CheckEnv } from './path-queries';
-import { normalizePathSpec } from './path-spec';
+import { canonicalPath } from './path-spec';
+import { WatchIntake } from './watch-intake';
 import { TimerQueue, type TimerEntry } from './timer-queue';
 import type { Clock, EndedInfo, JudgeCounters, JudgeOptions, PathSpec, PathWatch } from './types';
 import { VerdictState } from './verdict-state';
@@ -34,13 +36,19 @@ type TimerItem = DeadlineItem | ExpiryItem;
 
 type CheckCause = 'event' | 'initial' | 'deadline' | 'expiry' | 'resync';
 
+/** Fewer paths than this in a pass ask their lookups one by one. */
+const PREFETCH_MIN = 8;
+
 export class PathJudge {
   private readonly options: ResolvedJudgeOptions;
   private readonly clock: Clock;
   private readonly history = new InterfaceHistory();
   private readonly localRoutes = new LocalRoutes();
   private readonly index = new PathIndex<PathEvaluation>();
-  private readonly evaluations = new Map<string, PathEvaluation>();
+  private readonly atoms = new AddressAtoms();
+  private readonly intake: WatchIntake<PathEvaluation>;
+  private readonly owner: EvaluationOwner;
+  private paths = 0;
   private readonly timers: TimerQueue<TimerItem>;
   private readonly lifetimes: Lifetimes<DeadlineItem>;
   private readonly verdicts: VerdictState;
@@ -57,6 +65,12 @@ export class PathJudge {
   ) {
     this.options = resolveJudgeOptions(options);
     this.clock = options.clock ?? realClock;
+    this.intake = new WatchIntake((evs, quiet) => this.run(() => this.checkNew(evs, quiet)));
+    this.owner = {
+      evidenceLimit: this.options.evidenceLimit,
+      released: (ev) => this.release(ev),
+      settle: () => this.intake.flush(true),
+    };
     this.timers = new TimerQueue(this.clock, (due) => this.run(() => this.onTimers(due)));
     this.lifetimes = new Lifetimes(this.timers, this.history, this.options.routeRecheckMs);
     this.verdicts = new VerdictState(this.options, {
@@ -77,31 +91,33 @@ export class PathJudge {
    */
   watch(spec: PathSpec): PathWatch {
     if (this.closed) throw new RouteguardError('ERR_JUDGE_CLOSED', 'watch(): the judge is closed');
-    const path = normalizePathSpec(spec);
-    let ev = this.evaluations.get(path.key);
-    const fresh = !ev;
+    const path = canonicalPath(spec, (s, field) => this.atoms.resolve(s, field));
+    let ev = this.index.find(path);
     if (!ev) {
-      ev = new PathEvaluation(path, this.options.evidenceLimit);
-      this.evaluations.set(path.key, ev);
+      ev = new PathEvaluation(path, this.owner);
+      this.atoms.hold(path.localAtom);
+      this.atoms.hold(path.remoteAtom);
       this.index.add(ev);
+      this.paths++;
+      // A source that answers lookups in batches (the monitor: its events are macrotasks,
+      // never synchronous with a watch) gets the first check with the rest of the burst,
+      // at the end of the microtask queue or when the watcher reads the state. Others
+      // (fakes that change state and emit synchronously) are checked now, before any
+      // change can reach the judge.
+      const fresh = ev;
+      if (this.started) {
+        if (this.source.lookupRoutes) this.intake.add(fresh);
+        else this.run(() => this.checkNew([fresh], true));
+      }
     }
-    const handle = new WatchHandle(ev, (_h, released) => this.release(released));
     this.stats.watches++;
-    if (fresh && this.started) {
-      const first = ev;
-      this.run(() => {
-        const pass = new Pass(this.clock.now());
-        this.check(first, pass, 'initial');
-        this.lifetimes.watchAddress(this.source.state, path.local);
-        this.finish(pass);
-      });
-    }
-    return handle;
+    return WatchHandle.open(ev);
   }
 
   counters(): JudgeCounters {
+    this.intake.flush(true);
     const s = this.stats;
-    return { watches: s.watches, paths: this.evaluations.size, events: s.events, checks: s.checks, kernelLookups: s.kernelLookups, ...this.verdicts.counters() };
+    return { watches: s.watches, paths: this.paths, events: s.events, checks: s.checks, kernelLookups: s.kernelLookups, ...this.verdicts.counters() };
   }
 
   /** Stops listening and cancels every timer; handles keep their last state. Idempotent. */
@@ -111,6 +127,7 @@ export class PathJudge {
     this.source.off('event', this.listener);
     this.source.off('close', this.onSourceClosed);
     this.timers.stop();
+    this.intake.clear();
     this.verdicts.suspects.clear();
   }
 
@@ -132,7 +149,7 @@ export class PathJudge {
   /** The source is gone: every watch hears 'ended' once, then the judge closes. */
   private end(info: EndedInfo): void {
     if (this.closed) return;
-    const evaluations = [...this.evaluations.values()];
+    const evaluations = this.allEvaluations();
     this.close();
     for (const ev of evaluations) this.report(ev.emit('ended', info));
   }
@@ -147,32 +164,63 @@ export class PathJudge {
       // Reported before the judge started: its lifetime is counted from now (a hint; see lifetimes.ts).
       if (r.expires !== null) this.lifetimes.onRoute(r, false, now);
     }
-    const pass = new Pass(now);
-    for (const ev of this.evaluations.values()) {
+    this.checkNew(this.allEvaluations(), true);
+  }
+
+  private allEvaluations(): PathEvaluation[] {
+    const out: PathEvaluation[] = [];
+    this.index.forEachOfFamily(4, (ev) => out.push(ev));
+    this.index.forEachOfFamily(6, (ev) => out.push(ev));
+    return out;
+  }
+
+  /**
+   * First checks of new evaluations, in one pass: their lookups are asked together.
+   * `quiet`: checked at watch time, so nobody is notified (watch.state has it).
+   */
+  private checkNew(evs: readonly PathEvaluation[], quiet: boolean): void {
+    const view = this.source.state;
+    const pass = new Pass(this.clock.now());
+    const fresh = evs.filter((ev) => ev.peerSlot >= 0 && ev.lastOk === null);
+    this.prefetch(fresh, pass);
+    const locals = new Set<string>();
+    for (const ev of fresh) {
       this.check(ev, pass, 'initial');
-      this.lifetimes.watchAddress(view, ev.path.local);
+      locals.add(ev.path.local);
     }
-    this.finish(pass);
+    for (const local of locals) this.lifetimes.watchAddress(view, local);
+    if (!quiet) this.finish(pass);
   }
 
   private release(ev: PathEvaluation): void {
     this.stats.watches--;
-    if (ev.handles.size > 0) return;
+    if (ev.handleCount > 0) return;
     this.forget(ev);
   }
 
   /** Drops an evaluation from the indexes and timers (its handles keep their last state). */
   private forget(ev: PathEvaluation): void {
-    if (this.evaluations.get(ev.path.key) === ev) this.evaluations.delete(ev.path.key);
+    if (ev.peerSlot < 0) return;
     this.index.remove(ev);
-    this.index.setInterfaces(ev, ev.interfaces, []);
+    this.paths--;
+    this.atoms.release(ev.path.localAtom);
+    this.atoms.release(ev.path.remoteAtom);
+    this.index.setInterfaces(ev, this.indexedInterfaces(ev), []);
     this.index.setNextHop(ev, ev.nextHop, null);
-    ev.interfaces = [];
+    ev.indexedAddress = null;
+    ev.indexedEgress = null;
     ev.nextHop = null;
     this.timers.cancel(ev.timer);
     ev.timer = null;
     this.verdicts.suspects.delete(ev);
-    if (!this.index.withLocal(ev.path.local)) this.lifetimes.forgetAddress(ev.path.local);
+    if (!this.index.hasLocal(ev.path.local)) this.lifetimes.forgetAddress(ev.path.local);
+  }
+
+  /** The interfaces whose events may affect the path: its address's, its egress, its ifindex and bound device. */
+  private indexedInterfaces(ev: PathEvaluation, address = ev.indexedAddress, egress = ev.indexedEgress): number[] {
+    const out: number[] = [];
+    for (const i of [address, egress, ev.path.ifindex, ev.path.boundIfindex]) if (i !== null && !out.includes(i)) out.push(i);
+    return out;
   }
 
   // ---- events and timers ----
@@ -184,6 +232,7 @@ export class PathJudge {
       return;
     }
     if (!this.started || event.type === 'dropped') return;
+    this.intake.flush(false);
     const view = this.source.state;
     const pass = new Pass(this.clock.now(), event.type === 'resync' ? null : () => describeEvent(event, view), event);
     const removed = 'action' in event && event.action === 'removed';
@@ -191,7 +240,7 @@ export class PathJudge {
       case 'address': {
         const a = event.address;
         this.history.onAddress(a, removed, pass.now);
-        if (this.index.withLocal(addressText(a))) this.lifetimes.onAddress(a.index, addressText(a), removed);
+        if (this.index.hasLocal(addressText(a))) this.lifetimes.onAddress(a.index, addressText(a), removed);
         this.checkAll(pathsAffectedByAddress(this.index, a, event.action === 'changed' ? event.previous : null), pass, 'event');
         break;
       }
@@ -224,7 +273,7 @@ export class PathJudge {
         // The differences came just before as ordinary events. Lifetimes come from the
         // re-dump; the open windows are re-checked against the kernel, keeping their start,
         // deadline and evidence: a resync is neither churn nor a loss.
-        for (const ev of this.evaluations.values()) this.lifetimes.refreshAddress(view, ev.path.local, pass.now);
+        for (const ev of this.allEvaluations()) this.lifetimes.refreshAddress(view, ev.path.local, pass.now);
         this.checkAll(this.verdicts.suspects, pass, 'resync');
         break;
     }
@@ -232,8 +281,10 @@ export class PathJudge {
   }
 
   private onTimers(due: TimerItem[]): void {
+    this.intake.flush(false);
     const pass = new Pass(this.clock.now());
     const view = this.source.state;
+    this.prefetch(due.flatMap((item) => (item.kind === 'deadline' ? [item.ev] : [])), pass);
     for (const item of due) {
       switch (item.kind) {
         case 'deadline':
@@ -243,8 +294,8 @@ export class PathJudge {
         case 'address-expiry': {
           this.lifetimes.addressFired(item.index, item.local);
           const summary = `valid lifetime of ${item.local} on ${linkLabel(view, item.index)} ends now`;
-          for (const ev of [...(this.index.withLocal(item.local) ?? [])]) {
-            ev.evidence.add({ time: pass.now, kind: 'timer', summary });
+          for (const ev of this.index.withLocal(item.local)) {
+            ev.addEvidence({ time: pass.now, kind: 'timer', summary });
             this.check(ev, pass, 'expiry');
           }
           break;
@@ -255,7 +306,7 @@ export class PathJudge {
           const summary = `route ${r.destination}/${r.destinationLength} (table ${r.table}) reached its foreseen expiry: asking the kernel`;
           for (const ev of pathsCoveredBy(this.index, r)) {
             if (pass.checked.has(ev)) continue;
-            ev.evidence.add({ time: pass.now, kind: 'timer', summary });
+            ev.addEvidence({ time: pass.now, kind: 'timer', summary });
             this.check(ev, pass, 'expiry');
           }
           break;
@@ -266,25 +317,52 @@ export class PathJudge {
   }
 
   private checkAll(set: Iterable<PathEvaluation> | undefined, pass: Pass, cause: CheckCause): void {
-    if (set) for (const ev of [...set]) this.check(ev, pass, cause);
+    if (!set) return;
+    const evs = [...set];
+    this.prefetch(evs, pass);
+    for (const ev of evs) this.check(ev, pass, cause);
+  }
+
+  /**
+   * Many paths to check in one pass (an address or link event, 10k deadlines at once):
+   * their lookups go to the kernel together, when the source can batch them. A path
+   * whose address is absent asks only a new connection's lookup (its check stops there).
+   */
+  private prefetch(evs: readonly PathEvaluation[], pass: Pass): void {
+    const lookupMany = this.source.lookupRoutes;
+    if (!lookupMany || evs.length < PREFETCH_MIN) return;
+    const view = this.source.state;
+    const live = evs.filter((ev) => ev.state !== 'gone');
+    pass.prefetch(
+      live.map((ev) => ev.path),
+      (qs) => {
+        this.stats.kernelLookups += qs.length;
+        return lookupMany.call(this.source, qs);
+      },
+      (path) => view.findAddresses(path.local).length > 0,
+    );
   }
 
   // ---- checks ----
 
   private env(pass: Pass): CheckEnv {
-    return {
+    if (pass.env) return pass.env as CheckEnv;
+    const ask = (query: RouteQuery) => {
+      this.stats.kernelLookups++;
+      return this.source.lookupRoute(query);
+    };
+    const env: CheckEnv = {
       view: this.source.state,
       history: this.history,
       options: this.options,
       now: pass.now,
-      lookup: (q) =>
-        pass.lookup(q, (query) => {
-          this.stats.kernelLookups++;
-          return this.source.lookupRoute(query);
-        }),
+      lookup: (q) => pass.lookup(q, ask),
+      lookupPath: (path, bound) => pass.lookupPath(path, bound, ask),
       localRouteCovers: (family, bytes) => this.localRoutes.covers(family, bytes),
       memo: (key, compute) => pass.memo(key, compute),
     };
+    pass.env = env;
+    return env;
   }
 
   private check(ev: PathEvaluation, pass: Pass, cause: CheckCause): void {
@@ -293,24 +371,26 @@ export class PathJudge {
     this.stats.checks++;
     if (cause === 'event') {
       const entry = pass.eventEntry();
-      if (entry) ev.evidence.add(entry);
+      if (entry) ev.addEvidence(entry);
     }
-    const finding = checkPath(ev.path, ev.memory(), this.env(pass));
+    const w = ev.window;
+    const atCap = cause === 'deadline' && w !== null && w.start + this.options.maxSuspectMs <= pass.now;
+    const finding = checkPath(ev.path, ev, this.env(pass), atCap);
     if (finding.addressIndex !== null) ev.addressIndex = finding.addressIndex;
     if (finding.ok) {
       ev.egress = finding.route.oif;
       ev.sourceOnEgress = finding.sourceOnEgress;
-      this.index.setNextHop(ev, ev.nextHop, finding.nextHop);
-      ev.nextHop = finding.nextHop;
+      ev.nextHop = this.index.setNextHop(ev, ev.nextHop, finding.nextHop);
     }
-    const wanted = ev.wantedInterfaces();
-    if (wanted.length !== ev.interfaces.length || !wanted.every((i) => ev.interfaces.includes(i))) {
-      this.index.setInterfaces(ev, ev.interfaces, wanted);
-      ev.interfaces = wanted;
+    if (ev.addressIndex !== ev.indexedAddress || ev.egress !== ev.indexedEgress) {
+      this.index.setInterfaces(ev, this.indexedInterfaces(ev), this.indexedInterfaces(ev, ev.addressIndex, ev.egress));
+      ev.indexedAddress = ev.addressIndex;
+      ev.indexedEgress = ev.egress;
     }
     if (!finding.ok || ev.lastOk !== true || ev.state !== 'viable' || cause !== 'event') {
-      const prefix = cause === 'resync' ? 're-checked after a resync: ' : '';
-      ev.evidence.add({ time: pass.now, kind: 'check', summary: `${prefix}${finding.summary}` });
+      const summary = cause === 'resync' ? `re-checked after a resync: ${finding.summary}` : finding.summary;
+      // A passing check's text names no end of the path: one entry serves every path with that answer.
+      ev.addEvidence(finding.ok ? pass.sharedEntry('check', summary) : { time: pass.now, kind: 'check', summary });
     }
     ev.lastOk = finding.ok;
     if (finding.ok) this.verdicts.passed(ev, finding, pass);

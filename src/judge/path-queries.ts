@@ -6,7 +6,7 @@ import type { RouteQuery, RouteType } from '../netlink/types';
 import type { NetworkStateView, RouteLookupResult } from '../netlink/view';
 import type { ResolvedJudgeOptions } from './hold-downs';
 import type { InterfaceHistory } from './interface-history';
-import type { NormalizedPath } from './path-spec';
+import type { CanonicalPath, NormalizedPath } from './path-spec';
 import type { VerdictReason } from './types';
 
 export interface CheckEnv {
@@ -15,26 +15,29 @@ export interface CheckEnv {
   readonly options: ResolvedJudgeOptions;
   readonly now: number;
   lookup(query: RouteQuery): RouteLookupResult;
+  /** The path's own lookup (`bound`, from its local address) or a new connection's to its peer. */
+  lookupPath(path: CanonicalPath, bound: boolean): RouteLookupResult;
   /** A `local` route outside the local table covers this address (AnyIP in another table). */
   localRouteCovers(family: 4 | 6, bytes: Uint8Array): boolean;
-  /** Caches a fact for the rest of the pass (many paths share an interface or a peer). */
-  memo<T>(key: string, compute: () => T): T;
+  /** Caches a fact for the rest of the pass (many paths share an interface or a peer), under a tuple of keys. */
+  memo<T>(keys: readonly unknown[], compute: () => T): T;
 }
 
 /** What the path's evaluation remembers between checks. */
 export interface PathMemory {
+  // Read-only: a path's evaluation is its own memory (no copy per check).
   /** Interface the local address was last seen on. */
-  addressIndex: number | null;
+  readonly addressIndex: number | null;
   /** Output interface of the last successful lookup. */
-  egress: number | null;
+  readonly egress: number | null;
   /** At the last successful check the local address belonged to the egress interface. */
-  sourceOnEgress: boolean;
+  readonly sourceOnEgress: boolean;
   /** "oif|address" of the next hop at the last successful check. */
-  nextHop: string | null;
+  readonly nextHop: string | null;
   /** Reason of the open suspect window, null while viable. */
-  windowReason: VerdictReason | null;
+  readonly windowReason: VerdictReason | null;
   /** Start of the open suspect window, null while viable. */
-  windowStart: number | null;
+  readonly windowStart: number | null;
 }
 
 /** Lookup answers that carry traffic. */

@@ -28,15 +28,22 @@ export interface NormalizedPath {
   readonly spec: Readonly<PathSpec>;
 }
 
-interface ParsedAddress {
-  text: string;
-  family: Family;
-  bytes: Uint8Array;
-  linkLocal: boolean;
+/**
+ * One canonical address, parsed once. A judge shares one atom among all the paths
+ * that name the address (AddressAtoms), so 100k paths over 10k peers hold 10k
+ * parsed peers, not 100k strings and byte arrays.
+ */
+export interface AddressAtom {
+  readonly text: string;
+  readonly family: Family;
+  /** 16 bytes; IPv4 in the first 4. */
+  readonly bytes: Uint8Array;
+  /** IPv6 link-local (fe80::/10). */
+  readonly linkLocal: boolean;
 }
 
-/** Parses once: canonical text (IPv4-mapped IPv6 becomes IPv4), family, bytes, link-local. */
-function address(spec: PathSpec, field: 'local' | 'remote'): ParsedAddress {
+/** Parses one end: canonical text (IPv4-mapped IPv6 becomes IPv4), family, bytes, link-local. */
+export function parseAddress(spec: PathSpec, field: 'local' | 'remote'): AddressAtom {
   const text = spec[field];
   const parsed = typeof text === 'string' ? parseIp(text) : null;
   if (!parsed) {
@@ -73,51 +80,118 @@ function unsigned(spec: PathSpec, field: 'ifindex' | 'mark' | 'boundIfindex', mi
   return v;
 }
 
-/** Checks and canonicalises a PathSpec; throws InvalidArgumentError (code ERR_INVALID_ARG) saying what to fix. */
-export function normalizePathSpec(spec: PathSpec): NormalizedPath {
+/** What a path names besides its two addresses; absent for most paths (they share `NO_EXTRAS`). */
+interface PathExtras {
+  readonly ifindex: number | null;
+  readonly mark: number | null;
+  readonly boundIfindex: number | null;
+}
+
+const NO_EXTRAS: PathExtras = Object.freeze({ ifindex: null, mark: null, boundIfindex: null });
+
+/**
+ * A checked, canonical path: two atoms and, rarely, an interface, a mark or a bound
+ * device. Everything else (key, spec, bytes) is derived on demand, so a path held by
+ * the judge costs one small object.
+ */
+export class CanonicalPath implements NormalizedPath {
+  constructor(
+    readonly localAtom: AddressAtom,
+    readonly remoteAtom: AddressAtom,
+    private readonly extras: PathExtras,
+  ) {}
+
+  get family(): Family {
+    return this.localAtom.family;
+  }
+  get local(): string {
+    return this.localAtom.text;
+  }
+  get remote(): string {
+    return this.remoteAtom.text;
+  }
+  get localBytes(): Uint8Array {
+    return this.localAtom.bytes;
+  }
+  get remoteBytes(): Uint8Array {
+    return this.remoteAtom.bytes;
+  }
+  get ifindex(): number | null {
+    return this.extras.ifindex;
+  }
+  get mark(): number | null {
+    return this.extras.mark;
+  }
+  get boundIfindex(): number | null {
+    return this.extras.boundIfindex;
+  }
+  get linkLocal(): boolean {
+    return this.localAtom.linkLocal || this.remoteAtom.linkLocal;
+  }
+  get localLinkLocal(): boolean {
+    return this.localAtom.linkLocal;
+  }
+  /** True when the path names nothing but its two addresses. */
+  get plain(): boolean {
+    return this.extras === NO_EXTRAS;
+  }
+  get key(): string {
+    const { ifindex, mark, boundIfindex } = this.extras;
+    return `${this.local}|${this.remote}|${ifindex ?? ''}|${mark ?? ''}${boundIfindex !== null ? `|${boundIfindex}` : ''}`;
+  }
+  /** Same path as `other` apart from the addresses (same interface, mark and bound device). */
+  sameExtras(other: CanonicalPath): boolean {
+    const a = this.extras;
+    const b = other.extras;
+    return a === b || (a.ifindex === b.ifindex && a.mark === b.mark && a.boundIfindex === b.boundIfindex);
+  }
+  get spec(): Readonly<PathSpec> {
+    const canonical: PathSpec = { local: this.local, remote: this.remote };
+    const { ifindex, mark, boundIfindex } = this.extras;
+    if (ifindex !== null) canonical.ifindex = ifindex;
+    if (mark !== null) canonical.mark = mark;
+    if (boundIfindex !== null) canonical.boundIfindex = boundIfindex;
+    return Object.freeze(canonical);
+  }
+}
+
+/**
+ * Checks and canonicalises a PathSpec; throws InvalidArgumentError (code ERR_INVALID_ARG)
+ * saying what to fix. `atom` turns each end into its atom (a judge shares them).
+ */
+export function canonicalPath(
+  spec: PathSpec,
+  atom: (spec: PathSpec, field: 'local' | 'remote') => AddressAtom = parseAddress,
+): CanonicalPath {
   if (spec === null || typeof spec !== 'object') {
     throw new InvalidArgumentError(
       `a PathSpec must be an object { local, remote, ifindex?, mark?, boundIfindex? }, got ${String(spec)}`,
     );
   }
-  const l = address(spec, 'local');
-  const r = address(spec, 'remote');
-  const local = l.text;
-  const remote = r.text;
+  const l = atom(spec, 'local');
+  const r = atom(spec, 'remote');
   if (l.family !== r.family) {
     throw new InvalidArgumentError(
-      `PathSpec mixes families: local ${local} is IPv${l.family}, remote ${remote} is IPv${r.family}; ` +
+      `PathSpec mixes families: local ${l.text} is IPv${l.family}, remote ${r.text} is IPv${r.family}; ` +
         'give both as IPv4 or both as IPv6 (an IPv4-mapped "::ffff:a.b.c.d" counts as IPv4)',
     );
   }
   const ifindex = unsigned(spec, 'ifindex', 1);
   const mark = unsigned(spec, 'mark', 0);
   const boundIfindex = unsigned(spec, 'boundIfindex', 1);
-  const linkLocal = l.linkLocal || r.linkLocal;
-  if (linkLocal && ifindex === null) {
+  if ((l.linkLocal || r.linkLocal) && ifindex === null) {
     throw new InvalidArgumentError(
-      `PathSpec with link-local ${l.linkLocal ? `local ${local}` : `remote ${remote}`} needs ifindex ` +
+      `PathSpec with link-local ${l.linkLocal ? `local ${l.text}` : `remote ${r.text}`} needs ifindex ` +
         '(the interface index the connection uses, e.g. from `ip -j link` or socket.address().scopeid)',
     );
   }
-  const canonical: PathSpec = { local, remote };
-  if (ifindex !== null) canonical.ifindex = ifindex;
-  if (mark !== null) canonical.mark = mark;
-  if (boundIfindex !== null) canonical.boundIfindex = boundIfindex;
-  return {
-    key: `${local}|${remote}|${ifindex ?? ''}|${mark ?? ''}${boundIfindex !== null ? `|${boundIfindex}` : ''}`,
-    family: l.family,
-    local,
-    remote,
-    localBytes: l.bytes,
-    remoteBytes: r.bytes,
-    ifindex,
-    mark,
-    boundIfindex,
-    linkLocal,
-    localLinkLocal: l.linkLocal,
-    spec: Object.freeze(canonical),
-  };
+  const extras = ifindex === null && mark === null && boundIfindex === null ? NO_EXTRAS : { ifindex, mark, boundIfindex };
+  return new CanonicalPath(l, r, extras);
+}
+
+/** Checks and canonicalises a PathSpec; throws InvalidArgumentError (code ERR_INVALID_ARG) saying what to fix. */
+export function normalizePathSpec(spec: PathSpec): NormalizedPath {
+  return canonicalPath(spec);
 }
 
 /** Parses the CLI form "LOCAL,REMOTE[,IFINDEX[,MARK[,BOUND_IFINDEX]]]". */

@@ -107,9 +107,12 @@ export class TimerQueue<T> {
 
   private swap(i: number, j: number): void {
     const h = this.heap;
-    [h[i], h[j]] = [h[j], h[i]];
-    h[i].pos = i;
-    h[j].pos = j;
+    const a = h[i];
+    const b = h[j];
+    h[i] = b;
+    h[j] = a;
+    b.pos = i;
+    a.pos = j;
   }
 
   private up(i: number): void {

@@ -64,8 +64,10 @@ export class VerdictState {
     const w = ev.window;
     if (ev.state !== 'suspect' || !w) return false;
     this.stats.confirmations++;
-    const what = w.extended ? 'patience' : `hold-down for ${w.reason}`;
-    ev.evidence.add({ time: pass.now, kind: 'timer', summary: `${what} ended after ${pass.now - w.start} ms: fresh check` });
+    const after = pass.now - w.start;
+    ev.addEvidence(pass.entryFor('timer', ['deadline', w.extended, w.reason, after], () =>
+      `${w.extended ? 'patience' : `hold-down for ${w.reason}`} ended after ${after} ms: fresh check`,
+    ));
     return true;
   }
 
@@ -90,14 +92,14 @@ export class VerdictState {
         this.stats.suspected[f.reason]++;
         this.suspects.add(ev);
         this.hooks.deadlineChanged(ev);
-        this.notifySuspect(ev, `suspect (${f.reason})`, pass);
+        this.notifySuspect(ev, null, pass);
         return;
       }
       case 'wait': {
         ev.window = d.window;
         ev.reason = d.window.reason;
         if (d.deadlineMoved) this.hooks.deadlineChanged(ev);
-        if (d.reasonWas) this.notifySuspect(ev, `suspect (${d.window.reason}, was ${d.reasonWas})`, pass);
+        if (d.reasonWas) this.notifySuspect(ev, d.reasonWas, pass);
         return;
       }
       case 'extend': {
@@ -107,7 +109,7 @@ export class VerdictState {
         const why = d.grounds === 'tentative'
           ? `${ev.path.local} is back but still tentative (DAD running)`
           : `no other path reaches ${ev.path.remote}, so closing would gain nothing`;
-        ev.evidence.add({ time: now, kind: 'timer', summary: `${why}: patience until the cap, ${d.window.deadline - now} ms more` });
+        ev.addEvidence({ time: now, kind: 'timer', summary: `${why}: patience until the cap, ${d.window.deadline - now} ms more` });
         return;
       }
       case 'gone':
@@ -115,9 +117,13 @@ export class VerdictState {
     }
   }
 
-  private notifySuspect(ev: PathEvaluation, text: string, pass: Pass): void {
+  /** `was`: the reason suspected before, when the reason changed. */
+  private notifySuspect(ev: PathEvaluation, was: VerdictReason | null, pass: Pass): void {
     const w = ev.window!;
-    ev.evidence.add({ time: pass.now, kind: 'state', summary: `${text}; fresh check in ${w.deadline - pass.now} ms` });
+    const inMs = w.deadline - pass.now;
+    ev.addEvidence(pass.entryFor('state', ['suspect', w.reason, was, inMs], () =>
+      `suspect (${w.reason}${was ? `, was ${was}` : ''}); fresh check in ${inMs} ms`,
+    ));
     const info = { reason: w.reason, deadline: w.deadline, evidence: ev.windowEvidence() };
     pass.notifications.push(() => ev.emit('suspect', info));
   }
@@ -131,8 +137,8 @@ export class VerdictState {
     this.suspects.delete(ev);
     this.hooks.deadlineChanged(ev);
     const suspectForMs = pass.now - w.start;
-    ev.evidence.add({ time: pass.now, kind: 'state', summary: `recovered from ${w.reason} after ${suspectForMs} ms` });
-    const info = { reason: w.reason, suspectForMs, evidence: ev.evidence.since(w.start) };
+    ev.addEvidence(pass.entryFor('state', ['recovered', w.reason, suspectForMs], () => `recovered from ${w.reason} after ${suspectForMs} ms`));
+    const info = { reason: w.reason, suspectForMs, evidence: ev.evidenceSince(w.start) };
     pass.notifications.push(() => ev.emit('recovered', info));
   }
 
@@ -143,8 +149,9 @@ export class VerdictState {
     this.stats.gone[reason]++;
     if (reason === 'local-address-replaced') this.stats.earlyConfirmations++;
     this.suspects.delete(ev);
-    ev.evidence.add({ time: pass.now, kind: 'state', summary: `gone (${reason}) after ${pass.now - w.start} ms` });
-    const info = { reason, evidence: ev.evidence.since(w.start) };
+    const after = pass.now - w.start;
+    ev.addEvidence(pass.entryFor('state', ['gone', reason, after], () => `gone (${reason}) after ${after} ms`));
+    const info = { reason, evidence: ev.evidenceSince(w.start) };
     this.hooks.gone(ev);
     pass.notifications.push(() => ev.emit('gone', info));
   }
@@ -152,7 +159,7 @@ export class VerdictState {
   private changed(ev: PathEvaluation, previous: PathRoute, current: PathRoute, route: Route, pass: Pass): void {
     this.stats.changed++;
     const view = this.hooks.view();
-    ev.evidence.add({
+    ev.addEvidence({
       time: pass.now,
       kind: 'state',
       summary: `path changed: ${describeRoute(previous, view)} -> ${describeRoute(current, view)}`,

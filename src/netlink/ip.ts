@@ -4,7 +4,6 @@
  * else: dotted quad for IPv4, RFC 5952 (lowercase, longest zero run as "::")
  * for IPv6, so that equal addresses compare equal as strings.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import type { Family } from './types';
 
 export interface ParsedIp {
@@ -13,36 +12,106 @@ export interface ParsedIp {
   bytes: Uint8Array;
 }
 
+/**
+ * Parses a dotted quad into bytes[offset..offset+4]: four decimal parts 0-255 without
+ * leading zeros (as node:net's isIPv4 accepts). Returns false when it is not one.
+ */
+function parseV4Into(text: string, from: number, to: number, bytes: Uint8Array, offset: number): boolean {
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = from; i <= to; i++) {
+    const c = i === to ? 46 : text.charCodeAt(i); // a virtual '.' ends the last part
+    if (c === 46) {
+      if (digits === 0 || part > 3) return false;
+      bytes[offset + part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return false; // leading zero
+      value = value * 10 + (c - 48);
+      if (++digits > 3 || value > 255) return false;
+    } else {
+      return false;
+    }
+  }
+  return part === 4;
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** RFC 4291 text: 8 groups of 1-4 hex digits, at most one "::", optionally a dotted-quad tail. */
+function parseV6(text: string, bytes: Uint8Array): boolean {
+  const n = text.length;
+  const groups: number[] = [];
+  let gap = -1; // index in `groups` where "::" stands
+  let i = 0;
+  if (text.charCodeAt(0) === 58) {
+    if (text.charCodeAt(1) !== 58) return false;
+    gap = 0;
+    i = 2;
+    if (i === n) return fillV6(groups, gap, bytes, -1);
+  }
+  for (;;) {
+    // One group, or the dotted-quad tail.
+    let value = 0;
+    let digits = 0;
+    let j = i;
+    for (; j < n; j++) {
+      const d = hexDigit(text.charCodeAt(j));
+      if (d < 0) break;
+      value = value * 16 + d;
+      digits++;
+    }
+    if (j < n && text.charCodeAt(j) === 46) {
+      // IPv4 tail: must end the text and leave room for two groups.
+      if (groups.length > 6 || !parseV4Into(text, i, n, bytes, 12)) return false;
+      return fillV6(groups, gap, bytes, 6);
+    }
+    if (digits === 0 || digits > 4) return false;
+    groups.push(value);
+    if (j === n) return fillV6(groups, gap, bytes, -1);
+    if (text.charCodeAt(j) !== 58) return false;
+    if (text.charCodeAt(j + 1) === 58) {
+      if (gap >= 0) return false;
+      gap = groups.length;
+      i = j + 2;
+      if (i === n) return fillV6(groups, gap, bytes, -1);
+    } else {
+      i = j + 1;
+      if (i === n) return false; // a trailing single ':'
+    }
+    if (groups.length > 8) return false;
+  }
+}
+
+/** Writes the groups (with the "::" gap expanded) into bytes; `limit` 6 when an IPv4 tail holds the last 4 bytes. */
+function fillV6(groups: number[], gap: number, bytes: Uint8Array, limit: number): boolean {
+  const total = limit < 0 ? 8 : limit;
+  if (gap < 0 ? groups.length !== total : groups.length > total - 1) return false;
+  const zeros = total - groups.length;
+  let g = 0;
+  for (let k = 0; k < groups.length; k++) {
+    if (k === gap) g += zeros;
+    bytes[g * 2] = groups[k] >> 8;
+    bytes[g * 2 + 1] = groups[k] & 0xff;
+    g++;
+  }
+  return true;
+}
+
 /** Parses an IPv4/IPv6 literal (an IPv6 zone "%eth0" is not accepted). Returns null if invalid. */
 export function parseIp(text: string): ParsedIp | null {
+  if (typeof text !== 'string' || text.length < 2 || text.length > 45) return null;
   const bytes = new Uint8Array(16);
-  if (isIPv4(text)) {
-    const parts = text.split('.');
-    for (let i = 0; i < 4; i++) bytes[i] = Number(parts[i]);
-    return { family: 4, bytes };
-  }
+  if (text.indexOf(':') < 0) return parseV4Into(text, 0, text.length, bytes, 0) ? { family: 4, bytes } : null;
   // A zone ("fe80::1%eth0") names an interface, not part of the address: callers split it off.
-  if (!isIPv6(text) || text.includes('%')) return null;
-  let head = text;
-  let tailV4: number[] | null = null;
-  const lastColon = text.lastIndexOf(':');
-  if (text.indexOf('.', lastColon) !== -1) {
-    tailV4 = text.slice(lastColon + 1).split('.').map(Number);
-    head = text.slice(0, lastColon + 1) + '0:0';
-  }
-  const [left, right] = head.includes('::') ? head.split('::') : [head, null];
-  const leftGroups = left ? left.split(':') : [];
-  const rightGroups = right ? right.split(':') : [];
-  const groups = right === null
-    ? leftGroups
-    : [...leftGroups, ...new Array<string>(8 - leftGroups.length - rightGroups.length).fill('0'), ...rightGroups];
-  for (let i = 0; i < 8; i++) {
-    const v = parseInt(groups[i] || '0', 16);
-    bytes[i * 2] = v >> 8;
-    bytes[i * 2 + 1] = v & 0xff;
-  }
-  if (tailV4) for (let i = 0; i < 4; i++) bytes[12 + i] = tailV4[i];
-  return { family: 6, bytes };
+  return parseV6(text, bytes) ? { family: 6, bytes } : null;
 }
 
 /** Formats 4 or 16 bytes at `offset` of `bytes` as canonical text. */
@@ -65,17 +134,29 @@ export function formatIp(bytes: Uint8Array, family: Family, offset = 0): string 
     if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
     i = j;
   }
-  const hex = (from: number, to: number) => g.slice(from, to).map((v) => v.toString(16)).join(':');
+  const hex = (from: number, to: number) => {
+    let out = '';
+    for (let i = from; i < to; i++) out += i === from ? g[i].toString(16) : `:${g[i].toString(16)}`;
+    return out;
+  };
   if (bestStart < 0) return hex(0, 8);
   return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
 }
 
+/** Recent normalizeIp answers: the same gateways and neighbours are normalised on every check. */
+const canonical = new Map<string, string | null>();
+
 /** Canonical text of an address, or null if it is not an IP literal. Maps ::ffff:a.b.c.d to a.b.c.d. */
 export function normalizeIp(text: string): string | null {
+  let out = canonical.get(text);
+  if (out !== undefined) return out;
   const parsed = parseIp(text);
-  if (!parsed) return null;
-  if (parsed.family === 6 && isV4Mapped(parsed.bytes)) return formatIp(parsed.bytes, 4, 12);
-  return formatIp(parsed.bytes, parsed.family);
+  if (!parsed) out = null;
+  else if (parsed.family === 6 && isV4Mapped(parsed.bytes)) out = formatIp(parsed.bytes, 4, 12);
+  else out = formatIp(parsed.bytes, parsed.family);
+  if (canonical.size >= 4096) canonical.clear();
+  canonical.set(text, out);
+  return out;
 }
 
 function isV4Mapped(b: Uint8Array): boolean {

@@ -49,6 +49,12 @@ export interface NetworkSource {
   readonly synced: boolean;
   /** Synchronous RTM_GETROUTE (a few microseconds); the authoritative answer. */
   lookupRoute(query: RouteQuery): RouteLookupResult;
+  /**
+   * Optional: many lookups at once, answers in query order, each as lookupRoute() would
+   * give it. The judge asks this way for a burst of new watches (the monitor sends the
+   * requests together, so the kernel's replies need no round trip each).
+   */
+  lookupRoutes?(queries: readonly RouteQuery[]): RouteLookupResult[];
   on(event: 'event', listener: (event: NetworkEvent) => void): this;
   off(event: 'event', listener: (event: NetworkEvent) => void): this;
   /** 'close': the source ended and sends nothing more (NetlinkMonitor.close()). */

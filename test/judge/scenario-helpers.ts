@@ -58,15 +58,21 @@ export interface Host {
 }
 
 /** eth0 with 192.0.2.10/24 + default via 192.0.2.1, and 2001:db8:1::10/64 + default via fe80::1. */
-export function makeHost(options: JudgeOptions = {}, build?: (net: FakeNetwork, eth0: number) => void): Host {
-  const clock = new VirtualClock(1_000_000);
-  const net = new FakeNetwork(clock);
+/** Gives a fake network the host's eth0 (see makeHost); returns its index. */
+export function configureHost(net: FakeNetwork): number {
   const eth0 = net.addLink('eth0');
   net.addAddress(eth0, `${V4.local}/24`);
   net.addRoute({ to: 'default', via: V4.gateway, dev: eth0, protocol: 16 });
   net.addAddress(eth0, 'fe80::10/64');
   net.addAddress(eth0, `${V6.local}/64`);
   net.addRoute({ to: 'default6', via: V6.gateway, dev: eth0, protocol: 9 });
+  return eth0;
+}
+
+export function makeHost(options: JudgeOptions = {}, build?: (net: FakeNetwork, eth0: number) => void): Host {
+  const clock = new VirtualClock(1_000_000);
+  const net = new FakeNetwork(clock);
+  const eth0 = configureHost(net);
   build?.(net, eth0);
   const judge = new PathJudge(net, { clock, ...options });
   const t0 = clock.now();

@@ -10,11 +10,9 @@
  */
 import type { Address, Link } from '../../netlink/types';
 import { addressText, linkIsUp } from '../interface-history';
-import type { PathIndex } from '../path-index';
-import type { NormalizedPath } from '../path-spec';
+import type { IndexedPath, PathIndex } from '../path-index';
 
-interface Judged {
-  readonly path: NormalizedPath;
+interface Judged extends IndexedPath {
   readonly state: 'viable' | 'suspect' | 'gone';
 }
 
@@ -27,7 +25,7 @@ export function onlyLifetimesChanged(a: Address, b: Address): boolean {
 export function pathsAffectedByAddress<P extends Judged>(index: PathIndex<P>, a: Address, previous: Address | null): P[] {
   const refreshOnly = previous !== null && onlyLifetimesChanged(previous, a);
   const out = new Set<P>();
-  for (const p of index.withLocal(addressText(a)) ?? []) if (!refreshOnly || p.state !== 'viable') out.add(p);
+  for (const p of index.withLocal(addressText(a))) if (!refreshOnly || p.state !== 'viable') out.add(p);
   if (!refreshOnly) for (const p of index.onInterface(a.index) ?? []) if (p.path.family === a.family) out.add(p);
   return [...out];
 }

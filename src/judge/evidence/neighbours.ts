@@ -21,9 +21,26 @@ export function nextHopOf(route: Route, remote: string): NextHop | null {
   return address ? { oif: route.oif, address } : null;
 }
 
+/** Interned keys by interface and address: every check of a path through a gateway asks for the same one. */
+const keys = new Map<number, Map<string, string>>();
+let keyCount = 0;
+
 /** "oif|address": the neighbour index key (a Neighbour's index and address give the same). */
 export function nextHopKey(hop: NextHop | Neighbour): string {
-  return `${'oif' in hop ? hop.oif : hop.index}|${hop.address}`;
+  const index = 'oif' in hop ? hop.oif : hop.index;
+  let byAddress = keys.get(index);
+  if (!byAddress) keys.set(index, (byAddress = new Map()));
+  let key = byAddress.get(hop.address);
+  if (key === undefined) {
+    if (++keyCount > 65_536) {
+      keys.clear();
+      keyCount = 1;
+      keys.set(index, byAddress);
+      byAddress.clear();
+    }
+    byAddress.set(hop.address, (key = `${index}|${hop.address}`));
+  }
+  return key;
 }
 
 /**

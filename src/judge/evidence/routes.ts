@@ -11,8 +11,8 @@ import type { NetworkStateView } from '../../netlink/view';
 import { linkLabel } from '../evidence-log';
 import { isLinkLocalText, isUsable, linkIsUp } from '../interface-history';
 import { isRoutable, unboundQuery, type CheckEnv, type PathMemory } from '../path-queries';
-import type { PathIndex } from '../path-index';
-import type { NormalizedPath } from '../path-spec';
+import type { IndexedPath, PathIndex } from '../path-index';
+import type { CanonicalPath, NormalizedPath } from '../path-spec';
 import { failedNextHop, nextHopOf } from './neighbours';
 
 const IFF_LOOPBACK = 0x8;
@@ -44,7 +44,7 @@ export class LocalRoutes {
  * `local` route in another table covers it.
  */
 export function sourceWithoutAddress(path: NormalizedPath, env: CheckEnv): boolean {
-  return env.memo(`local-source|${path.local}|${path.mark ?? ''}`, () => {
+  return env.memo(['local-source', path.local, path.mark], () => {
     const q = path.mark !== null ? { to: path.local, mark: path.mark } : { to: path.local };
     const r = env.lookup(q);
     if (r.ok && r.route.type === 'local') return true;
@@ -86,21 +86,27 @@ export function sourceMisfit(
  * whose next hop has not failed, with a usable source other than the path's own (and
  * not a link-local one for a peer beyond the link).
  */
-export function alternativeFor(path: NormalizedPath, env: CheckEnv): string | null {
+export function alternativeFor(path: CanonicalPath, env: CheckEnv): string | null {
+  // What a new connection to the peer gets is the same for every path to it: asked once per pass.
   const q = unboundQuery(path);
-  return env.memo(`alternative|${q.to}|${q.oif ?? ''}|${q.mark ?? ''}|${path.local}`, () => {
-    const r = env.lookup(q);
-    if (!r.ok || !isRoutable(r.route.type) || r.route.type === 'local') return null;
-    const { oif, preferredSource } = r.route;
-    if (oif === null || preferredSource === null || preferredSource === path.local) return null;
-    // A link-local source reaches only link-local peers (what the kernel offers when nothing else is left).
-    if (isLinkLocalText(preferredSource) && !path.linkLocal) return null;
-    const link = env.view.link(oif);
-    if (!link || !linkIsUp(link)) return null;
-    if (!env.view.findAddresses(preferredSource).some(isUsable)) return null;
-    if (failedNextHop(env.view, nextHopOf(r.route, path.remote), false)) return null;
-    return `a new connection would go through ${linkLabel(env.view, oif)} from ${preferredSource}`;
-  });
+  const way = env.memo(['alternative', q.to, q.oif, q.mark], () => newConnectionTo(path, env));
+  if (!way || way.source === path.local) return null;
+  // A link-local source reaches only link-local peers (what the kernel offers when nothing else is left).
+  if (!path.linkLocal && isLinkLocalText(way.source)) return null;
+  return way.text;
+}
+
+/** How a new connection to the path's peer would leave now (source, text), or null when it would not. */
+function newConnectionTo(path: CanonicalPath, env: CheckEnv): { source: string; text: string } | null {
+  const r = env.lookupPath(path, false);
+  if (!r.ok || !isRoutable(r.route.type) || r.route.type === 'local') return null;
+  const { oif, preferredSource } = r.route;
+  if (oif === null || preferredSource === null) return null;
+  const link = env.view.link(oif);
+  if (!link || !linkIsUp(link)) return null;
+  if (!env.view.findAddresses(preferredSource).some(isUsable)) return null;
+  if (failedNextHop(env.view, nextHopOf(r.route, path.remote), false)) return null;
+  return { source: preferredSource, text: `a new connection would go through ${linkLabel(env.view, oif)} from ${preferredSource}` };
 }
 
 /** A route refresh that only moved `expires` (RA, userspace-managed routes). */
@@ -109,7 +115,7 @@ export function onlyExpiryChanged(a: Route, b: Route): boolean {
 }
 
 /** Paths on the interfaces a nexthop object (or its group's members) uses, before and after. */
-export function pathsUsingNexthop<P extends { path: NormalizedPath }>(
+export function pathsUsingNexthop<P extends IndexedPath>(
   index: PathIndex<P>,
   view: NetworkStateView,
   nexthops: Array<Nexthop | null>,
@@ -128,7 +134,7 @@ export function pathsUsingNexthop<P extends { path: NormalizedPath }>(
 }
 
 /** Paths whose peer lies inside the route's destination prefix. */
-export function pathsCoveredBy<P extends { path: NormalizedPath }>(index: PathIndex<P>, route: Route): P[] {
+export function pathsCoveredBy<P extends IndexedPath>(index: PathIndex<P>, route: Route): P[] {
   const bytes = parseIp(route.destination)?.bytes;
   const out: P[] = [];
   if (bytes) index.forEachCovered(route.family, bytes, route.destinationLength, (p) => out.push(p));
@@ -154,7 +160,7 @@ function ruleSelects(rule: Rule, path: NormalizedPath): boolean {
  * Paths a rule change can affect: the family's paths that the rule's selectors (before
  * and after) may match. Rule changes are rare; the kernel's lookup decides each one.
  */
-export function pathsSelectedBy<P extends { path: NormalizedPath }>(index: PathIndex<P>, rules: Array<Rule | null>): P[] {
+export function pathsSelectedBy<P extends IndexedPath>(index: PathIndex<P>, rules: Array<Rule | null>): P[] {
   const out: P[] = [];
   const present = rules.filter((r): r is Rule => r !== null);
   if (present.length === 0) return out;

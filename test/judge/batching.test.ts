@@ -1,0 +1,147 @@
+/**
+ * Batched lookups: a source that offers lookupRoutes (the monitor) gets the first
+ * checks of a burst of watches, and the checks of big passes (events, deadlines), asked
+ * in one batch. Verdicts must be those a source without batching gets.
+ */
+import { describe, expect, it } from 'vitest';
+import type { RouteQuery } from '../../src/netlink/types';
+import type { RouteLookupResult } from '../../src/netlink/view';
+import { PathJudge } from '../../src/judge/path-judge';
+import type { PathWatch } from '../../src/judge/types';
+import { FakeNetwork } from '../helpers/fake-network';
+import { configureHost, HOLD, makeHost, V4 } from './scenario-helpers';
+
+/** The fake network with the monitor's batch entry point, counting how it is asked. */
+class BatchingNetwork extends FakeNetwork {
+  batches: number[] = [];
+  singles = 0;
+  failBatches = false;
+
+  override lookupRoute(query: RouteQuery): RouteLookupResult {
+    this.singles++;
+    return super.lookupRoute(query);
+  }
+
+  lookupRoutes(queries: readonly RouteQuery[]): RouteLookupResult[] {
+    if (this.failBatches) throw Object.assign(new Error('the lookup socket is closed'), { code: 'ERR_MONITOR_CLOSED' });
+    this.batches.push(queries.length);
+    return queries.map((q) => super.lookupRoute(q));
+  }
+}
+
+const peerOf = (i: number) => `198.51.100.${i + 1}`;
+const peer6Of = (i: number) => `2001:db8:ff::${(i + 1).toString(16)}`;
+
+/** The scenario host (eth0 with V4/V6 locals and defaults) on a batching or plain fake, plus a second local of each family. */
+function hosts() {
+  const build = (net: FakeNetwork, eth0: number) => {
+    net.addAddress(eth0, '192.0.2.11/24');
+    net.addAddress(eth0, '2001:db8:1::11/64');
+  };
+  const plain = makeHost({}, build);
+  const clock = plain.clock;
+  const batching = new BatchingNetwork(clock);
+  const eth0 = configureHost(batching);
+  build(batching, eth0);
+  const judge = new PathJudge(batching, { clock });
+  return { plain, batching, judge, clock, eth0 };
+}
+
+const tick = () => new Promise<void>((resolve) => queueMicrotask(resolve));
+
+function record(watch: PathWatch, t0: number, clock: { now(): number }): string[] {
+  const seen: string[] = [];
+  for (const e of ['suspect', 'recovered', 'gone'] as const) watch.on(e, (i: { reason: string }) => seen.push(`${clock.now() - t0} ${e} ${i.reason}`));
+  return seen;
+}
+
+describe('batched lookups', () => {
+  it('a burst of 100 watches is checked in one batch at the end of the microtask queue, with the same states', async () => {
+    const { plain, batching, judge } = hosts();
+    const specs = Array.from({ length: 50 }, (_, i) => [
+      { local: V4.local, remote: peerOf(i) },
+      { local: '2001:db8:1::11', remote: peer6Of(i) },
+    ]).flat();
+    specs.push({ local: '192.0.2.99', remote: peerOf(0) }); // no such address: suspect from the start
+    const watches = specs.map((s) => judge.watch(s));
+    expect(batching.batches).toEqual([]);
+    await tick();
+    // One batch: each path's own lookup and one new-connection lookup per peer (the
+    // absent address asks only the latter, which its peer shares with another path).
+    expect(batching.batches).toEqual([100 + 100]);
+    // Only the absent address asks one more: whether the kernel takes it as a local source (AnyIP).
+    expect(batching.singles).toBe(1);
+    const reference = specs.map((s) => plain.judge.watch(s));
+    expect(watches.map((w) => [w.state, w.reason, w.route])).toEqual(reference.map((w) => [w.state, w.reason, w.route]));
+    expect(watches.at(-1)!.state).toBe('suspect');
+  });
+
+  it('reading the state settles the burst at once, and the first check notifies nobody', () => {
+    const { batching, judge } = hosts();
+    const broken = judge.watch({ local: '192.0.2.99', remote: V4.peer });
+    const heard: string[] = [];
+    broken.on('suspect', () => heard.push('suspect'));
+    const fine = judge.watch({ local: V4.local, remote: V4.peer });
+    expect(broken.state).toBe('suspect');
+    expect(broken.reason).toBe('local-address-removed');
+    expect(fine.state).toBe('viable');
+    // Two paths are too few to batch: asked one by one.
+    expect(batching.batches).toEqual([]);
+    expect(heard).toEqual([]);
+  });
+
+  it('a handle closed before the burst is checked costs no lookup', async () => {
+    const { batching, judge } = hosts();
+    judge.watch({ local: V4.local, remote: V4.peer }).close();
+    await tick();
+    expect(batching.batches).toEqual([]);
+    expect(batching.singles).toBe(0);
+    expect(judge.counters().paths).toBe(0);
+  });
+
+  it('an address removal touching 40 paths checks them with one batch, with the verdicts of a plain source', async () => {
+    const { plain, batching, judge, clock, eth0 } = hosts();
+    const t0 = clock.now();
+    const specs = Array.from({ length: 20 }, (_, i) => [
+      { local: V4.local, remote: peerOf(i) },
+      { local: '192.0.2.11', remote: peerOf(i) },
+    ]).flat();
+    const seen = specs.map((s) => record(judge.watch(s), t0, clock));
+    const expected = specs.map((s) => record(plain.judge.watch(s), t0, clock));
+    await tick();
+    batching.batches = [];
+    batching.removeAddress(eth0, V4.local);
+    plain.net.removeAddress(plain.eth0, V4.local);
+    // All 40 paths are on eth0: the 20 that lost their address ask only the peers'
+    // new-connection lookups; the 20 others ask their own too.
+    expect(batching.batches).toEqual([20 + 20]);
+    plain.runUntil(30_000);
+    expect(seen).toEqual(expected);
+    // Another local address (192.0.2.11) reaches the peers: confirmed at the hold-down.
+    expect(seen[0]).toEqual([`0 suspect local-address-removed`, `${HOLD['local-address-removed']} gone local-address-removed`]);
+    expect(seen[1]).toEqual([]);
+  });
+
+  it('10 deadlines due at once ask their peers in one batch (the paths without an address skip their own)', async () => {
+    const { batching, judge, clock, eth0 } = hosts();
+    const t0 = clock.now();
+    const seen = Array.from({ length: 10 }, (_, i) => record(judge.watch({ local: V4.local, remote: peerOf(i) }), t0, clock));
+    await tick();
+    batching.removeAddress(eth0, V4.local);
+    batching.batches = [];
+    clock.advanceTo(t0 + HOLD['local-address-removed']);
+    expect(batching.batches).toEqual([10]);
+    expect(seen.every((s) => s.at(-1) === `${HOLD['local-address-removed']} gone local-address-removed`)).toBe(true);
+  });
+
+  it('a batch that throws ends the judge for every watch, like a failed single lookup', async () => {
+    const { batching, judge } = hosts();
+    batching.failBatches = true;
+    const watches = Array.from({ length: 10 }, (_, i) => judge.watch({ local: V4.local, remote: peerOf(i) }));
+    const ended: string[] = [];
+    for (const w of watches) w.on('ended', (info) => ended.push(info.code));
+    await tick();
+    expect(ended).toEqual(Array(10).fill('ERR_MONITOR_CLOSED'));
+    expect(() => judge.watch({ local: V4.local, remote: V4.peer })).toThrow(/closed/);
+  });
+});
