@@ -66,6 +66,8 @@ export class Pass {
     askMany: (qs: RouteQuery[]) => RouteLookupResult[],
     /** Whether the path's own lookup will be asked (its address is present). */
     ownLookup: (path: CanonicalPath) => boolean = () => true,
+    /** Whether a new connection's lookup to the path's peer is still to be asked. */
+    peerLookup: (path: CanonicalPath) => boolean = () => true,
   ): void {
     const queries: RouteQuery[] = [];
     const store: Array<(r: RouteLookupResult) => void> = [];
@@ -88,8 +90,9 @@ export class Pass {
       queries.push(q);
     };
     for (const path of paths) {
-      if (ownLookup(path)) want(path, true);
-      want(path, false);
+      const own = ownLookup(path);
+      if (own) want(path, true);
+      if (own || peerLookup(path)) want(path, false);
     }
     if (queries.length === 0) return;
     let answers: RouteLookupResult[];
@@ -101,19 +104,24 @@ export class Pass {
     for (let i = 0; i < store.length; i++) store[i](answers[i]);
   }
 
-  /** The path's own lookup (`bound`) or a new connection's to its peer, asked once per pass. */
+  /**
+   * The path's own lookup (`bound`: a path is checked once per pass, so it is kept only
+   * from a prefetch until that check) or a new connection's to its peer (kept for the pass).
+   */
   lookupPath(path: CanonicalPath, bound: boolean, ask: (q: RouteQuery) => RouteLookupResult): RouteLookupResult {
     if (!path.plain) return this.lookup(bound ? boundQuery(path) : unboundQuery(path), ask);
     const key = bound ? path : path.remoteAtom;
     const answers: Map<object, RouteLookupResult> = bound ? this.boundAnswers : this.peerAnswers;
     let r = answers.get(key);
+    // A path's own answer serves its one check: let it go (a new connection's serves every path to the peer).
+    if (r && bound) answers.delete(key);
     if (!r) {
       try {
         r = ask(bound ? boundQuery(path) : unboundQuery(path));
       } catch (err) {
         throw new SourceFailure(err);
       }
-      answers.set(key, r);
+      if (!bound) answers.set(key, r);
     }
     return r;
   }

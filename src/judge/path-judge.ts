@@ -19,13 +19,14 @@ import { neighbourMatters, nextHopKey } from './evidence/neighbours';
 import { LocalRoutes, onlyExpiryChanged, pathsCoveredBy, pathsSelectedBy, pathsUsingNexthop } from './evidence/routes';
 import { resolveJudgeOptions, type ResolvedJudgeOptions } from './hold-downs';
 import { addressText, InterfaceHistory } from './interface-history';
-import { Pass, SourceFailure } from './pass';
+import { Pass, queryKey, SourceFailure } from './pass';
 import { checkPath } from './path-check';
 import { AddressAtoms } from './address-atoms';
 import { PathEvaluation, WatchHandle, type EvaluationOwner } from './path-evaluation';
 import { PathIndex } from './path-index';
-import type { CheckEnv } from './path-queries';
-import { canonicalPath } from './path-spec';
+import { unboundQuery, type CheckEnv } from './path-queries';
+import { canonicalPath, type CanonicalPath } from './path-spec';
+import { lookupsChangedBy, NewConnections } from './new-connections';
 import { WatchIntake } from './watch-intake';
 import { TimerQueue, type TimerEntry } from './timer-queue';
 import type { Clock, EndedInfo, JudgeCounters, JudgeOptions, PathSpec, PathWatch } from './types';
@@ -36,8 +37,15 @@ type TimerItem = DeadlineItem | ExpiryItem;
 
 type CheckCause = 'event' | 'initial' | 'deadline' | 'expiry' | 'resync';
 
+/** What a new connection to the path's peer depends on: the peer, and the interface and mark the path names. */
+function newConnectionKey(path: CanonicalPath): unknown {
+  return path.plain ? path.remoteAtom : queryKey(unboundQuery(path));
+}
+
 /** Fewer paths than this in a pass ask their lookups one by one. */
 const PREFETCH_MIN = 8;
+/** Paths whose lookups go out in one batch (the monitor splits it further to fit its socket). */
+const PREFETCH_CHUNK = 512;
 
 export class PathJudge {
   private readonly options: ResolvedJudgeOptions;
@@ -46,6 +54,7 @@ export class PathJudge {
   private readonly localRoutes = new LocalRoutes();
   private readonly index = new PathIndex<PathEvaluation>();
   private readonly atoms = new AddressAtoms();
+  private readonly newConnections = new NewConnections();
   private readonly intake: WatchIntake<PathEvaluation>;
   private readonly owner: EvaluationOwner;
   private paths = 0;
@@ -182,12 +191,9 @@ export class PathJudge {
     const view = this.source.state;
     const pass = new Pass(this.clock.now());
     const fresh = evs.filter((ev) => ev.peerSlot >= 0 && ev.lastOk === null);
-    this.prefetch(fresh, pass);
+    this.checkEach(fresh, pass, 'initial');
     const locals = new Set<string>();
-    for (const ev of fresh) {
-      this.check(ev, pass, 'initial');
-      locals.add(ev.path.local);
-    }
+    for (const ev of fresh) locals.add(ev.path.local);
     for (const local of locals) this.lifetimes.watchAddress(view, local);
     if (!quiet) this.finish(pass);
   }
@@ -233,6 +239,8 @@ export class PathJudge {
     }
     if (!this.started || event.type === 'dropped') return;
     this.intake.flush(false);
+    const changed = lookupsChangedBy(event);
+    if (changed === 'all') this.newConnections.clear();
     const view = this.source.state;
     const pass = new Pass(this.clock.now(), event.type === 'resync' ? null : () => describeEvent(event, view), event);
     const removed = 'action' in event && event.action === 'removed';
@@ -254,7 +262,9 @@ export class PathJudge {
         this.localRoutes.onRoute(route, removed);
         // A refresh that only moved `expires` (RA, userspace-managed routes) changes no path.
         if (event.action === 'changed' && previous && onlyExpiryChanged(previous, route)) break;
-        this.checkAll(pathsCoveredBy(this.index, route), pass, 'event');
+        const covered = pathsCoveredBy(this.index, route);
+        if (changed === 'covered') this.newConnections.forget(covered.map((ev) => newConnectionKey(ev.path)));
+        this.checkAll(covered, pass, 'event');
         break;
       }
       case 'nexthop':
@@ -318,9 +328,19 @@ export class PathJudge {
 
   private checkAll(set: Iterable<PathEvaluation> | undefined, pass: Pass, cause: CheckCause): void {
     if (!set) return;
-    const evs = [...set];
-    this.prefetch(evs, pass);
-    for (const ev of evs) this.check(ev, pass, cause);
+    this.checkEach([...set], pass, cause);
+  }
+
+  /**
+   * Checks paths in chunks whose lookups are asked together: answers live only as
+   * long as their chunk (100k answers held for a whole pass made every scavenge copy them).
+   */
+  private checkEach(evs: readonly PathEvaluation[], pass: Pass, cause: CheckCause): void {
+    for (let i = 0; i < evs.length; i += PREFETCH_CHUNK) {
+      const chunk = evs.slice(i, i + PREFETCH_CHUNK);
+      this.prefetch(chunk, pass);
+      for (const ev of chunk) this.check(ev, pass, cause);
+    }
   }
 
   /**
@@ -340,6 +360,7 @@ export class PathJudge {
         return lookupMany.call(this.source, qs);
       },
       (path) => view.findAddresses(path.local).length > 0,
+      (path) => !this.newConnections.has(newConnectionKey(path)),
     );
   }
 
@@ -359,6 +380,7 @@ export class PathJudge {
       lookup: (q) => pass.lookup(q, ask),
       lookupPath: (path, bound) => pass.lookupPath(path, bound, ask),
       localRouteCovers: (family, bytes) => this.localRoutes.covers(family, bytes),
+      newConnection: (path, compute) => this.newConnections.get(newConnectionKey(path), compute),
       memo: (key, compute) => pass.memo(key, compute),
     };
     pass.env = env;

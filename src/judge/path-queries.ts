@@ -19,8 +19,16 @@ export interface CheckEnv {
   lookupPath(path: CanonicalPath, bound: boolean): RouteLookupResult;
   /** A `local` route outside the local table covers this address (AnyIP in another table). */
   localRouteCovers(family: 4 | 6, bytes: Uint8Array): boolean;
+  /** How a new connection to the path's peer would leave (computed once per peer and pass). */
+  newConnection(path: CanonicalPath, compute: () => NewConnection | null): NewConnection | null;
   /** Caches a fact for the rest of the pass (many paths share an interface or a peer), under a tuple of keys. */
   memo<T>(keys: readonly unknown[], compute: () => T): T;
+}
+
+/** A way a new connection to a peer would take now: its source and a line of evidence. */
+export interface NewConnection {
+  readonly source: string;
+  readonly text: string;
 }
 
 /** What the path's evaluation remembers between checks. */

@@ -9,7 +9,7 @@ import type { RouteLookupResult } from '../../src/netlink/view';
 import { PathJudge } from '../../src/judge/path-judge';
 import type { PathWatch } from '../../src/judge/types';
 import { FakeNetwork } from '../helpers/fake-network';
-import { configureHost, HOLD, makeHost, V4 } from './scenario-helpers';
+import { CAP, configureHost, HOLD, makeHost, V4 } from './scenario-helpers';
 
 /** The fake network with the monitor's batch entry point, counting how it is asked. */
 class BatchingNetwork extends FakeNetwork {
@@ -122,16 +122,31 @@ describe('batched lookups', () => {
     expect(seen[1]).toEqual([]);
   });
 
-  it('10 deadlines due at once ask their peers in one batch (the paths without an address skip their own)', async () => {
-    const { batching, judge, clock, eth0 } = hosts();
-    const t0 = clock.now();
-    const seen = Array.from({ length: 10 }, (_, i) => record(judge.watch({ local: V4.local, remote: peerOf(i) }), t0, clock));
-    await tick();
-    batching.removeAddress(eth0, V4.local);
-    batching.batches = [];
-    clock.advanceTo(t0 + HOLD['local-address-removed']);
-    expect(batching.batches).toEqual([10]);
-    expect(seen.every((s) => s.at(-1) === `${HOLD['local-address-removed']} gone local-address-removed`)).toBe(true);
+  it('10 deadlines due at once reuse the ways found at the event, until a route over the peers changes them', async () => {
+    for (const routeChange of [false, true]) {
+      const { batching, judge, clock, eth0 } = hosts();
+      const t0 = clock.now();
+      const seen = Array.from({ length: 10 }, (_, i) => record(judge.watch({ local: V4.local, remote: peerOf(i) }), t0, clock));
+      await tick();
+      // The address event asks the peers' ways (the paths skip their own lookups): a new
+      // connection would leave from 192.0.2.11. The kernel's removal of the address's
+      // local and prefix routes covers no peer, so those ways stay known.
+      batching.removeAddress(eth0, V4.local);
+      expect(batching.batches.at(-1)).toBe(10);
+      // An unreachable route over the peers: their ways are asked again, at that event.
+      if (routeChange) {
+        batching.addRoute({ to: '198.51.100.0/24', type: 'unreachable' });
+        expect(batching.batches.at(-1)).toBe(10);
+      }
+      batching.batches = [];
+      clock.advanceTo(t0 + CAP);
+      // No deadline asked anything: nothing changed since the last answers.
+      expect(batching.batches).toEqual([]);
+      expect(batching.singles).toBe(0);
+      // Reused stale ways would have confirmed the unreachable peers at the hold-down.
+      const at = routeChange ? CAP : HOLD['local-address-removed'];
+      expect(seen.every((s) => s.at(-1) === `${at} gone local-address-removed`)).toBe(true);
+    }
   });
 
   it('a batch that throws ends the judge for every watch, like a failed single lookup', async () => {

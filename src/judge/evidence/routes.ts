@@ -10,7 +10,7 @@ import type { Family, Nexthop, Route, Rule } from '../../netlink/types';
 import type { NetworkStateView } from '../../netlink/view';
 import { linkLabel } from '../evidence-log';
 import { isLinkLocalText, isUsable, linkIsUp } from '../interface-history';
-import { isRoutable, unboundQuery, type CheckEnv, type PathMemory } from '../path-queries';
+import { isRoutable, type CheckEnv, type NewConnection, type PathMemory } from '../path-queries';
 import type { IndexedPath, PathIndex } from '../path-index';
 import type { CanonicalPath, NormalizedPath } from '../path-spec';
 import { failedNextHop, nextHopOf } from './neighbours';
@@ -88,8 +88,7 @@ export function sourceMisfit(
  */
 export function alternativeFor(path: CanonicalPath, env: CheckEnv): string | null {
   // What a new connection to the peer gets is the same for every path to it: asked once per pass.
-  const q = unboundQuery(path);
-  const way = env.memo(['alternative', q.to, q.oif, q.mark], () => newConnectionTo(path, env));
+  const way = env.newConnection(path, () => newConnectionTo(path, env));
   if (!way || way.source === path.local) return null;
   // A link-local source reaches only link-local peers (what the kernel offers when nothing else is left).
   if (!path.linkLocal && isLinkLocalText(way.source)) return null;
@@ -97,7 +96,7 @@ export function alternativeFor(path: CanonicalPath, env: CheckEnv): string | nul
 }
 
 /** How a new connection to the path's peer would leave now (source, text), or null when it would not. */
-function newConnectionTo(path: CanonicalPath, env: CheckEnv): { source: string; text: string } | null {
+function newConnectionTo(path: CanonicalPath, env: CheckEnv): NewConnection | null {
   const r = env.lookupPath(path, false);
   if (!r.ok || !isRoutable(r.route.type) || r.route.type === 'local') return null;
   const { oif, preferredSource } = r.route;
