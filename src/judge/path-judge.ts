@@ -6,10 +6,11 @@
  * Data flow: event -> evidence/ (the paths it can affect) -> checkPath (fresh
  * facts, kernel lookups) -> rules.ts (what happens next) -> VerdictState (state,
  * evidence, counters) -> notifications, emitted once the pass is done.
- * This file owns the watches, the index, the timers and the passes.
+ * This file owns the watches, the index, the timers and the passes; path-checker.ts
+ * runs the checks.
  */
 import { RouteguardError } from '../errors';
-import type { NetworkEvent, RouteQuery } from '../netlink/types';
+import type { NetworkEvent } from '../netlink/types';
 import type { NetworkSource } from '../netlink/view';
 import { realClock } from './clock';
 import { describeEvent, linkLabel } from './evidence-log';
@@ -19,14 +20,13 @@ import { neighbourMatters, nextHopKey } from './evidence/neighbours';
 import { LocalRoutes, onlyExpiryChanged, pathsCoveredBy, pathsSelectedBy, pathsUsingNexthop } from './evidence/routes';
 import { resolveJudgeOptions, type ResolvedJudgeOptions } from './hold-downs';
 import { addressText, InterfaceHistory } from './interface-history';
-import { Pass, queryKey, SourceFailure } from './pass';
-import { checkPath } from './path-check';
+import { Pass, SourceFailure } from './pass';
 import { AddressAtoms } from './address-atoms';
 import { PathEvaluation, WatchHandle, type EvaluationOwner } from './path-evaluation';
 import { PathIndex } from './path-index';
-import { unboundQuery, type CheckEnv } from './path-queries';
-import { canonicalPath, type CanonicalPath } from './path-spec';
-import { lookupsChangedBy, NewConnections } from './new-connections';
+import { canonicalPath } from './path-spec';
+import { lookupsChangedBy } from './new-connections';
+import { newConnectionKey, PathChecker } from './path-checker';
 import { WatchIntake } from './watch-intake';
 import { TimerQueue, type TimerEntry } from './timer-queue';
 import type { Clock, EndedInfo, JudgeCounters, JudgeOptions, PathSpec, PathWatch } from './types';
@@ -35,18 +35,6 @@ import { VerdictState } from './verdict-state';
 type DeadlineItem = { kind: 'deadline'; ev: PathEvaluation };
 type TimerItem = DeadlineItem | ExpiryItem;
 
-type CheckCause = 'event' | 'initial' | 'deadline' | 'expiry' | 'resync';
-
-/** What a new connection to the path's peer depends on: the peer, and the interface and mark the path names. */
-function newConnectionKey(path: CanonicalPath): unknown {
-  return path.plain ? path.remoteAtom : queryKey(unboundQuery(path));
-}
-
-/** Fewer paths than this in a pass ask their lookups one by one. */
-const PREFETCH_MIN = 8;
-/** Paths whose lookups go out in one batch (the monitor splits it further to fit its socket). */
-const PREFETCH_CHUNK = 512;
-
 export class PathJudge {
   private readonly options: ResolvedJudgeOptions;
   private readonly clock: Clock;
@@ -54,14 +42,14 @@ export class PathJudge {
   private readonly localRoutes = new LocalRoutes();
   private readonly index = new PathIndex<PathEvaluation>();
   private readonly atoms = new AddressAtoms();
-  private readonly newConnections = new NewConnections();
+  private readonly checker: PathChecker;
   private readonly intake: WatchIntake<PathEvaluation>;
   private readonly owner: EvaluationOwner;
   private paths = 0;
   private readonly timers: TimerQueue<TimerItem>;
   private readonly lifetimes: Lifetimes<DeadlineItem>;
   private readonly verdicts: VerdictState;
-  private readonly stats = { watches: 0, events: 0, checks: 0, kernelLookups: 0 };
+  private readonly stats = { watches: 0, events: 0 };
   private started = false;
   private closed = false;
   private readonly listener = (event: NetworkEvent) => this.run(() => this.onEvent(event));
@@ -87,6 +75,7 @@ export class PathJudge {
       gone: (ev) => this.forget(ev),
       view: () => this.source.state,
     });
+    this.checker = new PathChecker(source, this.options, this.history, this.localRoutes, this.index, this.verdicts);
     source.on('event', this.listener);
     source.on('close', this.onSourceClosed);
     if (source.synced) this.run(() => this.start());
@@ -126,7 +115,8 @@ export class PathJudge {
   counters(): JudgeCounters {
     this.intake.flush(true);
     const s = this.stats;
-    return { watches: s.watches, paths: this.paths, events: s.events, checks: s.checks, kernelLookups: s.kernelLookups, ...this.verdicts.counters() };
+    const c = this.checker.stats;
+    return { watches: s.watches, paths: this.paths, events: s.events, checks: c.checks, kernelLookups: c.kernelLookups, ...this.verdicts.counters() };
   }
 
   /** Stops listening and cancels every timer; handles keep their last state. Idempotent. */
@@ -191,7 +181,7 @@ export class PathJudge {
     const view = this.source.state;
     const pass = new Pass(this.clock.now());
     const fresh = evs.filter((ev) => ev.peerSlot >= 0 && ev.lastOk === null);
-    this.checkEach(fresh, pass, 'initial');
+    this.checker.checkEach(fresh, pass, 'initial');
     const locals = new Set<string>();
     for (const ev of fresh) locals.add(ev.path.local);
     for (const local of locals) this.lifetimes.watchAddress(view, local);
@@ -211,22 +201,11 @@ export class PathJudge {
     this.paths--;
     this.atoms.release(ev.path.localAtom);
     this.atoms.release(ev.path.remoteAtom);
-    this.index.setInterfaces(ev, this.indexedInterfaces(ev), []);
-    this.index.setNextHop(ev, ev.nextHop, null);
-    ev.indexedAddress = null;
-    ev.indexedEgress = null;
-    ev.nextHop = null;
+    this.checker.unindex(ev);
     this.timers.cancel(ev.timer);
     ev.timer = null;
     this.verdicts.suspects.delete(ev);
     if (!this.index.hasLocal(ev.path.local)) this.lifetimes.forgetAddress(ev.path.local);
-  }
-
-  /** The interfaces whose events may affect the path: its address's, its egress, its ifindex and bound device. */
-  private indexedInterfaces(ev: PathEvaluation, address = ev.indexedAddress, egress = ev.indexedEgress): number[] {
-    const out: number[] = [];
-    for (const i of [address, egress, ev.path.ifindex, ev.path.boundIfindex]) if (i !== null && !out.includes(i)) out.push(i);
-    return out;
   }
 
   // ---- events and timers ----
@@ -240,7 +219,7 @@ export class PathJudge {
     if (!this.started || event.type === 'dropped') return;
     this.intake.flush(false);
     const changed = lookupsChangedBy(event);
-    if (changed === 'all') this.newConnections.clear();
+    if (changed === 'all') this.checker.newConnections.clear();
     const view = this.source.state;
     const pass = new Pass(this.clock.now(), event.type === 'resync' ? null : () => describeEvent(event, view), event);
     const removed = 'action' in event && event.action === 'removed';
@@ -249,12 +228,12 @@ export class PathJudge {
         const a = event.address;
         this.history.onAddress(a, removed, pass.now);
         if (this.index.hasLocal(addressText(a))) this.lifetimes.onAddress(a.index, addressText(a), removed);
-        this.checkAll(pathsAffectedByAddress(this.index, a, event.action === 'changed' ? event.previous : null), pass, 'event');
+        this.checker.checkAll(pathsAffectedByAddress(this.index, a, event.action === 'changed' ? event.previous : null), pass, 'event');
         break;
       }
       case 'link':
         if (removed) this.history.onLinkRemoved(event.link);
-        this.checkAll(pathsAffectedByLink(this.index, event.link, event.previous, removed), pass, 'event');
+        this.checker.checkAll(pathsAffectedByLink(this.index, event.link, event.previous, removed), pass, 'event');
         break;
       case 'route': {
         const { route, previous } = event;
@@ -263,20 +242,20 @@ export class PathJudge {
         // A refresh that only moved `expires` (RA, userspace-managed routes) changes no path.
         if (event.action === 'changed' && previous && onlyExpiryChanged(previous, route)) break;
         const covered = pathsCoveredBy(this.index, route);
-        if (changed === 'covered') this.newConnections.forget(covered.map((ev) => newConnectionKey(ev.path)));
-        this.checkAll(covered, pass, 'event');
+        if (changed === 'covered') this.checker.newConnections.forget(covered.map((ev) => newConnectionKey(ev.path)));
+        this.checker.checkAll(covered, pass, 'event');
         break;
       }
       case 'nexthop':
-        this.checkAll(pathsUsingNexthop(this.index, view, [event.nexthop, event.previous]), pass, 'event');
+        this.checker.checkAll(pathsUsingNexthop(this.index, view, [event.nexthop, event.previous]), pass, 'event');
         break;
       case 'rule':
         // Policy rules change reachability with no route event: the kernel's lookups decide.
-        this.checkAll(pathsSelectedBy(this.index, [event.rule, event.previous]), pass, 'event');
+        this.checker.checkAll(pathsSelectedBy(this.index, [event.rule, event.previous]), pass, 'event');
         break;
       case 'neighbour': {
         const n = event.neighbour;
-        if (neighbourMatters(n, event.previous, removed)) this.checkAll(this.index.viaNextHop(nextHopKey(n)), pass, 'event');
+        if (neighbourMatters(n, event.previous, removed)) this.checker.checkAll(this.index.viaNextHop(nextHopKey(n)), pass, 'event');
         break;
       }
       case 'resync':
@@ -284,7 +263,7 @@ export class PathJudge {
         // re-dump; the open windows are re-checked against the kernel, keeping their start,
         // deadline and evidence: a resync is neither churn nor a loss.
         for (const ev of this.allEvaluations()) this.lifetimes.refreshAddress(view, ev.path.local, pass.now);
-        this.checkAll(this.verdicts.suspects, pass, 'resync');
+        this.checker.checkAll(this.verdicts.suspects, pass, 'resync');
         break;
     }
     this.finish(pass);
@@ -294,19 +273,19 @@ export class PathJudge {
     this.intake.flush(false);
     const pass = new Pass(this.clock.now());
     const view = this.source.state;
-    this.prefetch(due.flatMap((item) => (item.kind === 'deadline' ? [item.ev] : [])), pass);
+    this.checker.prefetch(due.flatMap((item) => (item.kind === 'deadline' ? [item.ev] : [])), pass);
     for (const item of due) {
       switch (item.kind) {
         case 'deadline':
           item.ev.timer = null;
-          if (this.verdicts.deadlineReached(item.ev, pass)) this.check(item.ev, pass, 'deadline');
+          if (this.verdicts.deadlineReached(item.ev, pass)) this.checker.check(item.ev, pass, 'deadline');
           break;
         case 'address-expiry': {
           this.lifetimes.addressFired(item.index, item.local);
           const summary = `valid lifetime of ${item.local} on ${linkLabel(view, item.index)} ends now`;
           for (const ev of this.index.withLocal(item.local)) {
             ev.addEvidence({ time: pass.now, kind: 'timer', summary });
-            this.check(ev, pass, 'expiry');
+            this.checker.check(ev, pass, 'expiry');
           }
           break;
         }
@@ -317,106 +296,13 @@ export class PathJudge {
           for (const ev of pathsCoveredBy(this.index, r)) {
             if (pass.checked.has(ev)) continue;
             ev.addEvidence({ time: pass.now, kind: 'timer', summary });
-            this.check(ev, pass, 'expiry');
+            this.checker.check(ev, pass, 'expiry');
           }
           break;
         }
       }
     }
     this.finish(pass);
-  }
-
-  private checkAll(set: Iterable<PathEvaluation> | undefined, pass: Pass, cause: CheckCause): void {
-    if (!set) return;
-    this.checkEach([...set], pass, cause);
-  }
-
-  /**
-   * Checks paths in chunks whose lookups are asked together: answers live only as
-   * long as their chunk (100k answers held for a whole pass made every scavenge copy them).
-   */
-  private checkEach(evs: readonly PathEvaluation[], pass: Pass, cause: CheckCause): void {
-    for (let i = 0; i < evs.length; i += PREFETCH_CHUNK) {
-      const chunk = evs.slice(i, i + PREFETCH_CHUNK);
-      this.prefetch(chunk, pass);
-      for (const ev of chunk) this.check(ev, pass, cause);
-    }
-  }
-
-  /**
-   * Many paths to check in one pass (an address or link event, 10k deadlines at once):
-   * their lookups go to the kernel together, when the source can batch them. A path
-   * whose address is absent asks only a new connection's lookup (its check stops there).
-   */
-  private prefetch(evs: readonly PathEvaluation[], pass: Pass): void {
-    const lookupMany = this.source.lookupRoutes;
-    if (!lookupMany || evs.length < PREFETCH_MIN) return;
-    const view = this.source.state;
-    const live = evs.filter((ev) => ev.state !== 'gone');
-    pass.prefetch(
-      live.map((ev) => ev.path),
-      (qs) => {
-        this.stats.kernelLookups += qs.length;
-        return lookupMany.call(this.source, qs);
-      },
-      (path) => view.findAddresses(path.local).length > 0,
-      (path) => !this.newConnections.has(newConnectionKey(path)),
-    );
-  }
-
-  // ---- checks ----
-
-  private env(pass: Pass): CheckEnv {
-    if (pass.env) return pass.env as CheckEnv;
-    const ask = (query: RouteQuery) => {
-      this.stats.kernelLookups++;
-      return this.source.lookupRoute(query);
-    };
-    const env: CheckEnv = {
-      view: this.source.state,
-      history: this.history,
-      options: this.options,
-      now: pass.now,
-      lookup: (q) => pass.lookup(q, ask),
-      lookupPath: (path, bound) => pass.lookupPath(path, bound, ask),
-      localRouteCovers: (family, bytes) => this.localRoutes.covers(family, bytes),
-      newConnection: (path, compute) => this.newConnections.get(newConnectionKey(path), compute),
-      memo: (key, compute) => pass.memo(key, compute),
-    };
-    pass.env = env;
-    return env;
-  }
-
-  private check(ev: PathEvaluation, pass: Pass, cause: CheckCause): void {
-    if (ev.state === 'gone' || pass.checked.has(ev)) return;
-    pass.checked.add(ev);
-    this.stats.checks++;
-    if (cause === 'event') {
-      const entry = pass.eventEntry();
-      if (entry) ev.addEvidence(entry);
-    }
-    const w = ev.window;
-    const atCap = cause === 'deadline' && w !== null && w.start + this.options.maxSuspectMs <= pass.now;
-    const finding = checkPath(ev.path, ev, this.env(pass), atCap);
-    if (finding.addressIndex !== null) ev.addressIndex = finding.addressIndex;
-    if (finding.ok) {
-      ev.egress = finding.route.oif;
-      ev.sourceOnEgress = finding.sourceOnEgress;
-      ev.nextHop = this.index.setNextHop(ev, ev.nextHop, finding.nextHop);
-    }
-    if (ev.addressIndex !== ev.indexedAddress || ev.egress !== ev.indexedEgress) {
-      this.index.setInterfaces(ev, this.indexedInterfaces(ev), this.indexedInterfaces(ev, ev.addressIndex, ev.egress));
-      ev.indexedAddress = ev.addressIndex;
-      ev.indexedEgress = ev.egress;
-    }
-    if (!finding.ok || ev.lastOk !== true || ev.state !== 'viable' || cause !== 'event') {
-      const summary = cause === 'resync' ? `re-checked after a resync: ${finding.summary}` : finding.summary;
-      // A passing check's text names no end of the path: one entry serves every path with that answer.
-      ev.addEvidence(finding.ok ? pass.sharedEntry('check', summary) : { time: pass.now, kind: 'check', summary });
-    }
-    ev.lastOk = finding.ok;
-    if (finding.ok) this.verdicts.passed(ev, finding, pass);
-    else this.verdicts.failed(ev, finding, pass, cause === 'deadline');
   }
 
   private scheduleDeadline(ev: PathEvaluation): void {

@@ -1,0 +1,152 @@
+/**
+ * The fresh checks of a pass: the check environment over the source (lookups asked
+ * once per pass, in batches when the source can batch them), each check's evidence,
+ * the re-indexing of the path by interface and next hop, and the hand-over of the
+ * finding to VerdictState.
+ */
+import type { RouteQuery } from '../netlink/types';
+import type { NetworkSource } from '../netlink/view';
+import type { LocalRoutes } from './evidence/routes';
+import type { ResolvedJudgeOptions } from './hold-downs';
+import type { InterfaceHistory } from './interface-history';
+import { NewConnections } from './new-connections';
+import { queryKey, type Pass } from './pass';
+import { checkPath } from './path-check';
+import type { PathEvaluation } from './path-evaluation';
+import type { PathIndex } from './path-index';
+import { unboundQuery, type CheckEnv } from './path-queries';
+import type { CanonicalPath } from './path-spec';
+import type { VerdictState } from './verdict-state';
+
+export type CheckCause = 'event' | 'initial' | 'deadline' | 'expiry' | 'resync';
+
+/** What a new connection to the path's peer depends on: the peer, and the interface and mark the path names. */
+export function newConnectionKey(path: CanonicalPath): unknown {
+  return path.plain ? path.remoteAtom : queryKey(unboundQuery(path));
+}
+
+/** Fewer paths than this in a pass ask their lookups one by one. */
+const PREFETCH_MIN = 8;
+/** Paths whose lookups go out in one batch (the monitor splits it further to fit its socket). */
+const PREFETCH_CHUNK = 512;
+
+export class PathChecker {
+  readonly newConnections = new NewConnections();
+  readonly stats = { checks: 0, kernelLookups: 0 };
+
+  constructor(
+    private readonly source: NetworkSource,
+    private readonly options: ResolvedJudgeOptions,
+    private readonly history: InterfaceHistory,
+    private readonly localRoutes: LocalRoutes,
+    private readonly index: PathIndex<PathEvaluation>,
+    private readonly verdicts: VerdictState,
+  ) {}
+
+  checkAll(set: Iterable<PathEvaluation> | undefined, pass: Pass, cause: CheckCause): void {
+    if (!set) return;
+    this.checkEach([...set], pass, cause);
+  }
+
+  /**
+   * Checks paths in chunks whose lookups are asked together: answers live only as
+   * long as their chunk (100k answers held for a whole pass made every scavenge copy them).
+   */
+  checkEach(evs: readonly PathEvaluation[], pass: Pass, cause: CheckCause): void {
+    for (let i = 0; i < evs.length; i += PREFETCH_CHUNK) {
+      const chunk = evs.slice(i, i + PREFETCH_CHUNK);
+      this.prefetch(chunk, pass);
+      for (const ev of chunk) this.check(ev, pass, cause);
+    }
+  }
+
+  /**
+   * Many paths to check in one pass (an address or link event, 10k deadlines at once):
+   * their lookups go to the kernel together, when the source can batch them. A path
+   * whose address is absent asks only a new connection's lookup (its check stops there).
+   */
+  prefetch(evs: readonly PathEvaluation[], pass: Pass): void {
+    const lookupMany = this.source.lookupRoutes;
+    if (!lookupMany || evs.length < PREFETCH_MIN) return;
+    const view = this.source.state;
+    const live = evs.filter((ev) => ev.state !== 'gone');
+    pass.prefetch(
+      live.map((ev) => ev.path),
+      (qs) => {
+        this.stats.kernelLookups += qs.length;
+        return lookupMany.call(this.source, qs);
+      },
+      (path) => view.findAddresses(path.local).length > 0,
+      (path) => !this.newConnections.has(newConnectionKey(path)),
+    );
+  }
+
+  check(ev: PathEvaluation, pass: Pass, cause: CheckCause): void {
+    if (ev.state === 'gone' || pass.checked.has(ev)) return;
+    pass.checked.add(ev);
+    this.stats.checks++;
+    if (cause === 'event') {
+      const entry = pass.eventEntry();
+      if (entry) ev.addEvidence(entry);
+    }
+    const w = ev.window;
+    const atCap = cause === 'deadline' && w !== null && w.start + this.options.maxSuspectMs <= pass.now;
+    const finding = checkPath(ev.path, ev, this.env(pass), atCap);
+    if (finding.addressIndex !== null) ev.addressIndex = finding.addressIndex;
+    if (finding.ok) {
+      ev.egress = finding.route.oif;
+      ev.sourceOnEgress = finding.sourceOnEgress;
+      ev.nextHop = this.index.setNextHop(ev, ev.nextHop, finding.nextHop);
+    }
+    if (ev.addressIndex !== ev.indexedAddress || ev.egress !== ev.indexedEgress) {
+      this.index.setInterfaces(ev, this.indexedInterfaces(ev), this.indexedInterfaces(ev, ev.addressIndex, ev.egress));
+      ev.indexedAddress = ev.addressIndex;
+      ev.indexedEgress = ev.egress;
+    }
+    if (!finding.ok || ev.lastOk !== true || ev.state !== 'viable' || cause !== 'event') {
+      const summary = cause === 'resync' ? `re-checked after a resync: ${finding.summary}` : finding.summary;
+      // A passing check's text names no end of the path: one entry serves every path with that answer.
+      ev.addEvidence(finding.ok ? pass.sharedEntry('check', summary) : { time: pass.now, kind: 'check', summary });
+    }
+    ev.lastOk = finding.ok;
+    if (finding.ok) this.verdicts.passed(ev, finding, pass);
+    else this.verdicts.failed(ev, finding, pass, cause === 'deadline');
+  }
+
+  /** Drops a path from the interface and next-hop indexes (it is forgotten). */
+  unindex(ev: PathEvaluation): void {
+    this.index.setInterfaces(ev, this.indexedInterfaces(ev), []);
+    this.index.setNextHop(ev, ev.nextHop, null);
+    ev.indexedAddress = null;
+    ev.indexedEgress = null;
+    ev.nextHop = null;
+  }
+
+  /** The interfaces whose events may affect the path: its address's, its egress, its ifindex and bound device. */
+  private indexedInterfaces(ev: PathEvaluation, address = ev.indexedAddress, egress = ev.indexedEgress): number[] {
+    const out: number[] = [];
+    for (const i of [address, egress, ev.path.ifindex, ev.path.boundIfindex]) if (i !== null && !out.includes(i)) out.push(i);
+    return out;
+  }
+
+  private env(pass: Pass): CheckEnv {
+    if (pass.env) return pass.env as CheckEnv;
+    const ask = (query: RouteQuery) => {
+      this.stats.kernelLookups++;
+      return this.source.lookupRoute(query);
+    };
+    const env: CheckEnv = {
+      view: this.source.state,
+      history: this.history,
+      options: this.options,
+      now: pass.now,
+      lookup: (q) => pass.lookup(q, ask),
+      lookupPath: (path, bound) => pass.lookupPath(path, bound, ask),
+      localRouteCovers: (family, bytes) => this.localRoutes.covers(family, bytes),
+      newConnection: (path, compute) => this.newConnections.get(newConnectionKey(path), compute),
+      memo: (key, compute) => pass.memo(key, compute),
+    };
+    pass.env = env;
+    return env;
+  }
+}
