@@ -8,6 +8,7 @@ import type { RouteLookupResult } from '../netlink/view';
 import type { PathEvaluation } from './path-evaluation';
 import { boundQuery, unboundQuery } from './path-queries';
 import type { CanonicalPath } from './path-spec';
+import { TupleMemo } from './tuple-memo';
 import type { EvidenceEntry } from './types';
 
 /** A lookup threw (the source was closed or failed): the pass stops and the judge ends. */
@@ -26,8 +27,7 @@ export class Pass {
   /** A plain path's own lookup, by path; a new connection's to a peer, by the peer's atom: no key strings. */
   private readonly boundAnswers = new Map<CanonicalPath, RouteLookupResult>();
   private readonly peerAnswers = new Map<object, RouteLookupResult>();
-  /** Memoised facts, in nested maps keyed by a tuple (no key strings to build and hash per path). */
-  private readonly facts = new Map<unknown, unknown>();
+  private readonly facts = new TupleMemo();
   readonly checked = new Set<PathEvaluation>();
   readonly notifications: Array<() => unknown[]> = [];
   private entry: EvidenceEntry | null = null;
@@ -141,21 +141,8 @@ export class Pass {
     return r;
   }
 
-  /**
-   * Caches a fact for the rest of the pass under a tuple of keys compared by identity
-   * (start it with the fact's name; one name, one tuple length).
-   */
+  /** Caches a fact for the rest of the pass under a tuple of keys (see TupleMemo). */
   memo<T>(keys: readonly unknown[], compute: () => T): T {
-    let node = this.facts;
-    const last = keys.length - 1;
-    for (let i = 0; i < last; i++) {
-      let next = node.get(keys[i]) as Map<unknown, unknown> | undefined;
-      if (!next) node.set(keys[i], (next = new Map()));
-      node = next;
-    }
-    if (node.has(keys[last])) return node.get(keys[last]) as T;
-    const value = compute();
-    node.set(keys[last], value);
-    return value;
+    return this.facts.get(keys, compute);
   }
 }

@@ -175,8 +175,8 @@ export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv
     const misfit = sourceMisfit(path, memory, r, preferredSource, view);
     if (misfit) return failure(path, env, atCap, addressIndex, tentative, 'source-mismatch', `${lookupText(path)}: ${misfit}`);
     // Neither the route nor its text names an end of the path: every path with this
-    // answer in the pass shares one of each.
-    const shared = env.memo(['ok', r.type, r.gateway, r.oif, r.table, preferredSource, tentative], () => ({
+    // answer shares one of each (the link's label is a key: a rename makes a new text).
+    const shared = env.shared(['ok', r.type, r.gateway, r.oif, linkLabel(view, r.oif), r.table, preferredSource, tentative], () => ({
       route: Object.freeze({ oif: r.oif, preferredSource, gateway: r.gateway, table: r.table }) as PathRoute,
       summary:
         `route: ${r.type} ${r.gateway ? `via ${r.gateway} ` : ''}dev ${linkLabel(view, r.oif)}` +

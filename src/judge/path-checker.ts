@@ -16,6 +16,7 @@ import type { PathEvaluation } from './path-evaluation';
 import type { PathIndex } from './path-index';
 import { unboundQuery, type CheckEnv } from './path-queries';
 import type { CanonicalPath } from './path-spec';
+import { TupleMemo } from './tuple-memo';
 import type { VerdictState } from './verdict-state';
 
 export type CheckCause = 'event' | 'initial' | 'deadline' | 'expiry' | 'resync';
@@ -33,6 +34,8 @@ const PREFETCH_CHUNK = 512;
 export class PathChecker {
   readonly newConnections = new NewConnections();
   readonly stats = { checks: 0, kernelLookups: 0 };
+  /** Route answers and their texts, shared by every path with the same answer (bounded). */
+  private readonly interned = new TupleMemo(4096);
 
   constructor(
     private readonly source: NetworkSource,
@@ -145,6 +148,7 @@ export class PathChecker {
       localRouteCovers: (family, bytes) => this.localRoutes.covers(family, bytes),
       newConnection: (path, compute) => this.newConnections.get(newConnectionKey(path), compute),
       memo: (key, compute) => pass.memo(key, compute),
+      shared: (keys, make) => this.interned.get(keys, make),
     };
     pass.env = env;
     return env;

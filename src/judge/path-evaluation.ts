@@ -40,8 +40,7 @@ export class PathEvaluation implements PathMemory {
   /** Interface the local address was last seen on / output interface of the last good lookup. */
   addressIndex: number | null = null;
   egress: number | null = null;
-  /** At the last good check the local address belonged to the egress interface. */
-  sourceOnEgress = false;
+
   /** "oif|address" of the next hop at the last good check (neighbour index; interned). */
   nextHop: string | null = null;
   /** The address and egress interfaces the path is indexed under (with its ifindex and bound device). */
@@ -49,8 +48,8 @@ export class PathEvaluation implements PathMemory {
   indexedEgress: number | null = null;
   /** Outcome of the last check (evidence records changes, not repeats); null before the first. */
   lastOk: boolean | null = null;
-  /** The local address was still tentative at the last good check. */
-  tentative = false;
+  /** Two booleans in one field (a judge holds 100k of these objects): see the accessors. */
+  private bits = 0;
   timer: TimerEntry<unknown> | null = null;
   /** Position in the index's peer list. */
   peerSlot = -1;
@@ -62,6 +61,22 @@ export class PathEvaluation implements PathMemory {
     readonly path: CanonicalPath,
     readonly owner: EvaluationOwner,
   ) {}
+
+  /** At the last good check the local address belonged to the egress interface. */
+  get sourceOnEgress(): boolean {
+    return (this.bits & 1) !== 0;
+  }
+  set sourceOnEgress(v: boolean) {
+    this.bits = v ? this.bits | 1 : this.bits & ~1;
+  }
+
+  /** The local address was still tentative at the last good check. */
+  get tentative(): boolean {
+    return (this.bits & 2) !== 0;
+  }
+  set tentative(v: boolean) {
+    this.bits = v ? this.bits | 2 : this.bits & ~2;
+  }
 
   get handleCount(): number {
     const h = this.handles;

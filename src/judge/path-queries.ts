@@ -23,6 +23,11 @@ export interface CheckEnv {
   newConnection(path: CanonicalPath, compute: () => NewConnection | null): NewConnection | null;
   /** Caches a fact for the rest of the pass (many paths share an interface or a peer), under a tuple of keys. */
   memo<T>(keys: readonly unknown[], compute: () => T): T;
+  /**
+   * One immutable value for every path and pass that makes it from the same keys (a
+   * route answer, its text): paths checked one by one share them as a burst does.
+   */
+  shared<T>(keys: readonly unknown[], make: () => T): T;
 }
 
 /** A way a new connection to a peer would take now: its source and a line of evidence. */
