@@ -64,11 +64,30 @@ export class PathChecker {
   }
 
   /**
+   * Viable paths whose only possible change is the source a new connection to their
+   * peer would get (another address of their interface came or went): one lookup per
+   * peer; a path whose answer moved gets its full check (and its 'changed').
+   */
+  checkSources(evs: readonly PathEvaluation[], pass: Pass): void {
+    const env = this.env(pass);
+    for (let i = 0; i < evs.length; i += PREFETCH_CHUNK) {
+      const chunk = evs.slice(i, i + PREFETCH_CHUNK);
+      this.prefetch(chunk, pass, false);
+      for (const ev of chunk) {
+        if (ev.state !== 'viable' || pass.checked.has(ev)) continue;
+        const plain = env.lookupPath(ev.path, false);
+        const source = plain.ok ? plain.route.preferredSource : null;
+        if (source !== (ev.route?.preferredSource ?? null)) this.check(ev, pass, 'event');
+      }
+    }
+  }
+
+  /**
    * Many paths to check in one pass (an address or link event, 10k deadlines at once):
    * their lookups go to the kernel together, when the source can batch them. A path
    * whose address is absent asks only a new connection's lookup (its check stops there).
    */
-  prefetch(evs: readonly PathEvaluation[], pass: Pass): void {
+  prefetch(evs: readonly PathEvaluation[], pass: Pass, ownLookups = true): void {
     const lookupMany = this.source.lookupRoutes;
     if (!lookupMany || evs.length < PREFETCH_MIN) return;
     const view = this.source.state;
@@ -79,8 +98,8 @@ export class PathChecker {
         this.stats.kernelLookups += qs.length;
         return lookupMany.call(this.source, qs);
       },
-      (path) => view.findAddresses(path.local).length > 0,
-      (path) => !this.newConnections.has(newConnectionKey(path)),
+      (path) => ownLookups && view.findAddresses(path.local).length > 0,
+      (path) => !ownLookups || !this.newConnections.has(newConnectionKey(path)),
     );
   }
 

@@ -228,7 +228,9 @@ export class PathJudge {
         const a = event.address;
         this.history.onAddress(a, removed, pass.now);
         if (this.index.hasLocal(addressText(a))) this.lifetimes.onAddress(a.index, addressText(a), removed);
-        this.checker.checkAll(pathsAffectedByAddress(this.index, a, event.action === 'changed' ? event.previous : null), pass, 'event');
+        const { own, sharing } = pathsAffectedByAddress(this.index, a, event.action === 'changed' ? event.previous : null);
+        this.checker.checkEach(own, pass, 'event');
+        this.checker.checkSources(sharing, pass);
         break;
       }
       case 'link':

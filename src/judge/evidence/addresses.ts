@@ -2,8 +2,9 @@
  * Address and link evidence: which paths an address or link event can affect.
  * - A path's own address came, went or changed state: that path.
  * - Another address of the same family on an interface the path uses came, went or
- *   changed state: a suspect path may now see replacement; a viable one may get
- *   another source for new connections. Other families' addresses touch nothing.
+ *   changed state: a suspect path may now see replacement (a full check); a viable one
+ *   may get another source for new connections (its peer's new-connection lookup
+ *   only). Other families' addresses touch nothing.
  * - Lifetime-only refreshes (DHCP renew, every RA) touch only paths already suspect.
  * - A link whose up/carrier state did not change (Wi-Fi scans re-send RTM_NEWLINK)
  *   touches nothing.
@@ -22,12 +23,31 @@ export function onlyLifetimesChanged(a: Address, b: Address): boolean {
     a.address === b.address;
 }
 
-export function pathsAffectedByAddress<P extends Judged>(index: PathIndex<P>, a: Address, previous: Address | null): P[] {
+/**
+ * What an address event does to the paths: `own` (its address came, went or changed
+ * state) get a full check; `sharing` (viable paths on the same interface and family)
+ * can only see another source for new connections to their peers, since a path's own
+ * lookup does not depend on another address of its interface (the routes that go
+ * with that address come as route events of their own). Suspect paths on the
+ * interface get a full check (the address may be their replacement).
+ */
+export function pathsAffectedByAddress<P extends Judged>(
+  index: PathIndex<P>,
+  a: Address,
+  previous: Address | null,
+): { own: P[]; sharing: P[] } {
   const refreshOnly = previous !== null && onlyLifetimesChanged(previous, a);
-  const out = new Set<P>();
-  for (const p of index.withLocal(addressText(a))) if (!refreshOnly || p.state !== 'viable') out.add(p);
-  if (!refreshOnly) for (const p of index.onInterface(a.index) ?? []) if (p.path.family === a.family) out.add(p);
-  return [...out];
+  const own = new Set<P>();
+  const sharing: P[] = [];
+  for (const p of index.withLocal(addressText(a))) if (!refreshOnly || p.state !== 'viable') own.add(p);
+  if (!refreshOnly) {
+    for (const p of index.onInterface(a.index) ?? []) {
+      if (p.path.family !== a.family || own.has(p)) continue;
+      if (p.state === 'viable') sharing.push(p);
+      else own.add(p);
+    }
+  }
+  return { own: [...own], sharing };
 }
 
 export function pathsAffectedByLink<P extends Judged>(index: PathIndex<P>, link: Link, previous: Link | null, removed: boolean): P[] {
