@@ -5,6 +5,8 @@
 // veth, and IPv4 /32s in 203.0.113.0/24. The queries ask about one peer per route (three
 // IPv6 for each IPv4, as the routes are). Contenders, each timed over all queries:
 //
+//   C floor            bench/lookup-floor.c: the same requests, 1024 per sendmsg, answers
+//                      read with recvmmsg and discarded. Nearly all kernel time.
 //   lookupBatch        a RouteQueryBatch filled from address bytes (what the judge holds),
 //                      then NetlinkMonitor.lookupBatch: packing included, one call
 //   lookupBatch x100   the same in bursts of 100 queries (a burst of new watches)
@@ -18,8 +20,11 @@
 // Medians of --runs runs (default 7). Prints one markdown section on stdout; progress on stderr.
 // Options: --quick (1,000 routes), --routes=N, --runs=N, --spawned=N (default 200).
 import { execFile, execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { BenchNamespace } from './namespace.mjs';
 
@@ -34,6 +39,24 @@ const SPAWNED = Number(arg('spawned') ?? (QUICK ? 50 : 200));
 const BURST = 100;
 const log = (m) => process.stderr.write(`[lookups.bench] ${m}\n`);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const FLOOR_SRC = path.join(HERE, 'lookup-floor.c');
+const FLOOR_BIN = path.join(HERE, '..', 'build', 'bench', 'lookup-floor');
+
+/** bench/lookup-floor.c, compiled when missing or older than its source. */
+function buildFloor() {
+  if (fs.existsSync(FLOOR_BIN) && fs.statSync(FLOOR_BIN).mtimeMs >= fs.statSync(FLOOR_SRC).mtimeMs) return;
+  fs.mkdirSync(path.dirname(FLOOR_BIN), { recursive: true });
+  execFileSync('cc', ['-O2', '-Wall', '-o', FLOOR_BIN, FLOOR_SRC], { stdio: 'inherit' });
+}
+
+/** The floor's median µs per lookup over RUNS runs (one process; it takes its own median). */
+function runFloor(ns, peers) {
+  const out = execFileSync(FLOOR_BIN, [ns.path, String(RUNS)], { input: peers.join('\n') + '\n', encoding: 'utf8' });
+  const r = JSON.parse(out);
+  if (!r.ok) throw new Error(`lookup-floor: ${r.error}`);
+  return r.us;
+}
 
 /** Peer k: IPv4 203.0.113.x for every 4th (at most 254), IPv6 2001:db8:<k>::1 otherwise. */
 function makeRoutes(n) {
@@ -133,7 +156,10 @@ try {
       }),
     },
   ];
-  const rows = [];
+  buildFloor();
+  runFloor(ns, peers); // warm-up
+  const rows = [{ name: 'C floor (`sendmsg` + `recvmmsg`, nothing decoded)', us: runFloor(ns, peers) }];
+  log(`${rows[0].name}: ${rows[0].us.toFixed(2)} µs per lookup`);
   for (const c of contenders) {
     const count = c.count ?? peers.length;
     await c.run(); // warm-up
@@ -143,7 +169,9 @@ try {
     rows.push({ name: c.name, us: perQueryMs * 1000 });
     log(`${c.name}: ${(perQueryMs * 1000).toFixed(2)} µs per lookup`);
   }
-  const base = rows[0].us;
+  const floor = rows[0].us;
+  const byName = (prefix) => rows.find((r) => r.name.startsWith(prefix)).us;
+  const batched = byName('`lookupBatch` (packed');
   const out = [
     `## Kernel route lookups: ${peers.length.toLocaleString('en-US')} queries, ${ROUTES.toLocaleString('en-US')} routes`,
     '',
@@ -151,13 +179,14 @@ try {
     `IPv4 /32), asked through a started monitor's lookup socket. Medians of ${RUNS} runs on`,
     `${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, Linux ${os.release()}.`,
     '',
-    '| contender | vs `lookupBatch` | per lookup |',
+    '| contender | vs C floor | per lookup |',
     '|---|--:|--:|',
-    ...rows.map((r) => `| ${r.name} | ${(r.us / base).toFixed(2)}× | ${r.us < 100 ? r.us.toFixed(2) : r.us.toFixed(0)} µs |`),
+    ...rows.map((r) => `| ${r.name} | ${(r.us / floor).toFixed(2)}× | ${r.us < 100 ? r.us.toFixed(2) : r.us.toFixed(0)} µs |`),
     '',
-    `- Batched, a lookup costs ${base.toFixed(2)} µs with the packing; one by one ${(rows[3].us / base).toFixed(1)}× that.`,
-    `- \`ip -batch -\` answering the same queries in one process: ${(rows[4].us / base).toFixed(1)}× a batched lookup;`,
-    `  spawning \`ip route get\` per query: ${(rows[5].us / base).toFixed(0)}×.`,
+    `- Batched, a lookup costs ${batched.toFixed(2)} µs with the packing and the decoded result objects,`,
+    `  ${(batched / floor).toFixed(1)}× the kernel's own ${floor.toFixed(2)} µs; one by one (\`lookupRoute\`) costs ${(byName('`lookupRoute` one') / batched).toFixed(1)}× a batched lookup.`,
+    `- \`ip -batch -\` answering the same queries in one process: ${(byName('`ip -batch') / batched).toFixed(1)}× a batched lookup;`,
+    `  spawning \`ip route get\` per query: ${(byName('`ip route get') / batched).toFixed(0)}×.`,
     '',
   ];
   process.stdout.write(out.join('\n') + '\n');

@@ -163,12 +163,14 @@ class AnswerSink : public MessageSink {
 
 }  // namespace
 
-// Reads queued answers several at a time (recvmmsg). An answer is one skb of at
-// most NLMSG_GOODSIZE bytes (the kernel allocates the reply with that size), so
-// a slot of 8 KiB holds any of them, also with 64 KiB pages.
+// Reads queued answers 8 at a time (recvmmsg): one system call where a read per
+// answer took two (MSG_PEEK to size it, then recvmsg). An answer is one skb of at
+// most NLMSG_GOODSIZE bytes (the kernel allocates the reply with that size), so a
+// slot of 8 KiB holds any of them, also with 64 KiB pages. Allocated on the first
+// lookup: 64 KiB, as the single buffer Get() used to keep.
 class RouteLookup::Receiver {
  public:
-  static constexpr size_t kSlots = 16;
+  static constexpr size_t kSlots = 8;
   static constexpr size_t kSlotBytes = 8192;
 
   Receiver() : storage_(kSlots * kSlotBytes) {}
