@@ -297,16 +297,20 @@ void RouteLookup::GetMany(const RouteQuery* queries, size_t count, std::vector<L
   if (closed()) throw SystemError(EBADF, "", "route lookup: the lookup socket is closed");
   out.clear();
   out.resize(count);
+  if (count == 0) return;
   if (!receiver_) receiver_ = std::make_unique<Receiver>();
   // The queries still to ask, in order; answers lost to an overflow go back in
-  // front of the rest and are asked again in a smaller chunk.
+  // front of the rest and are asked again in a smaller chunk. The smaller size
+  // lasts for this call only: an overflow is as likely caused by datagrams others
+  // sent to our port id as by the chunk's own answers.
   std::vector<uint32_t> todo(count);
   for (size_t i = 0; i < count; ++i) todo[i] = static_cast<uint32_t>(i);
   std::vector<uint32_t> lost;
+  size_t chunk = chunk_;
   size_t next = 0;
   int retries = 0;
   while (next < todo.size()) {
-    const size_t n = std::min(chunk_, todo.size() - next);
+    const size_t n = std::min(chunk, todo.size() - next);
     lost.clear();
     RunChunk(queries, &todo[next], n, out, lost);
     if (lost.empty()) {
@@ -322,9 +326,7 @@ void RouteLookup::GetMany(const RouteQuery* queries, size_t count, std::vector<L
       next += n;
       continue;
     }
-    // The kernel dropped answers: the chunk was too large for the receive buffer
-    // (multipath answers are larger than chunk_ assumed). Keep the smaller size.
-    chunk_ = std::max<size_t>(1, chunk_ / 2);
+    chunk = std::max<size_t>(1, n / 2);
     next += n - lost.size();
     std::copy(lost.begin(), lost.end(), todo.begin() + static_cast<long>(next));
   }

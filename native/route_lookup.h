@@ -81,9 +81,6 @@ class RouteLookup {
   // SystemError(EBADF) only when the socket is closed.
   void GetMany(const RouteQuery* queries, size_t count, std::vector<LookupAnswer>& out);
 
-  // The current chunk size (queries per sendmsg).
-  size_t chunk() const { return chunk_; }
-
   void Close() { fd_.reset(); }
   bool closed() const { return !fd_; }
 
@@ -98,7 +95,7 @@ class RouteLookup {
   UniqueFd fd_;
   uint32_t port_id_ = 0;
   uint32_t seq_ = 0;
-  size_t chunk_ = 1;
+  size_t chunk_ = 1;  // queries per sendmsg(), from the receive buffer granted
   std::vector<uint8_t> requests_;
   std::vector<uint8_t> answered_;
   std::unique_ptr<Receiver> receiver_;

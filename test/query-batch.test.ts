@@ -77,5 +77,8 @@ describe('RouteQueryBatch', () => {
     bad(() => batch.add(4, bytes('192.0.2.1'), null, 1, 1, 0.5), /query 1: iif must be/);
     bad(() => batch.add(4, bytes('192.0.2.1'), null, 1, 1, 1, Number.NaN), /query 1: uid must be/);
     expect(batch.length).toBe(1);
+    expect(() => new RouteQueryBatch(Number.NaN)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
+    expect(() => new RouteQueryBatch(-1)).toThrow(/capacity must be an integer >= 0, got -1/);
+    expect(new RouteQueryBatch(0).add(4, bytes('192.0.2.1'))).toBe(0);
   });
 });

@@ -17,7 +17,11 @@ export class RouteQueryBatch {
   private words: Uint32Array;
   private count = 0;
 
+  /** `capacity`: queries to make room for at first (the buffer grows as needed). */
   constructor(capacity = INITIAL_CAPACITY) {
+    if (!Number.isInteger(capacity) || capacity < 0) {
+      throw new InvalidArgumentError(`RouteQueryBatch: capacity must be an integer >= 0, got ${capacity}`);
+    }
     this.bytes = new Uint8Array(Math.max(1, capacity) * Q.QUERY_RECORD_BYTES);
     this.words = new Uint32Array(this.bytes.buffer);
   }
