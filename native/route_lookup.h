@@ -50,15 +50,16 @@ class RouteLookup {
   // Receive buffer asked for the lookup socket (the kernel doubles it; SO_RCVBUFFORCE
   // when permitted, else capped at net.core.rmem_max): the answers of one chunk wait there.
   static constexpr uint32_t kReceiveBufferBytes = 1u << 20;
-  // Each answer is its own skb: 832 bytes of receive buffer for an ordinary route
-  // (measured in /proc/net/netlink's Rmem on 6.x, IPv4 and IPv6 alike), more with
-  // multipath. Chunks are sized for 1 KiB per answer and halved on overflow.
+  // Each answer is its own skb: 832 bytes of receive buffer for a route or an error
+  // (measured in /proc/net/netlink's Rmem on 6.x, IPv4 and IPv6 alike; an answer
+  // carries the chosen nexthop only). Chunks are sized for 1 KiB per answer; within a
+  // call, a chunk whose answers were dropped is asked again at half the size.
   static constexpr uint32_t kAnswerBufferBytes = 1024;
   // One sendmsg() must fit the socket's send buffer (netlink_sendmsg: EMSGSIZE past
   // sk_sndbuf, 208 KiB by default); a request is at most 100 bytes.
   static constexpr size_t kMaxChunk = 1024;
-  // Halvings of the chunk after answers were dropped (ENOBUFS) before the lost
-  // queries are failed with ENOBUFS instead of asked again.
+  // Times answers dropped (ENOBUFS) are asked again within one call; after that
+  // the queries still unanswered fail with ENOBUFS.
   static constexpr int kMaxOverflowRetries = 10;
 
   // Takes a NETLINK_ROUTE socket (OpenRouteSockets; no multicast groups): the
