@@ -170,6 +170,33 @@ Napi::Value RunLookup(Napi::Env env, RouteLookup& lookup, const Napi::Value& que
   return ToArrayBuffer(env, out);
 }
 
+// Runs a batch of RTM_GETROUTE (packed queries, native/query_format.h) and returns
+// one record per query, in order: the route (kRouteNew) or why not (kLookupError).
+Napi::Value RunLookupMany(Napi::Env env, RouteLookup& lookup, const Napi::Value& packed) {
+  if (!packed.IsTypedArray() || packed.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "queries must be a Uint8Array of packed query records (RouteQueryBatch)");
+  }
+  Napi::Uint8Array bytes = packed.As<Napi::Uint8Array>();
+  std::vector<RouteQuery> queries;
+  std::string problem = DecodeQueries(bytes.Data(), bytes.ElementLength(), queries);
+  if (!problem.empty()) throw Napi::RangeError::New(env, problem);
+  std::vector<LookupAnswer> answers;
+  try {
+    lookup.GetMany(queries.data(), queries.size(), answers);
+  } catch (const SystemError& e) {
+    throw ToJsError(env, e);
+  }
+  RecordWriter out;
+  for (const LookupAnswer& answer : answers) {
+    if (answer.error == 0) {
+      out.Route(false, answer.route, 0);
+    } else {
+      out.LookupError(answer.error, ErrnoName(answer.error), answer.message);
+    }
+  }
+  return ToArrayBuffer(env, out);
+}
+
 // ---- Monitor -----------------------------------------------------------------
 
 class Monitor;
@@ -196,6 +223,7 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
                            InstanceMethod<&Monitor::Close>("close"),
                            InstanceMethod<&Monitor::Stats>("stats"),
                            InstanceMethod<&Monitor::LookupRoute>("lookup"),
+                           InstanceMethod<&Monitor::LookupRoutes>("lookupMany"),
                        });
   }
 
@@ -306,6 +334,12 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     Napi::Env env = info.Env();
     if (!handles_ || lookup_->closed()) throw StateError(env, "lookup(): the monitor is closed");
     return RunLookup(env, *lookup_, info[0]);
+  }
+
+  Napi::Value LookupRoutes(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!handles_ || lookup_->closed()) throw StateError(env, "lookupMany(): the monitor is closed");
+    return RunLookupMany(env, *lookup_, info[0]);
   }
 
   Napi::Value Resync(const Napi::CallbackInfo& info) {
@@ -575,6 +609,7 @@ class Lookup : public Napi::ObjectWrap<Lookup> {
     return DefineClass(env, "RouteLookup",
                        {
                            InstanceMethod<&Lookup::Get>("get"),
+                           InstanceMethod<&Lookup::GetMany>("getMany"),
                            InstanceMethod<&Lookup::Close>("close"),
                        });
   }
@@ -599,6 +634,12 @@ class Lookup : public Napi::ObjectWrap<Lookup> {
     Napi::Env env = info.Env();
     if (core_->closed()) throw StateError(env, "get(): the route lookup is closed");
     return RunLookup(env, *core_, info[0]);
+  }
+
+  Napi::Value GetMany(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (core_->closed()) throw StateError(env, "getMany(): the route lookup is closed");
+    return RunLookupMany(env, *core_, info[0]);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -207,6 +207,15 @@ void RecordWriter::Error(int errnum, const std::string& message) {
   Close(words_, p);
 }
 
+void RecordWriter::LookupError(int errnum, const std::string& code, const std::string& message) {
+  const size_t p = Open(words_, record::kLookupError, 0, 3);
+  words_[p + 0] = static_cast<uint32_t>(errnum);
+  words_[p + 1] = static_cast<uint32_t>(code.size());
+  words_[p + 2] = static_cast<uint32_t>(message.size());
+  AppendPacked(words_, {{Bytes(code), code.size()}, {Bytes(message), message.size()}});
+  Close(words_, p);
+}
+
 void RecordWriter::Recycle() {
   // Keep at most twice what this batch needed (and never less than 64 KiB):
   // a dump's batches reuse one buffer; after the dump the first small batch

@@ -23,6 +23,8 @@ class RecordWriter {
   // Control record with up to two payload words.
   void Control(record::Kind kind, uint32_t w0 = 0, uint32_t w1 = 0);
   void Error(int errnum, const std::string& message);
+  // A failed lookup of a batch (query_format.h): positive errno, its code ("ENETUNREACH"), the text.
+  void LookupError(int errnum, const std::string& code, const std::string& message);
 
   size_t size_bytes() const { return words_.size() * 4; }
   bool empty() const { return words_.empty(); }

@@ -39,6 +39,8 @@ enum Kind : uint16_t {
   kError = 21,      // w0 = errno (positive), w1 = message length, then message bytes
   kLostEvent = 22,  // w0 = DropReason: a notification was cut or malformed; a resync follows
   kDumpIncomplete = 23,  // w0 = Object, w1 = attempts: kept being interrupted (NLM_F_DUMP_INTR)
+  // Answers of a batch of route lookups (query_format.h), not in batches of events.
+  kLookupError = 24,  // w0 = errno (positive), w1 = code length, w2 = message length, then code and message bytes
 };
 
 enum Flags : uint16_t {

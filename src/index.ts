@@ -10,6 +10,7 @@ export { NetworkState, type RouteMode, type NetworkStateOptions } from './mirror
 export type * from './netlink/types';
 export type { NetworkSource, NetworkStateView, RouteLookupResult } from './netlink/view';
 export { normalizeIp, parseIp, formatIp, isIPv6LinkLocal } from './netlink/ip';
+export { RouteQueryBatch } from './netlink/query-batch';
 export {
   addressFlagNames,
   linkFlagNames,

@@ -50,6 +50,12 @@ export interface NativeMonitor {
   stats(): NativeMonitorStats;
   /** RTM_GETROUTE on a socket opened with the monitor's, in the same namespace. */
   lookup(query: NativeRouteQuery): ArrayBuffer;
+  /**
+   * Many RTM_GETROUTE at once: `queries` is packed records (src/netlink/query-format.ts);
+   * returns one record per query, in order: kRouteNew, or kLookupError (errno, code,
+   * message). Throws TypeError/RangeError for a malformed buffer, naming the query.
+   */
+  lookupMany(queries: Uint8Array): ArrayBuffer;
 }
 
 export interface NativeRouteQuery {
@@ -70,6 +76,8 @@ export interface NativeRouteLookup {
    * extended-ack message, when it sent one).
    */
   get(query: NativeRouteQuery): ArrayBuffer;
+  /** As NativeMonitor.lookupMany. */
+  getMany(queries: Uint8Array): ArrayBuffer;
   close(): void;
 }
 

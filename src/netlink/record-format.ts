@@ -25,6 +25,8 @@ export const enum Kind {
   Error = 21,
   LostEvent = 22,
   DumpIncomplete = 23,
+  /** A failed route lookup of a batch (query-format.ts): w0 errno, w1 code length, w2 message length, then the bytes. */
+  LookupError = 24,
 }
 
 export const FLAG_FROM_DUMP = 1;
