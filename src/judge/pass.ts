@@ -18,6 +18,12 @@ export class SourceFailure extends Error {
   }
 }
 
+/** One lookup a prefetch needs: the path's own (`bound`, from its local address) or a new connection's to its peer. */
+export interface LookupWant {
+  readonly path: CanonicalPath;
+  readonly bound: boolean;
+}
+
 export function queryKey(q: RouteQuery): string {
   return `${q.to}|${q.from ?? ''}|${q.oif ?? ''}|${q.mark ?? ''}`;
 }
@@ -63,18 +69,17 @@ export class Pass {
    */
   prefetch(
     paths: readonly CanonicalPath[],
-    askMany: (qs: RouteQuery[]) => RouteLookupResult[],
+    askMany: (wants: readonly LookupWant[]) => RouteLookupResult[],
     /** Whether the path's own lookup will be asked (its address is present). */
     ownLookup: (path: CanonicalPath) => boolean = () => true,
     /** Whether a new connection's lookup to the path's peer is still to be asked. */
     peerLookup: (path: CanonicalPath) => boolean = () => true,
   ): void {
-    const queries: RouteQuery[] = [];
+    const queries: LookupWant[] = [];
     const store: Array<(r: RouteLookupResult) => void> = [];
     const peersAsked = new Set<object>();
     const keysAsked = new Set<string>();
     const want = (path: CanonicalPath, bound: boolean) => {
-      const q = bound ? boundQuery(path) : unboundQuery(path);
       if (path.plain) {
         const key = bound ? path : path.remoteAtom;
         const answers: Map<object, RouteLookupResult> = bound ? this.boundAnswers : this.peerAnswers;
@@ -82,12 +87,12 @@ export class Pass {
         if (!bound) peersAsked.add(key);
         store.push((r) => answers.set(key, r));
       } else {
-        const key = queryKey(q);
+        const key = queryKey(bound ? boundQuery(path) : unboundQuery(path));
         if (this.lookups.has(key) || keysAsked.has(key)) return;
         keysAsked.add(key);
         store.push((r) => this.lookups.set(key, r));
       }
-      queries.push(q);
+      queries.push({ path, bound });
     };
     for (const path of paths) {
       const own = ownLookup(path);

@@ -4,17 +4,19 @@
  * the re-indexing of the path by interface and next hop, and the hand-over of the
  * finding to VerdictState.
  */
+import { RouteQueryBatch } from '../netlink/query-batch';
 import type { RouteQuery } from '../netlink/types';
+import type { RouteLookupResult } from '../netlink/view';
 import type { NetworkSource } from '../netlink/view';
 import type { LocalRoutes } from './evidence/routes';
 import type { ResolvedJudgeOptions } from './hold-downs';
 import type { InterfaceHistory } from './interface-history';
 import { NewConnections } from './new-connections';
-import { queryKey, type Pass } from './pass';
+import { queryKey, type LookupWant, type Pass } from './pass';
 import { checkPath } from './path-check';
 import type { PathEvaluation } from './path-evaluation';
 import type { PathIndex } from './path-index';
-import { unboundQuery, type CheckEnv } from './path-queries';
+import { boundQuery, lookupOif, unboundQuery, type CheckEnv } from './path-queries';
 import type { CanonicalPath } from './path-spec';
 import { TupleMemo } from './tuple-memo';
 import type { VerdictState } from './verdict-state';
@@ -36,6 +38,8 @@ export class PathChecker {
   readonly stats = { checks: 0, kernelLookups: 0 };
   /** Route answers and their texts, shared by every path with the same answer (bounded). */
   private readonly interned = new TupleMemo(4096);
+  /** Reused for every batch (grown to the largest chunk). */
+  private batch: RouteQueryBatch | null = null;
 
   constructor(
     private readonly source: NetworkSource,
@@ -88,19 +92,28 @@ export class PathChecker {
    * whose address is absent asks only a new connection's lookup (its check stops there).
    */
   prefetch(evs: readonly PathEvaluation[], pass: Pass, ownLookups = true): void {
-    const lookupMany = this.source.lookupRoutes;
-    if (!lookupMany || evs.length < PREFETCH_MIN) return;
+    if (!this.source.lookupRoutes || evs.length < PREFETCH_MIN) return;
     const view = this.source.state;
     const live = evs.filter((ev) => ev.state !== 'gone');
     pass.prefetch(
       live.map((ev) => ev.path),
-      (qs) => {
-        this.stats.kernelLookups += qs.length;
-        return lookupMany.call(this.source, qs);
-      },
+      (wants) => this.askMany(wants),
       (path) => ownLookups && view.findAddresses(path.local).length > 0,
       (path) => !ownLookups || !this.newConnections.has(newConnectionKey(path)),
     );
+  }
+
+  /** Many lookups at once: packed from the paths' bytes when the source takes a RouteQueryBatch (no strings parsed). */
+  private askMany(wants: readonly LookupWant[]): RouteLookupResult[] {
+    this.stats.kernelLookups += wants.length;
+    const source = this.source;
+    if (!source.lookupBatch) return source.lookupRoutes!(wants.map((w) => (w.bound ? boundQuery(w.path) : unboundQuery(w.path))));
+    const batch = (this.batch ??= new RouteQueryBatch());
+    batch.clear();
+    for (const { path, bound } of wants) {
+      batch.add(path.family, path.remoteBytes, bound ? path.localBytes : null, lookupOif(path), path.mark);
+    }
+    return source.lookupBatch(batch);
   }
 
   check(ev: PathEvaluation, pass: Pass, cause: CheckCause): void {

@@ -60,12 +60,19 @@ export function isRoutable(type: RouteType): boolean {
   return ROUTABLE.has(type);
 }
 
+/**
+ * The oif of every lookup for the path: a bound device (SO_BINDTODEVICE, a VRF) is the
+ * oif of every lookup the socket makes; link-local paths are scoped to their interface
+ * the same way.
+ */
+export function lookupOif(path: NormalizedPath): number | null {
+  return path.boundIfindex ?? (path.linkLocal ? path.ifindex : null);
+}
+
 /** The query a new connection to the peer would make (the kernel picks the source). */
 export function unboundQuery(path: NormalizedPath): RouteQuery {
   const q: RouteQuery = { to: path.remote };
-  // A bound device (SO_BINDTODEVICE, a VRF) is the oif of every lookup the socket makes;
-  // link-local paths are scoped to their interface the same way.
-  const oif = path.boundIfindex ?? (path.linkLocal ? path.ifindex : null);
+  const oif = lookupOif(path);
   if (oif !== null) q.oif = oif;
   if (path.mark !== null) q.mark = path.mark;
   return q;

@@ -3,6 +3,7 @@
  * a live view of the kernel's state, the event stream, and kernel route lookups.
  * `NetlinkMonitor` implements NetworkSource; tests of pure logic may supply their own.
  */
+import type { RouteQueryBatch } from './query-batch';
 import type { Address, Link, Neighbour, NetworkEvent, Nexthop, Route, RouteQuery, Rule } from './types';
 
 export interface NetworkStateView {
@@ -55,6 +56,8 @@ export interface NetworkSource {
    * requests together, so the kernel's replies need no round trip each).
    */
   lookupRoutes?(queries: readonly RouteQuery[]): RouteLookupResult[];
+  /** Optional, with lookupRoutes: the same for queries packed as bytes (no strings to parse). */
+  lookupBatch?(batch: RouteQueryBatch): RouteLookupResult[];
   on(event: 'event', listener: (event: NetworkEvent) => void): this;
   off(event: 'event', listener: (event: NetworkEvent) => void): this;
   /** 'close': the source ended and sends nothing more (NetlinkMonitor.close()). */

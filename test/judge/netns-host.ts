@@ -101,6 +101,10 @@ export async function withHost(fn: (h: Host) => Promise<void>, options: HostOpti
       judge: j,
       watch(spec) {
         const watch = j.watch(spec);
+        // Settles the first check now, as a guard does by reading the state: the tests change
+        // the kernel synchronously right after watching (a batched first check, due at the end
+        // of the microtask queue, would already see that change as the state at watch time).
+        void watch.state;
         return { watch, seen: listen(watch) };
       },
     });
