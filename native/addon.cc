@@ -27,6 +27,7 @@
 #include "netlink_parse.h"
 #include "netlink_socket.h"
 #include "record_encoder.h"
+#include "route_json.h"
 #include "route_lookup.h"
 #include "tcp_info.h"
 
@@ -640,6 +641,32 @@ Napi::Value Parse(const Napi::CallbackInfo& info) {
   return ToArrayBuffer(env, out);
 }
 
+// routeJson(batch: ArrayBuffer, byteLength): Buffer | null. The dumped routes of one
+// batch as JSON text (native/route_json.h), null when it holds none. The text is
+// copied into a fresh Buffer: the caller may keep it (a stream queues what it cannot
+// write yet), and the batch buffer is reused for the next batch.
+Napi::Value RouteJson(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArrayBuffer() || !info[1].IsNumber()) {
+    throw Napi::TypeError::New(env, "routeJson() needs a record batch (ArrayBuffer) and its length in bytes");
+  }
+  Napi::ArrayBuffer batch = info[0].As<Napi::ArrayBuffer>();
+  const double length = info[1].As<Napi::Number>().DoubleValue();
+  if (!(length >= 0) || length > static_cast<double>(batch.ByteLength()) || std::fmod(length, 4) != 0) {
+    throw Napi::RangeError::New(env, "routeJson(): byteLength must be a multiple of 4 within the batch");
+  }
+  // Reused between calls (one JS thread): a batch's text is ~10 MB on a big dump.
+  static thread_local std::string text;
+  text.clear();
+  size_t routes = 0;
+  if (AppendDumpedRoutesJson(static_cast<const uint32_t*>(batch.Data()), static_cast<size_t>(length) / 4,
+                             text, &routes) != RouteJsonStatus::kOk) {
+    throw Napi::Error::New(env, "routeJson(): malformed record batch");
+  }
+  if (routes == 0) return env.Null();
+  return Napi::Buffer<char>::Copy(env, text.data(), text.size());
+}
+
 // ---- TCP sockets --------------------------------------------------------------
 
 // tcpInfo(fds: Int32Array): ArrayBuffer of fds.length * kTcpInfoFields doubles
@@ -695,6 +722,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Monitor", Monitor::Define(env));
   exports.Set("RouteLookup", Lookup::Define(env));
   exports.Set("parse", Napi::Function::New<Parse>(env, "parse"));
+  exports.Set("routeJson", Napi::Function::New<RouteJson>(env, "routeJson"));
   exports.Set("tcpInfo", Napi::Function::New<TcpInfo>(env, "tcpInfo"));
   exports.Set("tcpKeepalive", Napi::Function::New<TcpKeepaliveFn>(env, "tcpKeepalive"));
   return exports;

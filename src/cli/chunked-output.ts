@@ -32,6 +32,12 @@ export class ChunkedOutput {
     this.chars = 0;
   }
 
+  /** Writes what is buffered, then `bytes` (a chunk made elsewhere), without waiting (as flushNow). */
+  writeNow(bytes: Uint8Array): void {
+    this.flushNow();
+    if (bytes.length > 0) this.stream.write(bytes);
+  }
+
   /** Writes what is buffered; resolves once the stream can take more. */
   async flush(): Promise<void> {
     if (this.parts.length === 0) return;
@@ -39,6 +45,15 @@ export class ChunkedOutput {
     this.parts = [];
     this.chars = 0;
     if (!this.stream.write(chunk)) await once(this.stream, 'drain');
+  }
+
+  /** addAll() from a callback that cannot await: full chunks are written with flushNow(). */
+  addAllNow<T>(items: Iterable<T>, text: (item: T) => string, separator: string): void {
+    let first = true;
+    for (const item of items) {
+      if (this.add(first ? text(item) : separator + text(item))) this.flushNow();
+      first = false;
+    }
   }
 
   /** Adds each item's text, separated by `separator`, flushing as chunks fill. */

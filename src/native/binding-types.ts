@@ -90,6 +90,12 @@ export interface NativeBinding {
   /** Parses raw netlink datagram bytes with the same parser the socket uses (tests, tools). */
   parse(datagram: Uint8Array): ArrayBuffer;
   /**
+   * The dumped routes (RouteNew records flagged FROM_DUMP) among a batch's first
+   * `byteLength` bytes of records, each as `,` + the JSON text of its Route
+   * (native/route_json.h); null when the batch holds none. Throws on a malformed batch.
+   */
+  routeJson(batch: ArrayBuffer, byteLength: number): Buffer | null;
+  /**
    * getsockopt(TCP_INFO) on every descriptor in one call: `fds.length * TCP_INFO_FIELDS`
    * doubles in the order of native/tcp_info.h (errno first; NaN for a field the kernel
    * did not fill or a socket that could not be read).
