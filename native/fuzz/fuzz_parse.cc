@@ -1,13 +1,16 @@
 // libFuzzer entry: any bytes as one NETLINK_ROUTE datagram. ASan/UBSan catch reads
 // outside the input; record_check.h decodes every record written, as
-// src/netlink/decode.ts would, and aborts on one that reader would misread.
+// src/netlink/decode.ts would, and aborts on one that reader would misread; every
+// route record is then formatted as `dump --json` writes it (route_json.h).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "../netlink_parse.h"
 #include "../record_encoder.h"
+#include "../route_json.h"
 #include "record_check.h"
 
 namespace {
@@ -53,6 +56,32 @@ class CountingSink : public routeguard::RecordingSink {
   routeguard::RecordWriter& out_;
 };
 
+// Formats every route record of a checked batch as a dump reply (whatever the datagram's
+// NLM_F_MULTI said): the formatter must take all the encoder writes, one object per route.
+// Then every shorter prefix of the batch, each in an exactly sized heap copy so that ASan
+// sees a read past it: the formatter must stop with kMalformed or kOk, never read on.
+void CheckRouteJson(const uint32_t* words, size_t count) {
+  using routeguard::record::kFromDump;
+  using routeguard::record::kRouteNew;
+  std::vector<uint32_t> batch(words, words + count);
+  size_t expected = 0;
+  for (size_t w = 0; w < count; w += batch[w + 1] / 4) {
+    if ((batch[w] & 0xffff) != kRouteNew) continue;
+    batch[w] |= static_cast<uint32_t>(kFromDump) << 16;
+    ++expected;
+  }
+  std::string text;
+  size_t routes = 0;
+  if (routeguard::AppendDumpedRoutesJson(batch.data(), count, text, &routes) != routeguard::RouteJsonStatus::kOk) abort();
+  if (routes != expected || (routes > 0 && (text.compare(0, 2, ",{") != 0 || text.back() != '}'))) abort();
+  for (size_t n = count > 64 ? count - 64 : 0; n < count; ++n) {
+    std::vector<uint32_t> prefix(batch.begin(), batch.begin() + n);
+    std::string partial;
+    routeguard::AppendDumpedRoutesJson(prefix.data(), n, partial, &routes);
+    if (partial.size() > text.size() || text.compare(0, partial.size(), partial) != 0) abort();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -63,6 +92,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (delivered != sink.delivered) abort();
   writer.Control(routeguard::record::kDropped, routeguard::record::kMalformed, sink.malformed());
   routeguard::fuzz::CheckRecords(writer.data(), writer.size_bytes() / 4);
+  CheckRouteJson(writer.data(), writer.size_bytes() / 4);
   if (writer.size_bytes() < 16) abort();
   writer.Recycle();  // the monitor's path between batches
   if (!writer.empty()) abort();
