@@ -138,11 +138,14 @@ const uint8_t* Bytes(const uint32_t* payload, uint32_t word) {
   return reinterpret_cast<const uint8_t*>(payload + word);
 }
 
-// One route's object, `,` first; `nexthops` is the number of 6-word nexthops the
-// record holds after its fixed part (checked by the caller).
-void AppendRoute(const uint32_t* p, uint32_t nexthops, std::string& out) {
-  char buf[kRouteTextMax];
-  Text t(buf);
+// The most text one route can take (see kRouteTextMax).
+size_t RouteTextMax(uint32_t nexthops) { return kRouteTextMax + static_cast<size_t>(nexthops) * kNexthopTextMax; }
+
+// One route's object, `,` first, at `out`, which has RouteTextMax(nexthops) bytes of
+// room; `nexthops` is the number of 6-word nexthops the record holds after its fixed
+// part (checked by the caller). Returns the bytes written.
+size_t WriteRoute(const uint32_t* p, uint32_t nexthops, char* out) {
+  Text t(out);
   const uint32_t w0 = p[kRouteFamilyDlenSlenTos];
   const uint32_t w1 = p[kRouteProtoScopeTypePref];
   const uint32_t w8 = p[kRoutePresentGwFamily];
@@ -201,64 +204,69 @@ void AppendRoute(const uint32_t* p, uint32_t nexthops, std::string& out) {
   t.Lit(",\"multipath\":");
   if (!has(kRouteHasMultipath)) {
     t.Lit("null}");
-    out.append(buf, t.size());
-    return;
+    return t.size();
   }
   t.Lit("[");
-  out.append(buf, t.size());
   for (uint32_t i = 0; i < nexthops; ++i) {
     const uint32_t* n = p + kRouteFixedWords + i * kRouteNexthopWords;
-    char hop_buf[kNexthopTextMax];
-    Text h(hop_buf);
     const uint32_t fhg = n[1];
     const uint32_t hop_gw_family = (fhg >> 16) & 0xff;
-    if (i > 0) h.Lit(",");
-    h.Lit("{\"index\":");
-    h.U32(n[0]);
-    h.Lit(",\"flags\":");
-    h.U32(fhg & 0xff);
-    h.Lit(",\"weight\":");
-    h.U32(((fhg >> 8) & 0xff) + 1);
-    h.Lit(",\"gateway\":");
-    h.IpOrNull(hop_gw_family != 0, reinterpret_cast<const uint8_t*>(n + 2), hop_gw_family == kAfInet6);
-    h.Lit("}");
-    out.append(hop_buf, h.size());
+    if (i > 0) t.Lit(",");
+    t.Lit("{\"index\":");
+    t.U32(n[0]);
+    t.Lit(",\"flags\":");
+    t.U32(fhg & 0xff);
+    t.Lit(",\"weight\":");
+    t.U32(((fhg >> 8) & 0xff) + 1);
+    t.Lit(",\"gateway\":");
+    t.IpOrNull(hop_gw_family != 0, reinterpret_cast<const uint8_t*>(n + 2), hop_gw_family == kAfInet6);
+    t.Lit("}");
   }
-  out.append("]}");
+  t.Lit("]}");
+  return t.size();
 }
 
 }  // namespace
 
-RouteJsonStatus AppendDumpedRoutesJson(const uint32_t* words, size_t word_count, std::string& out,
-                                       size_t* routes) {
-  *routes = 0;
-  size_t w = 0;
+RouteJsonStatus FormatDumpedRoutesJson(const uint32_t* words, size_t word_count, size_t from_word, char* out,
+                                       size_t capacity, RouteJsonProgress* progress) {
+  *progress = RouteJsonProgress{};
+  size_t w = from_word;
+  auto stop = [&](RouteJsonStatus status) {
+    progress->next_word = w;
+    return status;
+  };
   while (w < word_count) {
-    if (word_count - w < kHeaderWords) return RouteJsonStatus::kMalformed;
+    if (word_count - w < kHeaderWords) return stop(RouteJsonStatus::kMalformed);
     const uint32_t head = words[w];
     const uint32_t bytes = words[w + 1];
     if (bytes < kHeaderWords * 4 || bytes % 4 != 0 || bytes / 4 > word_count - w) {
-      return RouteJsonStatus::kMalformed;
+      return stop(RouteJsonStatus::kMalformed);
     }
     const size_t record_words = bytes / 4;
     const uint32_t kind = head & 0xffff;
     const uint32_t flags = head >> 16;
-    if (kind == record::kRouteNew && (flags & record::kFromDump) != 0) {
+    if (kind == kRouteNew && (flags & kFromDump) != 0) {
       const size_t payload_words = record_words - kHeaderWords;
-      if (payload_words < kRouteFixedWords) return RouteJsonStatus::kMalformed;
+      if (payload_words < kRouteFixedWords) return stop(RouteJsonStatus::kMalformed);
       const uint32_t* p = words + w + kHeaderWords;
       const uint32_t present = p[kRoutePresentGwFamily] & 0xffff;
       // The nexthops are read only for a multipath route, as decode.ts does.
       const uint32_t nexthops = (present & kRouteHasMultipath) != 0 ? p[kRouteNhCount] : 0;
       if (nexthops > (payload_words - kRouteFixedWords) / kRouteNexthopWords) {
-        return RouteJsonStatus::kMalformed;
+        return stop(RouteJsonStatus::kMalformed);
       }
-      AppendRoute(p, nexthops, out);
-      ++*routes;
+      const size_t room = RouteTextMax(nexthops);
+      if (room > capacity - progress->written) {
+        progress->needed = room;
+        return stop(RouteJsonStatus::kFull);
+      }
+      progress->written += WriteRoute(p, nexthops, out + progress->written);
+      ++progress->routes;
     }
     w += record_words;
   }
-  return RouteJsonStatus::kOk;
+  return stop(RouteJsonStatus::kDone);
 }
 
 }  // namespace routeguard

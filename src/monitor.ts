@@ -13,6 +13,7 @@ import {
   RouteguardError,
 } from './errors';
 import { loadBinding } from './native/binding';
+import { routeJsonChunker } from './native/route-json';
 import type {
   NativeError,
   NativeMonitor,
@@ -59,10 +60,11 @@ export interface MonitorOptions {
   /** With routes: 'stream', called with each dumped route (see NetworkStateOptions). */
   onDumpedRoute?: (route: Route) => void;
   /**
-   * With routes: 'stream', instead of onDumpedRoute: the dumped routes of each batch the
-   * addon delivers, as UTF-8 JSON text, each route written as `,` + JSON.stringify(route)
-   * (the same text, formatted by the addon from its records without a Route object; several
-   * times faster for a big table). The Buffer is the callee's to keep.
+   * With routes: 'stream', instead of onDumpedRoute: the dumped routes as UTF-8 JSON text in
+   * chunks of ~256 KiB, each route written as `,` + JSON.stringify(route) (the same text,
+   * formatted by the addon from its records without a Route object; several times faster
+   * for a big table). `json` is a view of a buffer reused for the next chunk: write or
+   * copy it (Buffer.from(json)) before returning.
    */
   onDumpedRoutesJson?: (json: Buffer) => void;
 }
@@ -126,10 +128,7 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
     this.state = new NetworkState({
       routes: options.routes ?? MONITOR_DEFAULTS.routes,
       onDumpedRoute: options.onDumpedRoute,
-      onDumpedRouteRecords: json && ((batch, byteLength) => {
-        const text = loadBinding().routeJson(batch, byteLength);
-        if (text) json(text);
-      }),
+      onDumpedRouteRecords: json && routeJsonChunker(json),
     });
     this.clock = options.clock ?? monotonicClock;
     options.signal?.addEventListener('abort', this.abortListener, { once: true });

@@ -56,10 +56,36 @@ class CountingSink : public routeguard::RecordingSink {
   routeguard::RecordWriter& out_;
 };
 
+// All of a batch's dumped routes as JSON, chunk by chunk into `out` (grown when a route
+// asks for more, as src/native/route-json.ts does). Aborts unless every call makes progress
+// and ends with kDone, or on kMalformed when `malformed_ok`. Returns the text and its routes.
+std::string FormatAll(const uint32_t* words, size_t count, size_t capacity, bool malformed_ok, size_t* routes) {
+  std::string text;
+  *routes = 0;
+  // An exactly sized heap block: ASan sees a write one byte past `capacity`.
+  std::vector<char> out(capacity);
+  for (size_t at = 0;;) {
+    routeguard::RouteJsonProgress progress;
+    const routeguard::RouteJsonStatus status =
+        routeguard::FormatDumpedRoutesJson(words, count, at, out.data(), out.size(), &progress);
+    if (progress.written > out.size()) abort();
+    text.append(out.data(), progress.written);
+    *routes += progress.routes;
+    if (status == routeguard::RouteJsonStatus::kDone) return text;
+    if (status == routeguard::RouteJsonStatus::kMalformed) {
+      if (!malformed_ok) abort();
+      return text;
+    }
+    if (progress.written == 0 && progress.needed <= out.size()) abort();  // no progress
+    if (progress.needed > out.size()) out.resize(progress.needed);
+    at = progress.next_word;
+  }
+}
+
 // Formats every route record of a checked batch as a dump reply (whatever the datagram's
-// NLM_F_MULTI said): the formatter must take all the encoder writes, one object per route.
-// Then every shorter prefix of the batch, each in an exactly sized heap copy so that ASan
-// sees a read past it: the formatter must stop with kMalformed or kOk, never read on.
+// NLM_F_MULTI said): the formatter must take all the encoder writes, one object per route,
+// the same text in small chunks as in one. Then shorter prefixes of the batch, each in an
+// exactly sized heap copy so that ASan sees a read past it: the formatter must stop there.
 void CheckRouteJson(const uint32_t* words, size_t count) {
   using routeguard::record::kFromDump;
   using routeguard::record::kRouteNew;
@@ -70,14 +96,13 @@ void CheckRouteJson(const uint32_t* words, size_t count) {
     batch[w] |= static_cast<uint32_t>(kFromDump) << 16;
     ++expected;
   }
-  std::string text;
   size_t routes = 0;
-  if (routeguard::AppendDumpedRoutesJson(batch.data(), count, text, &routes) != routeguard::RouteJsonStatus::kOk) abort();
+  const std::string text = FormatAll(batch.data(), count, 1 << 16, false, &routes);
   if (routes != expected || (routes > 0 && (text.compare(0, 2, ",{") != 0 || text.back() != '}'))) abort();
+  if (FormatAll(batch.data(), count, 700, false, &routes) != text) abort();
   for (size_t n = count > 64 ? count - 64 : 0; n < count; ++n) {
     std::vector<uint32_t> prefix(batch.begin(), batch.begin() + n);
-    std::string partial;
-    routeguard::AppendDumpedRoutesJson(prefix.data(), n, partial, &routes);
+    const std::string partial = FormatAll(prefix.data(), n, 4096, true, &routes);
     if (partial.size() > text.size() || text.compare(0, partial.size(), partial) != 0) abort();
   }
 }

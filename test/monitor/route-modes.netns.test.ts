@@ -69,13 +69,13 @@ describeNetns("NetlinkMonitor routes: 'events' (real kernel, private namespace)"
     expect(() => new NetlinkMonitor({ onDumpedRoute: () => {} })).toThrow(/with routes: 'stream'/);
   });
 
-  it("routes: 'stream' with onDumpedRoutesJson: each batch's dumped routes as JSON text, as onDumpedRoute would give them", async () => {
+  it("routes: 'stream' with onDumpedRoutesJson: the dumped routes as JSON text, as onDumpedRoute would give them", async () => {
     const routes: string[] = [];
     monitor = new NetlinkMonitor({ netns: ns.path, routes: 'stream', onDumpedRoute: (r) => routes.push(`,${JSON.stringify(r)}`) });
     await monitor.start();
     monitor.close();
     const chunks: Buffer[] = [];
-    monitor = new NetlinkMonitor({ netns: ns.path, routes: 'stream', onDumpedRoutesJson: (json) => chunks.push(json) });
+    monitor = new NetlinkMonitor({ netns: ns.path, routes: 'stream', onDumpedRoutesJson: (json) => chunks.push(Buffer.from(json)) });
     events = [];
     monitor.on('event', (e) => events.push(e));
     await monitor.start();

@@ -1,6 +1,7 @@
 /**
  * The addon's routeJson (native/route_json.cc: what `routeguard dump --json` writes for
- * each dumped route) is `,` + JSON.stringify(readRoute(...)), byte for byte: on every
+ * each dumped route) is `,` + JSON.stringify(readRoute(...)), byte for byte, in chunks
+ * of any size: on every
  * captured route message (plain, blackhole, table 100, multipath, nexthop object, IPv6
  * gateway of an IPv4 route, IPv6 with expiry) and on records of those messages with
  * their fields rewritten (addresses of every zero-run shape, types past the named ones,
@@ -50,8 +51,18 @@ function expectedText(batch: ArrayBuffer): string | null {
   return text === '' ? null : text;
 }
 
-function nativeText(batch: ArrayBuffer, byteLength = batch.byteLength): string | null {
-  return binding.routeJson(batch, byteLength)?.toString('utf8') ?? null;
+/** routeJson over a whole batch, chunk by chunk into an `out` of `capacity` bytes (grown when a route needs it). */
+function nativeText(batch: ArrayBuffer, byteLength = batch.byteLength, capacity = 1 << 16): string | null {
+  let out = new Uint8Array(capacity);
+  let text = '';
+  for (let at = 0; at < byteLength; ) {
+    const { written, next, needed } = binding.routeJson(batch, byteLength, at, out);
+    expect(written > 0 || needed > out.length || next === byteLength).toBe(true); // always progress
+    text += Buffer.from(out.buffer, 0, written).toString('utf8');
+    if (needed > out.length) out = new Uint8Array(needed);
+    at = next;
+  }
+  return text === '' ? null : text;
 }
 
 /** A deterministic PRNG (mulberry32), so a failure names a reproducible case. */
@@ -148,21 +159,42 @@ describe('routeJson', () => {
     expect(nativeText(two.buffer)).toBe(expectedText(one)!.repeat(2));
   });
 
+  it('fills the caller\'s buffer chunk by chunk, never past its end, and says when a route needs a larger one', () => {
+    const batches = routeFixtures.map((f) => asDumped(parseFixture(f)));
+    const all = new Uint8Array(batches.reduce((n, b) => n + b.byteLength, 0));
+    batches.reduce((at, b) => (all.set(new Uint8Array(b), at), at + b.byteLength), 0);
+    const expected = expectedText(all.buffer);
+    // From a buffer too small for any route (every route asks for more) to one for all at once.
+    for (const capacity of [0, 16, 1024, 1500, 3000, 1 << 20]) expect(nativeText(all.buffer, all.byteLength, capacity)).toBe(expected);
+    const [p] = routeRecords(all.buffer);
+    const guarded = new Uint8Array(2048).fill(0xee);
+    const { written, next, needed } = binding.routeJson(all.buffer, all.byteLength, 0, guarded.subarray(0, 1000));
+    expect({ written, needed }).toEqual({ written: 0, needed: expect.any(Number) });
+    expect(needed).toBeGreaterThan(1000);
+    expect(next).toBe((p - F.HEADER_WORDS) * 4); // stopped at the first route record
+    expect(guarded.every((b) => b === 0xee)).toBe(true);
+  });
+
   it('rejects a malformed batch with an error instead of reading past it', () => {
     const batch = asDumped(parseFixture('route4-multipath.bin'));
     const [p] = routeRecords(batch);
     const tooManyHops = batch.slice(0);
     new Uint32Array(tooManyHops)[p + F.ROUTE_NH_COUNT] = 1000;
-    expect(() => binding.routeJson(tooManyHops, tooManyHops.byteLength)).toThrow(/malformed record batch/);
+    expect(() => nativeText(tooManyHops)).toThrow(/malformed record batch/);
     const tooLong = batch.slice(0);
     new Uint32Array(tooLong)[p - F.HEADER_WORDS + 1] += 4;
-    expect(() => binding.routeJson(tooLong, tooLong.byteLength)).toThrow(/malformed record batch/);
+    expect(() => nativeText(tooLong)).toThrow(/malformed record batch/);
     const tooShort = batch.slice(0);
     new Uint32Array(tooShort)[p - F.HEADER_WORDS + 1] = 4 * (F.HEADER_WORDS + F.ROUTE_FIXED_WORDS - 1);
-    expect(() => binding.routeJson(tooShort, tooShort.byteLength)).toThrow(/malformed record batch/);
-    expect(() => binding.routeJson(batch, batch.byteLength - 4)).toThrow(/malformed record batch/);
-    expect(() => binding.routeJson(batch, 6)).toThrow(RangeError);
-    expect(() => binding.routeJson(batch, batch.byteLength + 4)).toThrow(RangeError);
-    expect(() => (binding.routeJson as (b: unknown, n: unknown) => unknown)(new Uint8Array(8), 8)).toThrow(TypeError);
+    expect(() => nativeText(tooShort)).toThrow(/malformed record batch/);
+    expect(() => nativeText(batch, batch.byteLength - 4)).toThrow(/malformed record batch/);
+    const out = new Uint8Array(4096);
+    expect(() => binding.routeJson(batch, 6, 0, out)).toThrow(RangeError);
+    expect(() => binding.routeJson(batch, batch.byteLength + 4, 0, out)).toThrow(RangeError);
+    expect(() => binding.routeJson(batch, batch.byteLength, 2, out)).toThrow(RangeError);
+    expect(() => binding.routeJson(batch, batch.byteLength, batch.byteLength + 4, out)).toThrow(RangeError);
+    const untyped = binding.routeJson as (...args: unknown[]) => unknown;
+    expect(() => untyped(new Uint8Array(8), 8, 0, out)).toThrow(TypeError);
+    expect(() => untyped(batch, batch.byteLength, 0, new Uint32Array(8))).toThrow(TypeError);
   });
 });

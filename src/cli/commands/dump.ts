@@ -50,10 +50,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
 /**
  * The same text as JSON.stringify({ links, addresses, routes, nexthops, rules, neighbours }),
- * written as it goes. Routes are not mirrored (routes: 'stream'): the addon formats each
- * batch of dumped routes as JSON straight from its records (onDumpedRoutesJson) and the
- * text is written at once, while the addon's reader thread reads on, so the kernel's time
- * and the formatting overlap. Links and addresses are dumped before routes, so they are
+ * written as it goes. Routes are not mirrored (routes: 'stream'): the addon formats the
+ * dumped routes as JSON straight from their records into one reused buffer
+ * (onDumpedRoutesJson), each chunk written at once, while the addon's reader thread reads
+ * on, so the kernel's time and the formatting overlap. Links and addresses are dumped before routes, so they are
  * complete when the first routes come.
  */
 async function dumpJson(netns: string | undefined, io: CliIo): Promise<number> {
@@ -75,8 +75,8 @@ async function dumpJson(netns: string | undefined, io: CliIo): Promise<number> {
     confirmDelayMs: false,
     signal: io.signal,
     routes: 'stream',
-    // Each route's text starts with a comma: the first batch's first one is dropped.
-    onDumpedRoutesJson: (text) => out.writeNow(openRoutes() ? text.subarray(1) : text),
+    // Each route's text starts with a comma: the first chunk's first one is dropped.
+    onDumpedRoutesJson: (text) => out.writeTransient(openRoutes() ? text.subarray(1) : text),
   });
   try {
     await monitor.start();
