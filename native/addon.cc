@@ -27,6 +27,7 @@
 #include "netlink_parse.h"
 #include "netlink_socket.h"
 #include "record_encoder.h"
+#include "route_json.h"
 #include "route_lookup.h"
 #include "tcp_info.h"
 
@@ -681,6 +682,40 @@ Napi::Value Parse(const Napi::CallbackInfo& info) {
   return ToArrayBuffer(env, out);
 }
 
+// routeJson(batch: ArrayBuffer, byteLength, fromByte, out: Uint8Array): { written, next,
+// needed }. The dumped routes of a batch as JSON text (native/route_json.h), from the
+// record at byte `fromByte` on, written into `out` until it is full; `next` is where to
+// go on (byteLength when done); `needed` > out.length: the next route needs a larger `out`.
+// The caller's `out` is reused chunk after chunk: no allocation, no fresh pages per batch.
+Napi::Value RouteJson(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArrayBuffer() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsTypedArray() ||
+      info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "routeJson() needs a record batch (ArrayBuffer), its length, a start offset and a Uint8Array");
+  }
+  Napi::ArrayBuffer batch = info[0].As<Napi::ArrayBuffer>();
+  const double length = info[1].As<Napi::Number>().DoubleValue();
+  const double from = info[2].As<Napi::Number>().DoubleValue();
+  if (!(length >= 0) || length > static_cast<double>(batch.ByteLength()) || std::fmod(length, 4) != 0 ||
+      !(from >= 0) || from > length || std::fmod(from, 4) != 0) {
+    throw Napi::RangeError::New(env, "routeJson(): byteLength and fromByte must be multiples of 4 within the batch");
+  }
+  Napi::Uint8Array out = info[3].As<Napi::Uint8Array>();
+  RouteJsonProgress progress;
+  const RouteJsonStatus status =
+      FormatDumpedRoutesJson(static_cast<const uint32_t*>(batch.Data()), static_cast<size_t>(length) / 4,
+                             static_cast<size_t>(from) / 4, reinterpret_cast<char*>(out.Data()),
+                             out.ByteLength(), &progress);
+  if (status == RouteJsonStatus::kMalformed) {
+    throw Napi::Error::New(env, "routeJson(): malformed record batch at byte " + std::to_string(progress.next_word * 4));
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("written", static_cast<double>(progress.written));
+  result.Set("next", static_cast<double>(progress.next_word * 4));
+  result.Set("needed", static_cast<double>(progress.needed));
+  return result;
+}
+
 // ---- TCP sockets --------------------------------------------------------------
 
 // tcpInfo(fds: Int32Array): ArrayBuffer of fds.length * kTcpInfoFields doubles
@@ -736,6 +771,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Monitor", Monitor::Define(env));
   exports.Set("RouteLookup", Lookup::Define(env));
   exports.Set("parse", Napi::Function::New<Parse>(env, "parse"));
+  exports.Set("routeJson", Napi::Function::New<RouteJson>(env, "routeJson"));
   exports.Set("tcpInfo", Napi::Function::New<TcpInfo>(env, "tcpInfo"));
   exports.Set("tcpKeepalive", Napi::Function::New<TcpKeepaliveFn>(env, "tcpKeepalive"));
   return exports;

@@ -81,6 +81,8 @@ class DumpPipeline {
   // the reader waits beyond this, and the kernel then waits for us as it would
   // for a slow loop (dump replies are produced only as we read).
   static constexpr size_t kMaxQueuedBatches = 4;
+  // What a fresh batch reserves on the reader thread (see ReaderLoop).
+  static constexpr size_t kDumpBatchReserveBytes = NetlinkMonitor::kMaxBatchBytes + (512u << 10);
 
   // `notify` is called from the reader thread after it queued a batch or ended.
   DumpPipeline(std::unique_ptr<NetlinkMonitor> core, std::function<void()> notify);

@@ -105,24 +105,24 @@ void RecordWriter::Address(bool removed, const routeguard::Address& addr, uint16
 void RecordWriter::Route(bool removed, const routeguard::Route& route, uint16_t flags) {
   const size_t p = Open(words_, removed ? record::kRouteDel : record::kRouteNew, flags,
                         record::kRouteFixedWords);
-  words_[p + 0] = Pack8(route.family, route.dst_len, route.src_len, route.tos);
-  words_[p + 1] = Pack8(route.protocol, route.scope, route.type, route.pref);
-  words_[p + 2] = route.flags;
-  words_[p + 3] = route.table;
-  words_[p + 4] = route.priority;
-  words_[p + 5] = route.oif;
-  words_[p + 6] = route.nh_id;
-  words_[p + 7] = route.expires;
-  words_[p + 8] = static_cast<uint32_t>(route.present) | static_cast<uint32_t>(route.gw_family) << 16;
+  words_[p + record::kRouteFamilyDlenSlenTos] = Pack8(route.family, route.dst_len, route.src_len, route.tos);
+  words_[p + record::kRouteProtoScopeTypePref] = Pack8(route.protocol, route.scope, route.type, route.pref);
+  words_[p + record::kRouteFlags] = route.flags;
+  words_[p + record::kRouteTable] = route.table;
+  words_[p + record::kRoutePriority] = route.priority;
+  words_[p + record::kRouteOif] = route.oif;
+  words_[p + record::kRouteNhId] = route.nh_id;
+  words_[p + record::kRouteExpires] = route.expires;
+  words_[p + record::kRoutePresentGwFamily] = static_cast<uint32_t>(route.present) | static_cast<uint32_t>(route.gw_family) << 16;
   // w9 reserved (the mirror hashes identities itself), left zero by Open().
-  words_[p + 10] = static_cast<uint32_t>(route.multipath.size());
-  words_[p + 11] = route.iif;
-  words_[p + 12] = route.mtu;
+  words_[p + record::kRouteNhCount] = static_cast<uint32_t>(route.multipath.size());
+  words_[p + record::kRouteIif] = route.iif;
+  words_[p + record::kRouteMtu] = route.mtu;
   // w13 reserved, left zero by Open().
-  PutIp(words_, p + 14, route.dst);
-  PutIp(words_, p + 18, route.src);
-  PutIp(words_, p + 22, route.gateway);
-  PutIp(words_, p + 26, route.prefsrc);
+  PutIp(words_, p + record::kRouteDst, route.dst);
+  PutIp(words_, p + record::kRouteSrc, route.src);
+  PutIp(words_, p + record::kRouteGateway, route.gateway);
+  PutIp(words_, p + record::kRoutePrefsrc, route.prefsrc);
   for (const RouteNexthop& nh : route.multipath) {
     const size_t n = words_.size();
     words_.resize(n + record::kRouteNexthopWords, 0);

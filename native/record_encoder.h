@@ -36,6 +36,8 @@ class RecordWriter {
   void Recycle();
   // Empties the writer and frees its buffer.
   void Release();
+  // Room for `bytes` of records, so that filling up to them never reallocates.
+  void Reserve(size_t bytes) { words_.reserve(bytes / 4); }
 
  private:
   std::vector<uint32_t> words_;

@@ -93,6 +93,25 @@ constexpr uint32_t kAddrFixedWords = 16;
 //     n0 ifindex  n1 flags (u8) | hops << 8 | gw_family << 16  n2..n5 gateway
 constexpr uint32_t kRouteFixedWords = 30;
 constexpr uint32_t kRouteNexthopWords = 6;
+// The route payload's words by name (the encoder writes them, native/route_json.cc reads them).
+enum RouteWord : uint32_t {
+  kRouteFamilyDlenSlenTos = 0,
+  kRouteProtoScopeTypePref = 1,
+  kRouteFlags = 2,
+  kRouteTable = 3,
+  kRoutePriority = 4,
+  kRouteOif = 5,
+  kRouteNhId = 6,
+  kRouteExpires = 7,
+  kRoutePresentGwFamily = 8,
+  kRouteNhCount = 10,
+  kRouteIif = 11,
+  kRouteMtu = 12,
+  kRouteDst = 14,
+  kRouteSrc = 18,
+  kRouteGateway = 22,
+  kRoutePrefsrc = 26,
+};
 
 // ---- Nexthop object payload ----
 //   w0 id  w1 oif  w2 flags

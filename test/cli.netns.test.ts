@@ -7,7 +7,9 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { Address, Link, Neighbour, Route, Rule } from '../src/netlink/types';
 import { routeProtocolName } from '../src/netlink/flags';
+import { kernelFacts, routeFacts } from './helpers/ip-facts';
 import { createNetns, createVeth, describeNetns, waitFor, type NetNs } from './helpers/netns';
+import { NetlinkMonitor } from '../src/monitor';
 
 const bin = path.resolve(__dirname, '..', 'bin', 'routeguard.js');
 const run = promisify(execFile);
@@ -51,6 +53,42 @@ describeNetns('routeguard CLI', () => {
     expect(dump.neighbours.find((n) => n.address === '192.0.2.2')).toMatchObject({
       family: 4, stateName: 'permanent', linkAddress: '02:00:5e:00:53:02',
     });
+  });
+
+  it('dump --json writes varied routes as JSON.stringify of each dumped Route, and as ip -j reports them', async () => {
+    ns.ip('route add 198.51.100.0/25 via 192.0.2.2 metric 100 mtu 1400');
+    ns.ip('route add 198.51.100.128/26 dev v0 src 192.0.2.1 scope link');
+    ns.ip('route add 203.0.113.128/25 nexthop via 192.0.2.2 weight 2 nexthop via 192.0.2.3');
+    ns.ip('route add blackhole 198.51.100.192/27 table 200');
+    ns.ip('route add unreachable 198.51.100.224/28');
+    ns.ip('route add prohibit 198.51.100.240/29 table 200');
+    ns.ip('route add throw 203.0.113.0/25');
+    ns.ip('nexthop add id 7 via 192.0.2.4 dev v0');
+    ns.ip('route add 203.0.113.64/26 nhid 7 table 300');
+    ns.ip('-6 route add 2001:db8:2::/64 via 2001:db8:1::2 dev v0 expires 300');
+    ns.ip('-6 route add 2001:db8:3::/64 nexthop via 2001:db8:1::2 dev v0 nexthop via 2001:db8:1::3 dev v0');
+    ns.ip('-6 route add unreachable 2001:db8:4::/48 metric 7');
+    ns.ip('-6 route add blackhole ::ffff:192.0.2.0/120');
+    const { stdout } = await run(process.execPath, [bin, 'dump', '--json', '--netns', ns.path], { maxBuffer: 1 << 26 });
+    // The routes as the per-route path wrote them: JSON.stringify of each Route of a 'stream' dump.
+    const texts: string[] = [];
+    const monitor = new NetlinkMonitor({ netns: ns.path, routes: 'stream', confirmDelayMs: false, onDumpedRoute: (r) => texts.push(JSON.stringify(r)) });
+    try {
+      await monitor.start();
+    } finally {
+      monitor.close();
+    }
+    const start = stdout.indexOf('"routes":[') + '"routes":['.length;
+    expect(stdout.slice(start, stdout.indexOf('],"nexthops":', start))).toBe(texts.join(','));
+    const dump = JSON.parse(stdout) as { routes: Route[] };
+    for (const type of ['unicast', 'local', 'blackhole', 'unreachable', 'prohibit', 'throw']) {
+      expect(dump.routes.some((r) => r.type === type), type).toBe(true);
+    }
+    expect(dump.routes.filter((r) => r.multipath !== null).map((r) => r.family).sort()).toEqual([4, 6]);
+    expect(dump.routes.find((r) => r.destination === '2001:db8:2::')?.expires).toBeGreaterThan(0);
+    expect(dump.routes.find((r) => r.destination === '198.51.100.0')).toMatchObject({ metric: 100, mtu: 1400 });
+    expect(dump.routes.find((r) => r.destination === '::ffff:192.0.2.0')).toMatchObject({ family: 6, type: 'blackhole' });
+    expect(routeFacts(dump.routes)).toEqual(kernelFacts(ns).routes);
   });
 
   it('dump without --json prints ip-like text', async () => {

@@ -89,6 +89,13 @@ export interface NativeError extends Error {
   extack?: string;
 }
 
+/** What one routeJson() call wrote (see NativeBinding.routeJson). */
+export interface RouteJsonChunk {
+  written: number;
+  next: number;
+  needed: number;
+}
+
 export interface NativeBinding {
   Monitor: new (
     options: NativeMonitorOptions,
@@ -97,6 +104,14 @@ export interface NativeBinding {
   RouteLookup: new (options: { netns?: string }) => NativeRouteLookup;
   /** Parses raw netlink datagram bytes with the same parser the socket uses (tests, tools). */
   parse(datagram: Uint8Array): ArrayBuffer;
+  /**
+   * The dumped routes (RouteNew records flagged FROM_DUMP) among a batch's first
+   * `byteLength` bytes of records, from the record at `fromByte` on, each as `,` + the
+   * JSON text of its Route (native/route_json.h), written into `out` until the next
+   * route might not fit. `next`: where to go on (`byteLength` when done); `needed` more
+   * than out.length: the next route needs a larger `out`. Throws on a malformed batch.
+   */
+  routeJson(batch: ArrayBuffer, byteLength: number, fromByte: number, out: Uint8Array): RouteJsonChunk;
   /**
    * getsockopt(TCP_INFO) on every descriptor in one call: `fds.length * TCP_INFO_FIELDS`
    * doubles in the order of native/tcp_info.h (errno first; NaN for a field the kernel

@@ -89,7 +89,12 @@ export function mirrorFacts(state: NetworkStateView): { links: string[]; address
       flags: ADDR_FLAGS.filter((f) => a.flags & flagBits[f] && !(f === 'temporary' && a.family === 4)),
     }),
   );
-  const routes = [...state.routes()].map((r: Route) =>
+  return { links: links.sort(), addresses: addresses.sort(), routes: routeFacts(state.routes()) };
+}
+
+/** Routes as routeFact strings, sorted (mirrorFacts' routes; also for `dump --json` output). */
+export function routeFacts(routes: Iterable<Route>): string[] {
+  return [...routes].map((r: Route) =>
     routeFact({
       table: tableName(r.table), family: r.family, type: r.type, dst: ipDst(r), gateway: r.gateway ?? undefined,
       dev: r.oif !== null ? `${r.oif}` : undefined, proto: routeProtocolName(r.protocol), scope: scopeName(r.scope),
@@ -97,8 +102,7 @@ export function mirrorFacts(state: NetworkStateView): { links: string[]; address
       nexthops: r.multipath?.map((h) => `${h.gateway ?? '-'}@${h.index}*${h.weight}`),
       nhid: r.nexthopId ?? undefined,
     }),
-  );
-  return { links: links.sort(), addresses: addresses.sort(), routes: routes.sort() };
+  ).sort();
 }
 
 /**

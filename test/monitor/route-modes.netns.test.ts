@@ -69,6 +69,26 @@ describeNetns("NetlinkMonitor routes: 'events' (real kernel, private namespace)"
     expect(() => new NetlinkMonitor({ onDumpedRoute: () => {} })).toThrow(/with routes: 'stream'/);
   });
 
+  it("routes: 'stream' with onDumpedRoutesJson: the dumped routes as JSON text, as onDumpedRoute would give them", async () => {
+    const routes: string[] = [];
+    monitor = new NetlinkMonitor({ netns: ns.path, routes: 'stream', onDumpedRoute: (r) => routes.push(`,${JSON.stringify(r)}`) });
+    await monitor.start();
+    monitor.close();
+    const chunks: Buffer[] = [];
+    monitor = new NetlinkMonitor({ netns: ns.path, routes: 'stream', onDumpedRoutesJson: (json) => chunks.push(Buffer.from(json)) });
+    events = [];
+    monitor.on('event', (e) => events.push(e));
+    await monitor.start();
+    expect(Buffer.concat(chunks).toString()).toBe(routes.join(''));
+    expect(routes.length).toBeGreaterThan(50);
+    // A live route change is an event, never JSON text.
+    ns.ip('route add 203.0.113.0/24 via 192.0.2.2 dev v0');
+    await waitFor(() => events.some((e) => e.type === 'route' && e.route.destination === '203.0.113.0'));
+    expect(Buffer.concat(chunks).toString()).toBe(routes.join(''));
+    expect(() => new NetlinkMonitor({ onDumpedRoutesJson: () => {} })).toThrow(/with routes: 'stream'/);
+    expect(() => new NetlinkMonitor({ routes: 'stream', onDumpedRoute: () => {}, onDumpedRoutesJson: () => {} })).toThrow(/not both/);
+  });
+
   it('rejects an unknown mode with a clear error', () => {
     expect(() => new NetlinkMonitor({ routes: 'some' as 'events' })).toThrow(/routes must be 'mirror', 'events' or 'stream'/);
   });

@@ -2,7 +2,6 @@
 import { NetlinkMonitor } from '../../monitor';
 import { formatAddress, formatLink, formatNeighbour, formatNexthop, formatRoute, formatRule } from '../format';
 import { ChunkedOutput } from '../chunked-output';
-import { routeJson } from '../route-json';
 import type { CliIo } from '../io';
 import { NETNS_JSON_OPTIONS, parseCommandArgs } from '../options';
 
@@ -51,42 +50,33 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
 /**
  * The same text as JSON.stringify({ links, addresses, routes, nexthops, rules, neighbours }),
- * written as it goes. Routes are not mirrored (routes: 'stream'): each is written as the
- * kernel's dump delivers it, while the addon's reader thread reads on, so the kernel's
- * time and the formatting overlap. Links and addresses are dumped before routes, so they
- * are complete when the first route comes.
+ * written as it goes. Routes are not mirrored (routes: 'stream'): the addon formats the
+ * dumped routes as JSON straight from their records into one reused buffer
+ * (onDumpedRoutesJson), each chunk written at once, while the addon's reader thread reads
+ * on, so the kernel's time and the formatting overlap. Links and addresses are dumped before routes, so they are
+ * complete when the first routes come.
  */
 async function dumpJson(netns: string | undefined, io: CliIo): Promise<number> {
   const out = new ChunkedOutput(io.stdout);
   let routesOpen = false;
-  let firstRoute = true;
   const json = (item: unknown) => JSON.stringify(item);
-  const list = <T>(items: Iterable<T>) => {
-    let first = true;
-    for (const item of items) {
-      if (out.add(first ? json(item) : `,${json(item)}`)) out.flushNow();
-      first = false;
-    }
-  };
   const openRoutes = () => {
-    if (routesOpen) return;
+    if (routesOpen) return false;
     routesOpen = true;
     out.add('{"links":[');
-    list(monitor.state.links());
+    out.addAllNow(monitor.state.links(), json, ',');
     out.add('],"addresses":[');
-    list(monitor.state.addresses());
+    out.addAllNow(monitor.state.addresses(), json, ',');
     out.add('],"routes":[');
+    return true;
   };
   const monitor: NetlinkMonitor = new NetlinkMonitor({
     netns,
     confirmDelayMs: false,
     signal: io.signal,
     routes: 'stream',
-    onDumpedRoute: (route) => {
-      openRoutes();
-      if (out.add(firstRoute ? routeJson(route) : `,${routeJson(route)}`)) out.flushNow();
-      firstRoute = false;
-    },
+    // Each route's text starts with a comma: the first chunk's first one is dropped.
+    onDumpedRoutesJson: (text) => out.writeTransient(openRoutes() ? text.subarray(1) : text),
   });
   try {
     await monitor.start();
