@@ -144,3 +144,12 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** A namespace with veth v0 (peer v1) holding 192.0.2.1/24 and 2001:db8:1::1/64: what lookup tests ask routes in. */
+export function createLookupNetns(prefix: string): NetNs {
+  const ns = createNetns(prefix);
+  createVeth(ns, 'v0', null, 'v1');
+  ns.ip('addr add 192.0.2.1/24 dev v0');
+  ns.ip('addr add 2001:db8:1::1/64 dev v0 nodad');
+  return ns;
+}

@@ -24,7 +24,7 @@ import type { NativeBinding, NativeError, NativeMonitor, NativeMonitorOptions } 
 import { decodeBatch, type DecodedRecord } from '../../src/netlink/decode';
 import { parseIp } from '../../src/netlink/ip';
 import { runNode, type ChildOptions, type ChildResult } from '../helpers/child';
-import { createNetns, createVeth, describeNetns, waitFor, type NetNs } from '../helpers/netns';
+import { createNetns, createVeth, describeNetns, waitFor, type NetNs, createLookupNetns } from '../helpers/netns';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const addonDir = path.resolve(repoRoot, process.env.ROUTEGUARD_ADDON_DIR || '.');
@@ -531,10 +531,7 @@ describeNetns('addon: RouteLookup in a private namespace', () => {
   let ns: NetNs;
 
   beforeEach(() => {
-    ns = createNetns('rglookup');
-    createVeth(ns, 'v0', null, 'v1');
-    ns.ip('addr add 192.0.2.1/24 dev v0');
-    ns.ip('addr add 2001:db8:1::1/64 dev v0 nodad');
+    ns = createLookupNetns('rglookup');
   });
 
   afterEach(() => ns.destroy());

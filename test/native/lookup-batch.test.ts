@@ -13,7 +13,7 @@ import { parseIp } from '../../src/netlink/ip';
 import { readLookupAnswers } from '../../src/netlink/lookup-answers';
 import { RouteQueryBatch } from '../../src/netlink/query-batch';
 import { QUERY_RECORD_BYTES } from '../../src/netlink/query-format';
-import { createNetns, createVeth, describeNetns, type NetNs } from '../helpers/netns';
+import { createNetns, createVeth, describeNetns, type NetNs, createLookupNetns } from '../helpers/netns';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const addonDir = path.resolve(repoRoot, process.env.ROUTEGUARD_ADDON_DIR || '.');
@@ -102,10 +102,7 @@ describeNetns('addon: batched lookups in a private namespace', () => {
   let ns: NetNs;
 
   beforeEach(() => {
-    ns = createNetns('rglb');
-    createVeth(ns, 'v0', null, 'v1');
-    ns.ip('addr add 192.0.2.1/24 dev v0');
-    ns.ip('addr add 2001:db8:1::1/64 dev v0 nodad');
+    ns = createLookupNetns('rglb');
   });
 
   afterEach(() => ns.destroy());
