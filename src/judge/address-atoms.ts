@@ -7,13 +7,9 @@
 import { parseAddress, type AddressAtom } from './path-spec';
 import type { PathSpec } from './types';
 
-interface Held {
-  atom: AddressAtom;
-  refs: number;
-}
-
 export class AddressAtoms {
-  private readonly held = new Map<string, Held>();
+  /** Held atoms by canonical text; each counts its paths itself (no lookup to release one). */
+  private readonly held = new Map<string, AddressAtom>();
 
   get size(): number {
     return this.held.size;
@@ -23,27 +19,24 @@ export class AddressAtoms {
   resolve(spec: PathSpec, field: 'local' | 'remote'): AddressAtom {
     const text = spec[field];
     const known = typeof text === 'string' ? this.held.get(text) : undefined;
-    if (known) return known.atom;
+    if (known) return known;
     const parsed = parseAddress(spec, field);
     // A non-canonical spelling ("2001:DB8::1", "::ffff:192.0.2.1") finds the canonical atom.
-    return this.held.get(parsed.text)?.atom ?? parsed;
+    return this.held.get(parsed.text) ?? parsed;
   }
 
   /** The held atom with this canonical text, if a path names it. */
   get(text: string): AddressAtom | undefined {
-    return this.held.get(text)?.atom;
+    return this.held.get(text);
   }
 
   /** A path now names `atom`. */
   hold(atom: AddressAtom): void {
-    const h = this.held.get(atom.text);
-    if (h) h.refs++;
-    else this.held.set(atom.text, { atom, refs: 1 });
+    if (atom.refs++ === 0) this.held.set(atom.text, atom);
   }
 
   /** A path that named `atom` is forgotten. */
   release(atom: AddressAtom): void {
-    const h = this.held.get(atom.text);
-    if (h && --h.refs === 0) this.held.delete(atom.text);
+    if (--atom.refs === 0) this.held.delete(atom.text);
   }
 }

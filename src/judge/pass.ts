@@ -28,14 +28,19 @@ export function queryKey(q: RouteQuery): string {
   return `${q.to}|${q.from ?? ''}|${q.oif ?? ''}|${q.mark ?? ''}`;
 }
 
+let passes = 0;
+
 export class Pass {
+  /** Stamped on the evaluations this pass checks (a field compare instead of a set of 100k paths). */
+  private readonly id = ++passes;
   private readonly lookups = new Map<string, RouteLookupResult>();
   /** A plain path's own lookup, by path; a new connection's to a peer, by the peer's atom: no key strings. */
   private readonly boundAnswers = new Map<CanonicalPath, RouteLookupResult>();
   private readonly peerAnswers = new Map<object, RouteLookupResult>();
   private readonly facts = new TupleMemo();
-  readonly checked = new Set<PathEvaluation>();
   readonly notifications: Array<() => unknown[]> = [];
+  /** Evaluations found gone: dropped from the indexes once their watchers have heard. */
+  readonly gone: PathEvaluation[] = [];
   private entry: EvidenceEntry | null = null;
   /** The check environment of this pass, made once by the judge. */
   env: unknown = null;
@@ -45,6 +50,15 @@ export class Pass {
     private readonly describe: (() => string) | null = null,
     private readonly event?: NetworkEvent,
   ) {}
+
+  /** Whether `ev` was checked in this pass. */
+  checked(ev: PathEvaluation): boolean {
+    return ev.checkedIn === this.id;
+  }
+
+  markChecked(ev: PathEvaluation): void {
+    ev.checkedIn = this.id;
+  }
 
   /** The evidence entry of the event being handled, built once and shared by every path it touches. */
   eventEntry(): EvidenceEntry | null {
@@ -58,9 +72,12 @@ export class Pass {
     return this.memo(['entry', kind, summary], () => ({ time: this.now, kind, summary }));
   }
 
-  /** An entry shared by every path whose text is made from the same `keys` (e.g. a reason and a duration). */
+  /**
+   * An entry shared by every path whose text is made from the same `keys` (a name for
+   * the entry, then e.g. a reason and a duration; one name, one kind).
+   */
   entryFor(kind: EvidenceEntry['kind'], keys: readonly unknown[], summary: () => string): EvidenceEntry {
-    return this.memo(['entry-for', kind, ...keys], () => ({ time: this.now, kind, summary: summary() }));
+    return this.memo(keys, () => ({ time: this.now, kind, summary: summary() }));
   }
 
   /**

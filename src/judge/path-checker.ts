@@ -78,7 +78,7 @@ export class PathChecker {
       const chunk = evs.slice(i, i + PREFETCH_CHUNK);
       this.prefetch(chunk, pass, false);
       for (const ev of chunk) {
-        if (ev.state !== 'viable' || pass.checked.has(ev)) continue;
+        if (ev.state !== 'viable' || pass.checked(ev)) continue;
         const plain = env.lookupPath(ev.path, false);
         const source = plain.ok ? plain.route.preferredSource : null;
         if (source !== (ev.route?.preferredSource ?? null)) this.check(ev, pass, 'event');
@@ -117,8 +117,8 @@ export class PathChecker {
   }
 
   check(ev: PathEvaluation, pass: Pass, cause: CheckCause): void {
-    if (ev.state === 'gone' || pass.checked.has(ev)) return;
-    pass.checked.add(ev);
+    if (ev.state === 'gone' || pass.checked(ev)) return;
+    pass.markChecked(ev);
     this.stats.checks++;
     if (cause === 'event') {
       const entry = pass.eventEntry();

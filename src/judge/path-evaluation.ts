@@ -53,6 +53,8 @@ export class PathEvaluation implements PathMemory {
   timer: TimerEntry<unknown> | null = null;
   /** Position in the index's peer list. */
   peerSlot = -1;
+  /** The last pass that checked the path (Pass.checked). */
+  checkedIn = 0;
   private timeline: Timeline = null;
   /** One handle (nearly always), or several. */
   private handles: WatchHandle | WatchHandle[] | null = null;

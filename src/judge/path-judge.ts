@@ -72,7 +72,6 @@ export class PathJudge {
     this.lifetimes = new Lifetimes(this.timers, this.history, this.options.routeRecheckMs);
     this.verdicts = new VerdictState(this.options, {
       deadlineChanged: (ev) => this.scheduleDeadline(ev),
-      gone: (ev) => this.forget(ev),
       view: () => this.source.state,
     });
     this.checker = new PathChecker(source, this.options, this.history, this.localRoutes, this.index, this.verdicts);
@@ -91,6 +90,11 @@ export class PathJudge {
     if (this.closed) throw new RouteguardError('ERR_JUDGE_CLOSED', 'watch(): the judge is closed');
     const path = canonicalPath(spec, (s, field) => this.atoms.resolve(s, field));
     let ev = this.index.find(path);
+    if (ev?.state === 'gone') {
+      // Found gone in the pass whose notifications are running now (a listener reconnects).
+      this.forget(ev);
+      ev = undefined;
+    }
     if (!ev) {
       ev = new PathEvaluation(path, this.owner);
       this.atoms.hold(path.localAtom);
@@ -185,7 +189,7 @@ export class PathJudge {
     const locals = new Set<string>();
     for (const ev of fresh) locals.add(ev.path.local);
     for (const local of locals) this.lifetimes.watchAddress(view, local);
-    if (!quiet) this.finish(pass);
+    this.finish(pass, !quiet);
   }
 
   private release(ev: PathEvaluation): void {
@@ -296,7 +300,7 @@ export class PathJudge {
           this.lifetimes.routeFired(r, view, pass.now);
           const summary = `route ${r.destination}/${r.destinationLength} (table ${r.table}) reached its foreseen expiry: asking the kernel`;
           for (const ev of pathsCoveredBy(this.index, r)) {
-            if (pass.checked.has(ev)) continue;
+            if (pass.checked(ev)) continue;
             ev.addEvidence({ time: pass.now, kind: 'timer', summary });
             this.checker.check(ev, pass, 'expiry');
           }
@@ -317,8 +321,14 @@ export class PathJudge {
     ev.timer = this.timers.schedule(ev.window.deadline, entry?.item ?? { kind: 'deadline', ev }, entry);
   }
 
-  private finish(pass: Pass): void {
-    for (const emit of pass.notifications) this.report(emit());
+  /**
+   * Notifies, then drops the paths found gone: the verdicts are heard before the
+   * bookkeeping, and a listener that watches the path again gets a fresh evaluation
+   * (watch() drops a gone one it finds).
+   */
+  private finish(pass: Pass, notify = true): void {
+    if (notify) for (const emit of pass.notifications) this.report(emit());
+    for (const ev of pass.gone) this.forget(ev);
   }
 
   /** A listener's bug surfaces as an uncaught exception, never mid-pass. */

@@ -40,6 +40,8 @@ export interface AddressAtom {
   readonly bytes: Uint8Array;
   /** IPv6 link-local (fe80::/10). */
   readonly linkLocal: boolean;
+  /** Watched paths that name it (kept by AddressAtoms). */
+  refs: number;
 }
 
 /** Parses one end: canonical text (IPv4-mapped IPv6 becomes IPv4), family, bytes, link-local. */
@@ -66,7 +68,7 @@ export function parseAddress(spec: PathSpec, field: 'local' | 'remote'): Address
       `PathSpec.${field} must be a concrete address, not the unspecified ${canonical} (use the socket's bound address)`,
     );
   }
-  return { text: canonical, family, bytes, linkLocal: family === 6 && bytes[0] === 0xfe && (bytes[1] & 0xc0) === 0x80 };
+  return { text: canonical, family, bytes, linkLocal: family === 6 && bytes[0] === 0xfe && (bytes[1] & 0xc0) === 0x80, refs: 0 };
 }
 
 function unsigned(spec: PathSpec, field: 'ifindex' | 'mark' | 'boundIfindex', min: number): number | null {

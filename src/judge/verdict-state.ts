@@ -25,8 +25,6 @@ function describeRoute(r: PathRoute, view: NetworkStateView): string {
 export interface VerdictHooks {
   /** (Re)arms the evaluation's deadline timer at `ev.window.deadline`, or cancels it when the window closed. */
   deadlineChanged(ev: PathEvaluation): void;
-  /** The path is gone: drop it from the indexes and timers. */
-  gone(ev: PathEvaluation): void;
   view(): NetworkStateView;
 }
 
@@ -65,7 +63,7 @@ export class VerdictState {
     if (ev.state !== 'suspect' || !w) return false;
     this.stats.confirmations++;
     const after = pass.now - w.start;
-    ev.addEvidence(pass.entryFor('timer', ['deadline', w.extended, w.reason, after], () =>
+    ev.addEvidence(pass.entryFor('timer', ['entry:deadline', w.extended, w.reason, after], () =>
       `${w.extended ? 'patience' : `hold-down for ${w.reason}`} ended after ${after} ms: fresh check`,
     ));
     return true;
@@ -121,7 +119,7 @@ export class VerdictState {
   private notifySuspect(ev: PathEvaluation, was: VerdictReason | null, pass: Pass): void {
     const w = ev.window!;
     const inMs = w.deadline - pass.now;
-    ev.addEvidence(pass.entryFor('state', ['suspect', w.reason, was, inMs], () =>
+    ev.addEvidence(pass.entryFor('state', ['entry:suspect', w.reason, was, inMs], () =>
       `suspect (${w.reason}${was ? `, was ${was}` : ''}); fresh check in ${inMs} ms`,
     ));
     const info = { reason: w.reason, deadline: w.deadline, evidence: ev.windowEvidence() };
@@ -137,7 +135,7 @@ export class VerdictState {
     this.suspects.delete(ev);
     this.hooks.deadlineChanged(ev);
     const suspectForMs = pass.now - w.start;
-    ev.addEvidence(pass.entryFor('state', ['recovered', w.reason, suspectForMs], () => `recovered from ${w.reason} after ${suspectForMs} ms`));
+    ev.addEvidence(pass.entryFor('state', ['entry:recovered', w.reason, suspectForMs], () => `recovered from ${w.reason} after ${suspectForMs} ms`));
     const info = { reason: w.reason, suspectForMs, evidence: ev.evidenceSince(w.start) };
     pass.notifications.push(() => ev.emit('recovered', info));
   }
@@ -150,20 +148,22 @@ export class VerdictState {
     if (reason === 'local-address-replaced') this.stats.earlyConfirmations++;
     this.suspects.delete(ev);
     const after = pass.now - w.start;
-    ev.addEvidence(pass.entryFor('state', ['gone', reason, after], () => `gone (${reason}) after ${after} ms`));
+    ev.addEvidence(pass.entryFor('state', ['entry:gone', reason, after], () => `gone (${reason}) after ${after} ms`));
     const info = { reason, evidence: ev.evidenceSince(w.start) };
-    this.hooks.gone(ev);
     pass.notifications.push(() => ev.emit('gone', info));
+    pass.gone.push(ev);
   }
 
   private changed(ev: PathEvaluation, previous: PathRoute, current: PathRoute, route: Route, pass: Pass): void {
     this.stats.changed++;
     const view = this.hooks.view();
-    ev.addEvidence({
-      time: pass.now,
-      kind: 'state',
-      summary: `path changed: ${describeRoute(previous, view)} -> ${describeRoute(current, view)}`,
-    });
+    // One entry for every path that moved the same way (a source change moves them all):
+    // 100k paths each keeping their own copy of this text was ~1 KB per path per change.
+    const p = previous;
+    const c = current;
+    ev.addEvidence(pass.entryFor('state', ['entry:changed', p.oif, p.gateway, p.preferredSource, c.oif, c.gateway, c.preferredSource], () =>
+      `path changed: ${describeRoute(previous, view)} -> ${describeRoute(current, view)}`,
+    ));
     const info = { previous, current, route };
     pass.notifications.push(() => ev.emit('changed', info));
   }

@@ -88,6 +88,33 @@ describe('shared evaluations', () => {
     expect(again.state).toBe('viable');
   });
 
+
+  it("a 'gone' listener that watches the path again (a reconnect) gets a fresh evaluation; the gone one is dropped", () => {
+    const h = makeHost();
+    const first = h.judge.watch({ local: V4.local, remote: V4.peer });
+    const other = h.judge.watch({ local: V4.local, remote: '203.0.113.9' });
+    let again: ReturnType<typeof h.judge.watch> | null = null;
+    let stateThen = '';
+    first.on('gone', () => {
+      // The address is back with another way to the peer by now: the new watch is judged afresh.
+      h.net.addAddress(h.eth0, `${V4.local}/24`);
+      h.net.addRoute({ to: 'default', via: V4.gateway, dev: h.eth0 });
+      again = h.judge.watch({ local: V4.local, remote: V4.peer });
+      stateThen = again.state;
+    });
+    h.net.removeAddress(h.eth0, V4.local);
+    h.runUntil(CAP + 1000);
+    expect(first.state).toBe('gone');
+    expect(other.state).toBe('gone');
+    expect(stateThen).toBe('viable');
+    expect(again!.state).toBe('viable');
+    // The two gone evaluations were dropped; the fresh one is the only path left.
+    expect(h.judge.counters()).toMatchObject({ paths: 1 });
+    first.close();
+    other.close();
+    again!.close();
+    expect(h.judge.counters()).toMatchObject({ paths: 0, watches: 0 });
+  });
   it('a path that is already broken when watched starts suspect', () => {
     const h = makeHost();
     const { watch, seen } = h.watch({ local: '192.0.2.99', remote: V4.peer });
