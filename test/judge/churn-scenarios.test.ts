@@ -156,6 +156,18 @@ describe('router advertisements', () => {
     expect(seen).toEqual([{ at: 1000, event: 'changed', oif: h.eth0, source: '2001:db8:1::bb' }]);
     expect(watch.state).toBe('viable');
   });
+
+  it('paths that move the same way share one evidence entry for it (100k paths must not keep 100k copies)', () => {
+    const h = makeHost();
+    const peers = Array.from({ length: 50 }, (_, i) => `2001:db8:ff::${(i + 1).toString(16)}`);
+    const watches = peers.map((remote) => h.judge.watch({ local: V6.local, remote }));
+    h.net.at(500, () => h.net.addAddress(h.eth0, '2001:db8:1::bb/64', { valid: 600, preferred: 300 }));
+    h.net.at(1000, () => h.net.changeAddress(h.eth0, V6.local, { flags: IFA_F_DEPRECATED, preferred: 0 }));
+    h.runUntil(2000);
+    const entries = watches.map((w) => w.evidence.find((e) => e.summary.startsWith('path changed:')));
+    expect(entries[0]?.summary).toMatch(/source 2001:db8:1::10 -> dev .*, source 2001:db8:1::bb$/);
+    for (const e of entries) expect(e).toBe(entries[0]);
+  });
 });
 
 describe('carrier', () => {
