@@ -100,14 +100,11 @@ function failure(
   // At the cap the verdict is gone whatever else reaches the peer: no lookup for it.
   if (atCap) return { ok: false, reason, summary, addressIndex, tentative, alternative: null };
   const alternative = alternativeFor(path, env);
-  return {
-    ok: false,
-    reason,
-    summary: alternative ? `${summary}; ${alternative}` : `${summary}; no other path reaches ${path.remote}`,
-    addressIndex,
-    tentative,
-    alternative,
-  };
+  // One text per (finding, way) in a pass: the paths of a lost address share it (and its entry).
+  const text = env.memo(['failure-text', summary, alternative, alternative ? null : path.remoteAtom], () =>
+    alternative ? `${summary}; ${alternative}` : `${summary}; no other path reaches ${path.remote}`,
+  );
+  return { ok: false, reason, summary: text, addressIndex, tentative, alternative };
 }
 
 /** `atCap`: the path's window reached its cap, so a failure is gone whatever else reaches the peer. */
@@ -136,12 +133,14 @@ export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv
   } else if (aliveCount === 0) {
     const expired = validUntil !== null && now >= validUntil - options.expirySlackMs;
     addressReason = found.length ? 'local-address-dadfailed' : expired ? 'local-address-expired' : 'local-address-removed';
-    addressText = found.length
+    // Built once per address and pass: every path of the address shares the text.
+    addressText = env.memo(['address-text', path.localAtom, addressReason], () => found.length
       ? `address ${path.local} is dadfailed (duplicate on the link)`
-      : `address ${path.local} is on no interface${expired ? ' (its valid lifetime ended)' : ''}`;
+      : `address ${path.local} is on no interface${expired ? ' (its valid lifetime ended)' : ''}`);
   } else if (validUntil !== null && now >= validUntil) {
     addressReason = 'local-address-expired';
-    addressText = `valid lifetime of ${path.local} ended ${Math.round(now - validUntil)} ms ago without renewal`;
+    addressText = env.memo(['address-text', path.localAtom, 'ended'], () =>
+      `valid lifetime of ${path.local} ended ${Math.round(now - validUntil)} ms ago without renewal`);
   }
   if (addressReason) {
     const linkReason = linkProblem(view, addressIndex);

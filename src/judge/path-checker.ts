@@ -140,8 +140,10 @@ export class PathChecker {
     }
     if (!finding.ok || ev.lastOk !== true || ev.state !== 'viable' || cause !== 'event') {
       const summary = cause === 'resync' ? `re-checked after a resync: ${finding.summary}` : finding.summary;
-      // A passing check's text names no end of the path: one entry serves every path with that answer.
-      ev.addEvidence(finding.ok ? pass.sharedEntry('check', summary) : { time: pass.now, kind: 'check', summary });
+      // Paths with the same finding share one entry (a passing check's text names no end of
+      // the path; a lost address's names only the address): 10k paths of a lost address keep
+      // one copy of its text, not 10k.
+      ev.addEvidence(pass.sharedEntry('check', summary));
     }
     ev.lastOk = finding.ok;
     if (finding.ok) this.verdicts.passed(ev, finding, pass);

@@ -107,7 +107,7 @@ export class VerdictState {
         const why = d.grounds === 'tentative'
           ? `${ev.path.local} is back but still tentative (DAD running)`
           : `no other path reaches ${ev.path.remote}, so closing would gain nothing`;
-        ev.addEvidence({ time: now, kind: 'timer', summary: `${why}: patience until the cap, ${d.window.deadline - now} ms more` });
+        ev.addEvidence(pass.sharedEntry('timer', `${why}: patience until the cap, ${d.window.deadline - now} ms more`));
         return;
       }
       case 'gone':
