@@ -43,7 +43,7 @@ export class ListenerPause {
     return this.pausedSince !== null;
   }
 
-  /** Starts the descriptor probe (not in cluster workers: the primary holds the listening socket). */
+  /** Starts the descriptor probe (off with pauseOnExhaustion false, and in cluster workers). */
   start(): void {
     if (this.settings.pauseOnExhaustion && !cluster.isWorker) {
       this.probeTimer = setInterval(() => this.probe(), this.settings.descriptorProbeMs);
