@@ -5,6 +5,9 @@
  * sockets to one peer cost one evaluation. When a path is gone, its
  * connections — and only those — are closed with a RouteGoneError (or notified,
  * or handed to the application's callback).
+ *
+ * The groups and their watches are in path-groups.ts, the option checks in
+ * guard-options.ts, the per-connection state in tracked-connection.ts.
  */
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError } from '../errors';
@@ -13,16 +16,17 @@ import { PathJudge } from '../judge/path-judge';
 import type { ChangedInfo, Clock, GoneInfo, JudgeOptions, PathSpec, PathWatch, RecoveredInfo, SuspectInfo } from '../judge/types';
 import type { NetworkSource } from '../netlink/view';
 import { GUARD_DEFAULTS, PROBE_DEFAULTS } from './defaults';
+import { checkGuardOptions, checkMs, checkSettings, settingsOver, suspectProbe } from './guard-options';
 import type { KeepaliveSettings } from './keepalive-probe';
 import { SocketEvidence, type SocketEvidenceCounters } from './socket-evidence';
 import { GuardClosedError, RouteGoneError } from './errors';
 import { INERT_CODE, INERT_JUDGE, INERT_MESSAGE } from './inert';
 import { emitIsolated } from './isolated-emit';
 import { componentLogger, type Logger } from './logger';
+import { PathGroups, type PathGroup } from './path-groups';
 import {
   connectionKind,
   derivePath,
-  egressInterface,
   readiness,
   readSocketAddresses,
   transportOf,
@@ -158,37 +162,6 @@ export interface ConnectionGuardCounters {
   sockets: SocketEvidenceCounters;
 }
 
-/** One watched path and the connections on it. */
-interface PathGroup {
-  readonly key: string;
-  readonly spec: Readonly<PathSpec>;
-  readonly watch: PathWatch;
-  readonly egress: EgressInterface | null;
-  readonly members: Set<TrackedConnection>;
-}
-
-function checkMs(name: string, v: unknown): void {
-  if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
-    throw new InvalidArgumentError(`${name} must be a number of milliseconds >= 0, got ${String(v)}`);
-  }
-}
-
-function checkSettings(o: Partial<ConnectionSettings> & { mark?: number }, where: string): void {
-  if (o.action !== undefined && o.action !== 'close' && o.action !== 'notify' && typeof o.action !== 'function') {
-    throw new InvalidArgumentError(`${where}: action must be 'close', 'notify' or a function, got ${String(o.action)}`);
-  }
-  if (o.closeMode !== undefined && o.closeMode !== 'terminate' && o.closeMode !== 'close') {
-    throw new InvalidArgumentError(`${where}: closeMode must be 'terminate' or 'close', got ${String(o.closeMode)}`);
-  }
-  checkMs(`${where}: closeTimeoutMs`, o.closeTimeoutMs);
-  if (o.closeCode !== undefined && !(Number.isInteger(o.closeCode) && o.closeCode >= 1000 && o.closeCode <= 4999)) {
-    throw new InvalidArgumentError(`${where}: closeCode must be a WebSocket close code (1000-4999), got ${o.closeCode}`);
-  }
-  if (o.mark !== undefined && !(Number.isInteger(o.mark) && o.mark >= 0 && o.mark <= 0xffffffff)) {
-    throw new InvalidArgumentError(`${where}: mark must be an unsigned 32-bit integer, got ${o.mark}`);
-  }
-}
-
 export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
   /** The source given in the options, if any. */
   readonly source: NetworkSource | null;
@@ -201,8 +174,7 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly sockets: SocketEvidence;
-  private readonly groups = new Map<string, PathGroup>();
-  private readonly groupOf = new Map<TrackedConnection, PathGroup>();
+  private readonly groups: PathGroups;
   private readonly live = new Set<TrackedConnection>();
   private readonly byConnection = new WeakMap<object, TrackedConnection>();
   private closed = false;
@@ -223,37 +195,28 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
 
   constructor(options: ConnectionGuardOptions) {
     super();
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidArgumentError('ConnectionGuard options must be an object with `source` or `judge`');
-    }
+    checkGuardOptions(options);
     this.inert = options.inert ?? GUARD_DEFAULTS.inert;
-    if (!this.inert && !options.judge && !options.source) {
-      throw new InvalidArgumentError(
-        'ConnectionGuard needs `source` (a started NetlinkMonitor) or `judge` (a PathJudge) to get verdicts from',
-      );
-    }
-    if (options.judge && typeof options.judge.watch !== 'function') {
-      throw new InvalidArgumentError('ConnectionGuard: `judge` must have a watch(spec) method (a PathJudge)');
-    }
-    checkSettings(options, 'ConnectionGuard');
     this.source = this.inert ? null : options.source ?? null;
     this.ownJudge = options.judge || this.inert ? null : new PathJudge(options.source!, options.judgeOptions);
     this.judge = options.judge ?? this.ownJudge ?? INERT_JUDGE;
     this.mark = options.mark;
-    this.defaults = {
-      action: options.action ?? GUARD_DEFAULTS.action,
-      closeMode: options.closeMode ?? GUARD_DEFAULTS.closeMode,
-      closeTimeoutMs: options.closeTimeoutMs ?? GUARD_DEFAULTS.closeTimeoutMs,
-      closeCode: options.closeCode ?? GUARD_DEFAULTS.closeCode,
-    };
+    this.defaults = settingsOver(options, GUARD_DEFAULTS);
     this.log = componentLogger(options.logger, 'connection-guard');
     checkMs('ConnectionGuard: sampleIntervalMs', options.sampleIntervalMs);
     this.clock = options.clock ?? options.judgeOptions?.clock ?? realClock;
-    const probe = options.probe;
     this.sockets = new SocketEvidence({
       clock: this.clock,
       sampleIntervalMs: Math.max(10, options.sampleIntervalMs ?? PROBE_DEFAULTS.sampleIntervalMs),
-      probe: probe ? { ...PROBE_DEFAULTS.suspect, ...(probe === true ? {} : probe) } : null,
+      probe: suspectProbe(options.probe),
+    });
+    this.groups = new PathGroups({
+      judge: this.judge,
+      source: this.source,
+      sockets: this.sockets,
+      clock: this.clock,
+      log: this.log,
+      onVerdict: (group, verdict) => this.onVerdict(group, verdict),
     });
   }
 
@@ -277,17 +240,7 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
     const existing = this.byConnection.get(connection);
     if (existing && existing.state !== 'untracked') return existing;
     checkSettings(options, 'track()');
-    const tracked = new TrackedConnection(
-      connection,
-      kind,
-      {
-        action: options.action ?? this.defaults.action,
-        closeMode: options.closeMode ?? this.defaults.closeMode,
-        closeTimeoutMs: options.closeTimeoutMs ?? this.defaults.closeTimeoutMs,
-        closeCode: options.closeCode ?? this.defaults.closeCode,
-      },
-      this.host,
-    );
+    const tracked = new TrackedConnection(connection, kind, settingsOver(options, this.defaults), this.host);
     this.byConnection.set(connection, tracked);
     this.count.trackedTotal++;
     const state = readiness(connection);
@@ -386,12 +339,12 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
     }
     let group: PathGroup;
     try {
-      group = this.groupFor(derived.path);
+      group = this.groups.groupFor(derived.path);
     } catch (err) {
       this.markUnresolved(tracked, (err as { code?: string }).code ?? 'ERR_WATCH', addresses, (err as Error).message);
       return;
     }
-    this.join(tracked, group, addresses);
+    this.groups.join(tracked, group, addresses);
     this.log.debug(
       { path: group.spec, localPort: addresses.localPort, remotePort: addresses.remotePort, kind: tracked.kind },
       'tracking connection',
@@ -399,43 +352,11 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
     this.emit('tracked', tracked);
   }
 
-  private join(tracked: TrackedConnection, group: PathGroup, addresses: SocketAddresses): void {
-    group.members.add(tracked);
-    this.groupOf.set(tracked, group);
-    tracked.watching(group.spec, group.key, addresses, group.egress, group.watch.state);
-    this.sockets.joined(group, tracked);
-  }
-
   private markUnresolved(tracked: TrackedConnection, code: string, addresses: SocketAddresses | null, message?: string): void {
     tracked.unresolved(code, addresses);
     this.count.unresolvedTotal++;
     this.log.debug({ code, message, kind: tracked.kind }, 'connection left unresolved');
     this.emit('unresolved', tracked, code);
-  }
-
-  /** The live group of a path, or a new one with its own watch. */
-  private groupFor(path: DerivedPath): PathGroup {
-    const existing = this.groups.get(path.key);
-    if (existing) return existing;
-    const watch = this.judge.watch(path.spec);
-    const index = egressInterface(path.spec, this.source);
-    const group: PathGroup = {
-      key: path.key,
-      spec: watch.path ?? path.spec,
-      watch,
-      egress: index === null ? null : { index, name: this.source?.state.link(index)?.name ?? null },
-      members: new Set(),
-    };
-    watch.on('suspect', (info) => this.onVerdict(group, { type: 'suspect', info }));
-    watch.on('recovered', (info) => this.onVerdict(group, { type: 'recovered', info }));
-    watch.on('changed', (info) => this.onVerdict(group, { type: 'changed', info }));
-    watch.on('gone', (info) => this.onVerdict(group, { type: 'gone', info }));
-    // The judge's source closed: these connections are no longer judged (nothing is closed for it).
-    watch.on('ended', (info) => this.log.warn({ path: group.spec, code: info.code }, info.message));
-    this.groups.set(path.key, group);
-    // A path already broken at watch time starts suspect without an event.
-    if (watch.state === 'suspect') this.sockets.suspect(group, this.clock.now());
-    return group;
   }
 
   /** Runs inside the judge's emit: must not throw. */
@@ -446,11 +367,11 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
       this.logVerdict(group, verdict, connections);
       if (verdict.type === 'suspect') this.sockets.suspect(group, verdict.info.evidence[0]?.time ?? this.clock.now());
       else if (verdict.type === 'recovered') this.sockets.recovered(group);
-      if (verdict.type === 'gone' && this.groups.get(group.key) === group) {
+      if (verdict.type === 'gone') {
         // Connections made from now on get a fresh watch of their own.
-        this.groups.delete(group.key);
+        this.groups.retire(group);
+        this.keepProvenAlive(group, verdict.info);
       }
-      if (verdict.type === 'gone') this.keepProvenAlive(group, verdict.info);
       this.emit('verdict', { ...verdict, path: group.spec, connections });
       this.emit(verdict.type, verdict.info as never, group.spec);
       // One RouteGoneError per path: it describes the path, and 10,000 stack captures
@@ -475,8 +396,7 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
     const since = info.evidence[0]?.time ?? this.clock.now();
     for (const { member, decision, entry } of this.sockets.gone(group, since)) {
       if (decision.kind !== 'keep' || !entry) continue;
-      group.members.delete(member);
-      this.groupOf.delete(member);
+      this.groups.detach(member, group);
       member.recordSocketEvidence(entry);
       const alive: AliveInfo = {
         reason: info.reason,
@@ -497,13 +417,13 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
     if (member.finished || this.closed || !member.key || !member.path || !member.addresses) return;
     let group: PathGroup;
     try {
-      group = this.groupFor({ key: member.key, spec: member.path } as DerivedPath);
+      group = this.groups.groupFor({ key: member.key, spec: member.path } as DerivedPath);
     } catch (err) {
       this.sockets.left(member);
       this.markUnresolved(member, (err as { code?: string }).code ?? 'ERR_WATCH', member.addresses, (err as Error).message);
       return;
     }
-    this.join(member, group, member.addresses);
+    this.groups.join(member, group, member.addresses);
     if (group.watch.state !== 'suspect') this.sockets.settled(member);
   }
 
@@ -527,13 +447,7 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
   private leave(tracked: TrackedConnection): void {
     this.live.delete(tracked);
     this.sockets.left(tracked);
-    const group = this.groupOf.get(tracked);
-    if (!group) return;
-    this.groupOf.delete(tracked);
-    group.members.delete(tracked);
-    if (group.members.size > 0) return;
-    group.watch.close();
-    if (this.groups.get(group.key) === group) this.groups.delete(group.key);
+    this.groups.leave(tracked);
   }
 
   private listenerFailed(err: unknown, event: string | symbol, tracked: TrackedConnection | null): void {

@@ -33,3 +33,26 @@ export const silentLogger: Logger = {
 export function componentLogger(logger: Logger | undefined, component: string): Logger {
   return (logger ?? silentLogger).child({ component });
 }
+
+const LOG_BURST = 10;
+
+/**
+ * Warnings at most LOG_BURST a second, then one line with the count of those
+ * suppressed: a flood of bad connections must not become a flood of log lines.
+ */
+export class ThrottledWarn {
+  private window = { start: 0, count: 0, suppressed: 0 };
+
+  constructor(private readonly log: Logger) {}
+
+  warn(fields: object, message: string): void {
+    const now = Date.now();
+    const w = this.window;
+    if (now - w.start >= 1000) {
+      if (w.suppressed > 0) this.log.warn({ suppressed: w.suppressed }, 'similar messages suppressed');
+      this.window = { start: now, count: 0, suppressed: 0 };
+    }
+    if (this.window.count++ < LOG_BURST) this.log.warn(fields, message);
+    else this.window.suppressed++;
+  }
+}

@@ -454,7 +454,7 @@ export class FakeNetwork extends EventEmitter implements NetworkSource {
       }
     };
     // What the real mirror compares in a re-dump: lifetimes and expiries count down and are
-    // never a difference (network-state.ts sameAddress/sameLink, route-table stampIfSame).
+    // never a difference (link-updates.ts sameAddress, link-address-store.ts sameLink, route-table stampIfSame).
     const sameJson = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
     diff(before.links, after.links, (l) => String(l.index), sameJson, (action, link, previous) => ({ type: 'link', action, link, previous, time: now }));
     diff(

@@ -92,7 +92,7 @@ function neighbourFact(n: { index: number; dst: string; lladdr?: string; router:
   return `${n.index} ${n.dst} lladdr=${n.lladdr ?? '-'} router=${n.router} ${n.states.join(',')}`;
 }
 
-/** Without NOARP entries, which the mirror leaves out (see NetworkState.applyNeighbour). */
+/** Without NOARP entries, which the mirror leaves out (see BatchApplier.applyNeighbour in src/mirror/batch-apply.ts). */
 export function kernelNeighbours(ns: NetNs): string[] {
   const devIndex = new Map(ns.ipJson<Array<{ ifname: string; ifindex: number }>>('link show').map((l) => [l.ifname, l.ifindex]));
   return ns

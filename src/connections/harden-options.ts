@@ -1,0 +1,49 @@
+/**
+ * hardenServer's options checked (a clear InvalidArgumentError naming the option)
+ * and resolved against SERVER_DEFAULTS and PROBE_DEFAULTS.
+ */
+import { InvalidArgumentError } from '../errors';
+import { PROBE_DEFAULTS, SERVER_DEFAULTS } from './defaults';
+import type { HardenOptions } from './hardened-server-types';
+import type { KeepaliveSettings } from './keepalive-probe';
+
+/** How the listener is paused while descriptors are exhausted. */
+export interface PauseSettings {
+  pauseOnExhaustion: boolean;
+  descriptorProbeMs: number;
+  pauseInitialMs: number;
+  pauseMaxMs: number;
+  pauseResetMs: number;
+}
+
+export interface ResolvedHardenOptions {
+  pause: PauseSettings;
+  /** Keepalive for accepted sockets (keepaliveProbe), or null when off. */
+  keepalive: KeepaliveSettings | null;
+}
+
+function checkMs(name: string, v: unknown, min = 0): void {
+  if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= min)) {
+    throw new InvalidArgumentError(`hardenServer: ${name} must be a number of milliseconds >= ${min}, got ${String(v)}`);
+  }
+}
+
+/** Throws InvalidArgumentError for bad options. */
+export function resolveHardenOptions(options: HardenOptions): ResolvedHardenOptions {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('hardenServer: options must be an object');
+  checkMs('descriptorProbeMs', options.descriptorProbeMs, 10);
+  checkMs('pauseInitialMs', options.pauseInitialMs, 1);
+  checkMs('pauseMaxMs', options.pauseMaxMs, 1);
+  checkMs('pauseResetMs', options.pauseResetMs);
+  const probe = options.keepaliveProbe;
+  return {
+    pause: {
+      pauseOnExhaustion: options.pauseOnExhaustion ?? true,
+      descriptorProbeMs: options.descriptorProbeMs ?? SERVER_DEFAULTS.descriptorProbeMs,
+      pauseInitialMs: options.pauseInitialMs ?? SERVER_DEFAULTS.pauseInitialMs,
+      pauseMaxMs: options.pauseMaxMs ?? SERVER_DEFAULTS.pauseMaxMs,
+      pauseResetMs: options.pauseResetMs ?? SERVER_DEFAULTS.pauseResetMs,
+    },
+    keepalive: probe ? { ...PROBE_DEFAULTS.server, ...(probe === true ? {} : probe) } : null,
+  };
+}
