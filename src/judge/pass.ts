@@ -30,6 +30,16 @@ export function queryKey(q: RouteQuery): string {
 
 let passes = 0;
 
+type NotificationName = 'suspect' | 'recovered' | 'gone' | 'changed';
+
+interface LastEntry {
+  a: unknown;
+  b: unknown;
+  c: unknown;
+  d: unknown;
+  entry: EvidenceEntry;
+}
+
 export class Pass {
   /** Stamped on the evaluations this pass checks (a field compare instead of a set of 100k paths). */
   private readonly id = ++passes;
@@ -38,7 +48,12 @@ export class Pass {
   private readonly boundAnswers = new Map<CanonicalPath, RouteLookupResult>();
   private readonly peerAnswers = new Map<object, RouteLookupResult>();
   private readonly facts = new TupleMemo();
-  readonly notifications: Array<() => unknown[]> = [];
+  /** Events to emit once the pass is done, as parallel lists (no closure per path). */
+  private readonly notified: PathEvaluation[] = [];
+  private readonly notifiedNames: NotificationName[] = [];
+  private readonly notifiedInfos: unknown[] = [];
+  /** Per entry name, the last keys asked and their entry (a deadline pass asks the same ones 10k times). */
+  private readonly lastEntries = new Map<string, LastEntry>();
   /** Evaluations found gone: dropped from the indexes once their watchers have heard. */
   readonly gone: PathEvaluation[] = [];
   private entry: EvidenceEntry | null = null;
@@ -73,11 +88,47 @@ export class Pass {
   }
 
   /**
-   * An entry shared by every path whose text is made from the same `keys` (a name for
-   * the entry, then e.g. a reason and a duration; one name, one kind).
+   * An entry shared by every path whose text `make(a, b, c, d)` makes from the same
+   * keys (e.g. a reason and a duration); `name` names the entry (one name, one kind).
+   * `make` is a plain function, so a hit allocates nothing.
    */
-  entryFor(kind: EvidenceEntry['kind'], keys: readonly unknown[], summary: () => string): EvidenceEntry {
-    return this.memo(keys, () => ({ time: this.now, kind, summary: summary() }));
+  entryFor<A, B, C, D>(
+    kind: EvidenceEntry['kind'],
+    name: string,
+    make: (a: A, b: B, c: C, d: D) => string,
+    a: A,
+    b: B,
+    c: C,
+    d: D,
+  ): EvidenceEntry {
+    const last = this.lastEntries.get(name);
+    if (last && last.a === a && last.b === b && last.c === c && last.d === d) return last.entry;
+    const entry = this.memo([name, a, b, c, d], () => ({ time: this.now, kind, summary: make(a, b, c, d) }));
+    if (last) {
+      last.a = a;
+      last.b = b;
+      last.c = c;
+      last.d = d;
+      last.entry = entry;
+    } else {
+      this.lastEntries.set(name, { a, b, c, d, entry });
+    }
+    return entry;
+  }
+
+  /** Queues `name` for `ev`'s watchers, emitted when the pass is done. */
+  notify(ev: PathEvaluation, name: NotificationName, info: unknown): void {
+    this.notified.push(ev);
+    this.notifiedNames.push(name);
+    this.notifiedInfos.push(info);
+  }
+
+  /** Emits the queued notifications in order; returns what listeners threw. */
+  emitNotifications(report: (errors: unknown[]) => void): void {
+    for (let i = 0; i < this.notified.length; i++) {
+      const ev = this.notified[i];
+      report((ev.emit as (n: string, info: unknown) => unknown[])(this.notifiedNames[i], this.notifiedInfos[i]));
+    }
   }
 
   /**

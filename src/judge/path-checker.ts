@@ -152,7 +152,7 @@ export class PathChecker {
 
   /** Drops a path from the interface and next-hop indexes (it is forgotten). */
   unindex(ev: PathEvaluation): void {
-    this.index.setInterfaces(ev, this.indexedInterfaces(ev), []);
+    this.index.leaveInterfaces(ev, ev.indexedAddress, ev.indexedEgress, ev.path.ifindex, ev.path.boundIfindex);
     this.index.setNextHop(ev, ev.nextHop, null);
     ev.indexedAddress = null;
     ev.indexedEgress = null;

@@ -147,6 +147,14 @@ export class PathIndex<P extends IndexedPath> {
     for (const i of next) this.byInterface.add(i, p);
   }
 
+  /** Drops a path from these interfaces (repeats and nulls allowed; no array per forgotten path). */
+  leaveInterfaces(p: P, a: number | null, b: number | null, c: number | null, d: number | null): void {
+    if (a !== null) this.byInterface.delete(a, p);
+    if (b !== null && b !== a) this.byInterface.delete(b, p);
+    if (c !== null && c !== a && c !== b) this.byInterface.delete(c, p);
+    if (d !== null && d !== a && d !== b && d !== c) this.byInterface.delete(d, p);
+  }
+
   /** Calls `fn` for every path of the family. */
   forEachOfFamily(family: Family, fn: (p: P) => void): void {
     for (const atom of this.sortedPeers(family)) for (const p of this.byPeer.get(atom) ?? []) fn(p);

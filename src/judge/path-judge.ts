@@ -279,7 +279,9 @@ export class PathJudge {
     this.intake.flush(false);
     const pass = new Pass(this.clock.now());
     const view = this.source.state;
-    this.checker.prefetch(due.flatMap((item) => (item.kind === 'deadline' ? [item.ev] : [])), pass);
+    const deadlines: PathEvaluation[] = [];
+    for (const item of due) if (item.kind === 'deadline') deadlines.push(item.ev);
+    this.checker.prefetch(deadlines, pass);
     for (const item of due) {
       switch (item.kind) {
         case 'deadline':
@@ -327,7 +329,7 @@ export class PathJudge {
    * (watch() drops a gone one it finds).
    */
   private finish(pass: Pass, notify = true): void {
-    if (notify) for (const emit of pass.notifications) this.report(emit());
+    if (notify) pass.emitNotifications((errors) => this.report(errors));
     for (const ev of pass.gone) this.forget(ev);
   }
 

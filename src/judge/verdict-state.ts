@@ -18,9 +18,20 @@ function zeroCounts(): ReasonCounts {
   return Object.fromEntries(VERDICT_REASONS.map((r) => [r, 0])) as ReasonCounts;
 }
 
+// Evidence texts, shared by every path with the same keys (Pass.entryFor).
+const deadlineText = (extended: unknown, reason: VerdictReason, after: number) =>
+  `${extended ? 'patience' : `hold-down for ${reason}`} ended after ${after} ms: fresh check`;
+const suspectText = (reason: VerdictReason, was: VerdictReason | null, inMs: number) =>
+  `suspect (${reason}${was ? `, was ${was}` : ''}); fresh check in ${inMs} ms`;
+const recoveredText = (reason: VerdictReason, suspectForMs: number) => `recovered from ${reason} after ${suspectForMs} ms`;
+const goneText = (reason: VerdictReason, after: number) => `gone (${reason}) after ${after} ms`;
+
 function describeRoute(r: PathRoute, view: NetworkStateView): string {
   return `dev ${linkLabel(view, r.oif)}${r.gateway ? ` via ${r.gateway}` : ''}, source ${r.preferredSource ?? 'unknown'}`;
 }
+
+const changedText = (previous: PathRoute, current: PathRoute, view: NetworkStateView) =>
+  `path changed: ${describeRoute(previous, view)} -> ${describeRoute(current, view)}`;
 
 export interface VerdictHooks {
   /** (Re)arms the evaluation's deadline timer at `ev.window.deadline`, or cancels it when the window closed. */
@@ -63,9 +74,7 @@ export class VerdictState {
     if (ev.state !== 'suspect' || !w) return false;
     this.stats.confirmations++;
     const after = pass.now - w.start;
-    ev.addEvidence(pass.entryFor('timer', ['entry:deadline', w.extended, w.reason, after], () =>
-      `${w.extended ? 'patience' : `hold-down for ${w.reason}`} ended after ${after} ms: fresh check`,
-    ));
+    ev.addEvidence(pass.entryFor('timer', 'entry:deadline', deadlineText, w.extended, w.reason, after, null));
     return true;
   }
 
@@ -119,11 +128,8 @@ export class VerdictState {
   private notifySuspect(ev: PathEvaluation, was: VerdictReason | null, pass: Pass): void {
     const w = ev.window!;
     const inMs = w.deadline - pass.now;
-    ev.addEvidence(pass.entryFor('state', ['entry:suspect', w.reason, was, inMs], () =>
-      `suspect (${w.reason}${was ? `, was ${was}` : ''}); fresh check in ${inMs} ms`,
-    ));
-    const info = { reason: w.reason, deadline: w.deadline, evidence: ev.windowEvidence() };
-    pass.notifications.push(() => ev.emit('suspect', info));
+    ev.addEvidence(pass.entryFor('state', 'entry:suspect', suspectText, w.reason, was, inMs, null));
+    pass.notify(ev, 'suspect', { reason: w.reason, deadline: w.deadline, evidence: ev.windowEvidence() });
   }
 
   private recover(ev: PathEvaluation, pass: Pass): void {
@@ -135,9 +141,8 @@ export class VerdictState {
     this.suspects.delete(ev);
     this.hooks.deadlineChanged(ev);
     const suspectForMs = pass.now - w.start;
-    ev.addEvidence(pass.entryFor('state', ['entry:recovered', w.reason, suspectForMs], () => `recovered from ${w.reason} after ${suspectForMs} ms`));
-    const info = { reason: w.reason, suspectForMs, evidence: ev.evidenceSince(w.start) };
-    pass.notifications.push(() => ev.emit('recovered', info));
+    ev.addEvidence(pass.entryFor('state', 'entry:recovered', recoveredText, w.reason, suspectForMs, null, null));
+    pass.notify(ev, 'recovered', { reason: w.reason, suspectForMs, evidence: ev.evidenceSince(w.start) });
   }
 
   private gone(ev: PathEvaluation, reason: VerdictReason, pass: Pass): void {
@@ -148,23 +153,17 @@ export class VerdictState {
     if (reason === 'local-address-replaced') this.stats.earlyConfirmations++;
     this.suspects.delete(ev);
     const after = pass.now - w.start;
-    ev.addEvidence(pass.entryFor('state', ['entry:gone', reason, after], () => `gone (${reason}) after ${after} ms`));
-    const info = { reason, evidence: ev.evidenceSince(w.start) };
-    pass.notifications.push(() => ev.emit('gone', info));
+    ev.addEvidence(pass.entryFor('state', 'entry:gone', goneText, reason, after, null, null));
+    pass.notify(ev, 'gone', { reason, evidence: ev.evidenceSince(w.start) });
     pass.gone.push(ev);
   }
 
   private changed(ev: PathEvaluation, previous: PathRoute, current: PathRoute, route: Route, pass: Pass): void {
     this.stats.changed++;
-    const view = this.hooks.view();
     // One entry for every path that moved the same way (a source change moves them all):
     // 100k paths each keeping their own copy of this text was ~1 KB per path per change.
-    const p = previous;
-    const c = current;
-    ev.addEvidence(pass.entryFor('state', ['entry:changed', p.oif, p.gateway, p.preferredSource, c.oif, c.gateway, c.preferredSource], () =>
-      `path changed: ${describeRoute(previous, view)} -> ${describeRoute(current, view)}`,
-    ));
-    const info = { previous, current, route };
-    pass.notifications.push(() => ev.emit('changed', info));
+    // Routes are interned (a tentative path's is a copy: its entry is its own).
+    ev.addEvidence(pass.entryFor('state', 'entry:changed', changedText, previous, current, this.hooks.view(), null));
+    pass.notify(ev, 'changed', { previous, current, route });
   }
 }
