@@ -38,7 +38,11 @@ const { execFileSync } = require('node:child_process');
 const { NetlinkMonitor, PathJudge } = require(${JSON.stringify(DIST)});
 const LOCALS = ${LOCALS}, PEERS = ${PEERS};
 const localOf = ${localOf.toString()};
-const peerOf = (i) => '2001:db8:ff::' + (i >> 16).toString(16) + ':' + (i & 0xffff).toString(16);
+// Canonical, flat strings, as socket.localAddress / remoteAddress give them (a template
+// literal makes a cons string, which every Map lookup would flatten first).
+const flat = (xs) => JSON.parse(JSON.stringify(xs));
+const LOCAL_TEXT = flat(Array.from({ length: LOCALS }, (_, i) => localOf(i)));
+const PEER_TEXT = flat(Array.from({ length: PEERS }, (_, i) => '2001:db8:ff::1:' + i.toString(16)));
 (async () => {
   const monitor = await new NetlinkMonitor({ routes: 'events' }).start();
   // The same monitor without its batch entry point: what the judge does one lookup at a time.
@@ -60,7 +64,7 @@ const peerOf = (i) => '2001:db8:ff::' + (i >> 16).toString(16) + ':' + (i & 0xff
   const heap0 = process.memoryUsage().heapUsed;
   const watches = [];
   const t0 = performance.now();
-  for (let l = 0; l < LOCALS; l++) for (let p = 0; p < PEERS; p++) watches.push(judge.watch({ local: localOf(l), remote: peerOf(p) }));
+  for (let l = 0; l < LOCALS; l++) for (let p = 0; p < PEERS; p++) watches.push(judge.watch({ local: LOCAL_TEXT[l], remote: PEER_TEXT[p] }));
   judge.counters(); // the burst's first checks run when anything reads a state
   const watchMs = performance.now() - t0;
   global.gc();

@@ -1,5 +1,6 @@
 /** The judge's building blocks: timer queue, virtual clock, path index, hold-down parsing, route resolver. */
 import { describe, expect, it } from 'vitest';
+import { AddressAtoms } from '../../src/judge/address-atoms';
 import { VirtualClock } from '../../src/judge/clock';
 import { DEFAULT_HOLD_DOWNS, parseHoldDowns } from '../../src/judge/hold-downs';
 import { PathIndex } from '../../src/judge/path-index';
@@ -77,6 +78,55 @@ describe('PathIndex', () => {
     index.setInterfaces(b, [3, 4], [4]);
     expect(index.onInterface(3)).toBeUndefined();
     expect([...index.onInterface(4)!]).toEqual([b]);
+  });
+});
+
+describe('AddressAtoms', () => {
+  const spec = (remote: string) => ({ local: '192.0.2.10', remote });
+
+  it('one atom per address while held; other spellings (IPv4-mapped, upper case) find it and are remembered', () => {
+    const atoms = new AddressAtoms();
+    const a = atoms.resolve(spec('198.51.100.7'), 'remote');
+    expect(a.refs).toBe(0);
+    atoms.hold(a);
+    expect(atoms.resolve(spec('198.51.100.7'), 'remote')).toBe(a);
+    // A dual-stack server's sockets report the mapped form: the same atom, without a new one.
+    expect(atoms.resolve(spec('::ffff:198.51.100.7'), 'remote')).toBe(a);
+    expect(atoms.resolve(spec('::FFFF:198.51.100.7'), 'remote')).toBe(a);
+    const six = atoms.resolve(spec('2001:DB8::7'), 'remote');
+    expect(six.text).toBe('2001:db8::7');
+    atoms.hold(six);
+    expect(atoms.resolve(spec('2001:DB8::7'), 'remote')).toBe(six);
+    expect(atoms.size).toBe(2);
+  });
+
+  it('a released atom is not found again, by either spelling: the next path gets a fresh one', () => {
+    const atoms = new AddressAtoms();
+    const a = atoms.resolve(spec('::ffff:198.51.100.7'), 'remote');
+    atoms.hold(a);
+    atoms.release(a);
+    expect(atoms.size).toBe(0);
+    const b = atoms.resolve(spec('::ffff:198.51.100.7'), 'remote');
+    expect(b).not.toBe(a);
+    expect(b.text).toBe('198.51.100.7');
+    expect(atoms.resolve(spec('198.51.100.7'), 'remote')).not.toBe(a);
+  });
+
+  it('keeps rejecting what is not an address, whatever was resolved before', () => {
+    const atoms = new AddressAtoms();
+    atoms.hold(atoms.resolve(spec('198.51.100.7'), 'remote'));
+    expect(() => atoms.resolve(spec('198.51.100.7 '), 'remote')).toThrow(/PathSpec\.remote must be an IPv4 or IPv6 address/);
+  });
+
+  it('sweeps the spellings of atoms nobody holds once they outnumber the held ones', () => {
+    const atoms = new AddressAtoms();
+    for (let i = 0; i < 3000; i++) {
+      const a = atoms.resolve(spec(`::ffff:198.51.${i >> 8}.${i & 0xff}`), 'remote');
+      atoms.hold(a);
+      atoms.release(a);
+    }
+    const aliases = (atoms as unknown as { aliases: Map<string, unknown> }).aliases;
+    expect(aliases.size).toBeLessThanOrEqual(1024);
   });
 });
 
