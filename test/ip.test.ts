@@ -95,4 +95,22 @@ describe('parseIp accepts exactly what node:net accepts', () => {
     }
     expect(valid).toBeGreaterThan(10_000);
   });
+
+  it('formats 100,000 IPv6 addresses rich in zero runs as the WHATWG URL serializer does (RFC 5952 compression)', () => {
+    let seed = 7;
+    const r = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    const bytes = new Uint8Array(24);
+    let compared = 0;
+    for (let n = 0; n < 100_000; n++) {
+      for (let i = 0; i < 16; i++) bytes[4 + i] = r(2) === 0 ? 0 : r(256);
+      if (r(4) === 0) bytes.fill(0, 4 + r(16), 4 + r(17));
+      const text = formatIp(bytes, 6, 4);
+      if (text.startsWith('::ffff:') && text.includes('.')) continue; // dotted tail: inet_ntop's form, not the URL's
+      expect(text).toBe(new URL(`http://[${text}]`).hostname.slice(1, -1));
+      const words = Array.from({ length: 8 }, (_, g) => ((bytes[4 + g * 2] << 8) | bytes[5 + g * 2]).toString(16));
+      expect(text).toBe(new URL(`http://[${words.join(':')}]`).hostname.slice(1, -1));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(90_000);
+  });
 });

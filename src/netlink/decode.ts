@@ -66,7 +66,39 @@ export function forEachRecord(
   }
 }
 
-function ip(view: RecordView, word: number, family: number): string {
+/**
+ * Per address field (a route's gateway, its preferred source, ...), the last address
+ * formatted, by its words: the answers of a lookup batch and the routes of a dump
+ * repeat their gateway and source record after record.
+ */
+const Field = { Other: 0, Gateway: 1, PreferredSource: 2 } as const;
+type Field = (typeof Field)[keyof typeof Field];
+const lastWords = new Uint32Array(3 * 4);
+const lastFamily = new Int32Array(3);
+const lastText: string[] = ['', '', ''];
+
+function ip(view: RecordView, word: number, family: number, field: Field = Field.Other): string {
+  const u32 = view.u32;
+  if (field !== Field.Other) {
+    const at = field * 4;
+    if (
+      lastFamily[field] === family &&
+      lastWords[at] === u32[word] &&
+      (family !== 10 || (lastWords[at + 1] === u32[word + 1] && lastWords[at + 2] === u32[word + 2] && lastWords[at + 3] === u32[word + 3]))
+    ) {
+      return lastText[field];
+    }
+    const text = formatIp(view.u8, family === 10 ? 6 : 4, word * 4);
+    lastFamily[field] = family;
+    lastWords[at] = u32[word];
+    if (family === 10) {
+      lastWords[at + 1] = u32[word + 1];
+      lastWords[at + 2] = u32[word + 2];
+      lastWords[at + 3] = u32[word + 3];
+    }
+    lastText[field] = text;
+    return text;
+  }
   return formatIp(view.u8, family === 10 ? 6 : 4, word * 4);
 }
 
@@ -155,7 +187,7 @@ export function readRouteNexthops(view: RecordView, p: number, count: number): R
       index: u32[n],
       flags: fhg & 0xff,
       weight: ((fhg >>> 8) & 0xff) + 1,
-      gateway: gwFamily ? ip(view, n + 2, gwFamily) : null,
+      gateway: gwFamily ? ip(view, n + 2, gwFamily, Field.Gateway) : null,
     });
   }
   return out;
@@ -186,8 +218,8 @@ export function readRoute(view: RecordView, p: number, multipath?: RouteNexthop[
     source: has(F.ROUTE_HAS_SRC) ? ip(view, p + F.ROUTE_SRC, af) : null,
     sourceLength: (w0 >>> 16) & 0xff,
     tos: w0 >>> 24,
-    gateway: has(F.ROUTE_HAS_GATEWAY) ? ip(view, p + F.ROUTE_GATEWAY, gwFamily || af) : null,
-    preferredSource: has(F.ROUTE_HAS_PREFSRC) ? ip(view, p + F.ROUTE_PREFSRC, af) : null,
+    gateway: has(F.ROUTE_HAS_GATEWAY) ? ip(view, p + F.ROUTE_GATEWAY, gwFamily || af, Field.Gateway) : null,
+    preferredSource: has(F.ROUTE_HAS_PREFSRC) ? ip(view, p + F.ROUTE_PREFSRC, af, Field.PreferredSource) : null,
     oif: has(F.ROUTE_HAS_OIF) ? u32[p + F.ROUTE_OIF] : null,
     iif: has(F.ROUTE_HAS_IIF) ? u32[p + F.ROUTE_IIF] : null,
     metric: has(F.ROUTE_HAS_PRIORITY) ? u32[p + F.ROUTE_PRIORITY] : null,

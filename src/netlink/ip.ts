@@ -114,33 +114,43 @@ export function parseIp(text: string): ParsedIp | null {
   return parseV6(text, bytes) ? { family: 6, bytes } : null;
 }
 
-/** Formats 4 or 16 bytes at `offset` of `bytes` as canonical text. */
+/** Formats 4 or 16 bytes at `offset` of `bytes` as canonical text (RFC 5952, as inet_ntop). */
 export function formatIp(bytes: Uint8Array, family: Family, offset = 0): string {
   if (family === 4) {
     return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
   }
-  const g = new Array<number>(8);
-  for (let i = 0; i < 8; i++) g[i] = (bytes[offset + i * 2] << 8) | bytes[offset + i * 2 + 1];
+  // No array or closure per address: a dump or a lookup batch formats 100k of them.
+  const group = (i: number) => (bytes[offset + i * 2] << 8) | bytes[offset + i * 2 + 1];
   // IPv4-mapped addresses keep their dotted tail (::ffff:192.0.2.1), as inet_ntop does.
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+  if (group(0) === 0 && group(1) === 0 && group(2) === 0 && group(3) === 0 && group(4) === 0 && group(5) === 0xffff) {
     return `::ffff:${bytes[offset + 12]}.${bytes[offset + 13]}.${bytes[offset + 14]}.${bytes[offset + 15]}`;
   }
   let bestStart = -1;
   let bestLen = 1; // RFC 5952 4.2.2: a single zero group is not compressed
   for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) { i++; continue; }
+    if (group(i) !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    while (j < 8 && group(j) === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
-  const hex = (from: number, to: number) => {
-    let out = '';
-    for (let i = from; i < to; i++) out += i === from ? g[i].toString(16) : `:${g[i].toString(16)}`;
-    return out;
-  };
-  if (bestStart < 0) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (i > 0 && i !== bestStart + bestLen) out += ':';
+    out += group(i).toString(16);
+  }
+  return out;
 }
 
 /** Recent normalizeIp answers: the same gateways and neighbours are normalised on every check. */

@@ -144,10 +144,22 @@ describeNetns('NetlinkMonitor batched lookups (real kernel, private namespace)',
         const results = monitor.lookupRoutes(queries);
         expect(results).toHaveLength(queries.length);
         // Each answer names the address it answers (RTM_GETROUTE echoes it as the destination).
+        // And its own gateway and source: answers alternate families and gateways, which the
+        // decoder's per-field memory of the last address must not blur.
+        const expected = [
+          [null, '192.0.2.1'],
+          [null, '2001:db8:1::1'],
+          null,
+          ['2001:db8:1::2', '2001:db8:1::1'],
+        ];
         for (let i = 0; i < queries.length; i++) {
           const r = results[i];
-          if (r.ok) expect(r.route.destination).toBe(queries[i].to);
-          else expect(r.message).toContain(`route lookup for ${queries[i].to}:`);
+          if (r.ok) {
+            expect(r.route.destination).toBe(queries[i].to);
+            expect([r.route.gateway, r.route.preferredSource]).toEqual(expected[i % 4]);
+          } else {
+            expect(r.message).toContain(`route lookup for ${queries[i].to}:`);
+          }
         }
         const sample = queries.filter((_, i) => i % 97 === 0);
         expectSameAsOneByOne(monitor, sample, sample.map((q) => results[queries.indexOf(q)]));
