@@ -170,7 +170,7 @@ class AnswerSink : public MessageSink {
 // lookup: 64 KiB, as the single buffer Get() used to keep.
 class RouteLookup::Receiver {
  public:
-  static constexpr size_t kSlots = 8;
+  static constexpr size_t kSlots = 32;
   static constexpr size_t kSlotBytes = 8192;
 
   Receiver() : storage_(kSlots * kSlotBytes) {}
