@@ -3,6 +3,13 @@
 // The CLI runs from the compiled output (dist/), built by `npm install` (prepare) or `npm run build:ts`.
 const { main } = require('../dist/cli/main.js');
 
+// A reader that stops early (`routeguard dump --json | head`) closes the pipe: that ends
+// the command quietly, as it ends `ip -j ... | head`, not with an EPIPE stack trace.
+process.stdout.on('error', (err) => {
+  if (err && err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const controller = new AbortController();
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.once(sig, () => controller.abort());

@@ -91,6 +91,20 @@ describeNetns('routeguard CLI', () => {
     expect(routeFacts(dump.routes)).toEqual(kernelFacts(ns).routes);
   });
 
+  it('dump --json into a reader that stops early (| head) ends quietly with status 0', async () => {
+    // 20k routes: far more output than a pipe holds, so the write after the reader left fails (EPIPE).
+    ns.ipBatch(Array.from({ length: 20_000 }, (_, i) => `route add blackhole 10.9.${i >> 8}.${i & 0xff}/32`));
+    const child = spawn(process.execPath, [bin, 'dump', '--json', '--netns', ns.path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    // Read the first chunk, then close the pipe, as head does.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
   it('dump without --json prints ip-like text', async () => {
     const { stdout } = await run(process.execPath, [bin, 'dump', '--netns', ns.path]);
     expect(stdout).toContain('# routes');
