@@ -32,6 +32,57 @@ describe('VirtualClock and TimerQueue', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('many items due at once come out in one sweep, in time and schedule order, and the rest stays a valid heap', () => {
+    // A clock that fires late, as a real one behind a busy loop does: everything due by then comes at once.
+    let now = 0;
+    let armed: (() => void) | null = null;
+    const lateClock = {
+      now: () => now,
+      setTimeout: (fn: () => void) => ((armed = fn), fn),
+      clearTimeout: () => (armed = null),
+    };
+    const fire = (at: number) => {
+      now = at;
+      const fn = armed;
+      armed = null;
+      fn?.();
+    };
+    const fired: number[][] = [];
+    const q = new TimerQueue<number>(lateClock, (due) => fired.push(due));
+    // 3,000 items over 30 instants in a scrambled order, some cancelled or moved first.
+    const entries = [];
+    for (let i = 0; i < 3000; i++) entries.push(q.schedule(1000 + ((i * 7919) % 30) * 10, i));
+    for (let i = 0; i < 3000; i += 97) q.cancel(entries[i]);
+    q.schedule(1000, 5, entries[5]);
+    // 1,000 hold-downs that began in one pass end together.
+    for (let i = 0; i < 1000; i++) q.schedule(1150, 10_000 + i);
+    // The order they must come out in: time, then scheduling order (a move reschedules).
+    const order: Array<[number, number, number]> = [];
+    entries.forEach((e, i) => {
+      if (i % 97 !== 0) order.push([e.at, e.seq, i]);
+    });
+    for (let i = 0; i < 1000; i++) order.push([1150, 1e9 + i, 10_000 + i]);
+    order.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const due = order.filter(([at]) => at <= 1150);
+    const rest = order.filter(([at]) => at > 1150);
+
+    fire(1155);
+    expect(fired).toEqual([due.map(([, , item]) => item)]);
+    expect(due.length).toBeGreaterThan(1000);
+    expect(q.size).toBe(rest.length);
+    // Cancelling works on the re-heapified rest, and the rest comes out in order.
+    q.cancel(entries[rest[0][2]]);
+    const after: number[] = [];
+    for (let t = 1160; t <= 1300; t += 10) {
+      fired.length = 0;
+      fire(t);
+      after.push(...fired.flat());
+    }
+    expect(after).toEqual(rest.slice(1).map(([, , item]) => item));
+    expect(q.size).toBe(0);
+    expect(armed).toBeNull();
+  });
+
   it('timers scheduled while firing run in the same advance; the clock never goes back', () => {
     const clock = new VirtualClock();
     const seen: number[] = [];

@@ -22,6 +22,12 @@ export interface Seen {
   reason?: VerdictReason;
   /** performance.now() when heard. */
   at: number;
+  /**
+   * For 'suspect': when its window opened, on the same time base (the judge's clock is
+   * performance.timeOrigin + performance.now()). On a loaded machine the test hears
+   * 'suspect' some ms after that: caps count from here, not from hearing it.
+   */
+  windowStart?: number;
 }
 
 export interface Host {
@@ -63,7 +69,9 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function listen(watch: PathWatch): Seen[] {
   const seen: Seen[] = [];
-  watch.on('suspect', (i) => seen.push({ event: 'suspect', reason: i.reason, at: performance.now() }));
+  watch.on('suspect', (i) =>
+    seen.push({ event: 'suspect', reason: i.reason, at: performance.now(), windowStart: (i.evidence[0]?.time ?? NaN) - performance.timeOrigin }),
+  );
   watch.on('recovered', (i) => seen.push({ event: 'recovered', reason: i.reason, at: performance.now() }));
   watch.on('gone', (i) => seen.push({ event: 'gone', reason: i.reason, at: performance.now() }));
   watch.on('changed', () => seen.push({ event: 'changed', at: performance.now() }));
