@@ -6,34 +6,30 @@
  * Data flow: event -> evidence/ (the paths it can affect) -> checkPath (fresh
  * facts, kernel lookups) -> rules.ts (what happens next) -> VerdictState (state,
  * evidence, counters) -> notifications, emitted once the pass is done.
- * This file owns the watches, the index, the timers and the passes; path-checker.ts
- * runs the checks.
+ * This file owns the watches, the index, the timers and the passes; pass-checks.ts
+ * says what each pass checks, path-checker.ts runs the checks.
  */
 import { RouteguardError } from '../errors';
 import type { NetworkEvent } from '../netlink/types';
 import type { NetworkSource } from '../netlink/view';
 import { realClock } from './clock';
-import { describeEvent, linkLabel } from './evidence-log';
-import { pathsAffectedByAddress, pathsAffectedByLink } from './evidence/addresses';
-import { Lifetimes, type ExpiryItem } from './evidence/lifetimes';
-import { neighbourMatters, nextHopKey } from './evidence/neighbours';
-import { LocalRoutes, onlyExpiryChanged, pathsCoveredBy, pathsSelectedBy, pathsUsingNexthop } from './evidence/routes';
+import { describeEvent } from './evidence-log';
+import { Lifetimes } from './evidence/lifetimes';
+import { LocalRoutes } from './evidence/routes';
 import { resolveJudgeOptions, type ResolvedJudgeOptions } from './hold-downs';
-import { addressText, InterfaceHistory } from './interface-history';
+import { InterfaceHistory } from './interface-history';
 import { Pass, SourceFailure } from './pass';
+import { checkDue, checkEvent, type DeadlineItem, type PassParts, type TimerItem } from './pass-checks';
 import { AddressAtoms } from './address-atoms';
 import { PathEvaluation, WatchHandle, type EvaluationOwner } from './path-evaluation';
 import { PathIndex } from './path-index';
 import { canonicalPath } from './path-spec';
 import { lookupsChangedBy } from './new-connections';
-import { newConnectionKey, PathChecker } from './path-checker';
+import { PathChecker } from './path-checker';
 import { WatchIntake } from './watch-intake';
 import { TimerQueue, type TimerEntry } from './timer-queue';
 import type { Clock, EndedInfo, JudgeCounters, JudgeOptions, PathSpec, PathWatch } from './types';
 import { VerdictState } from './verdict-state';
-
-type DeadlineItem = { kind: 'deadline'; ev: PathEvaluation };
-type TimerItem = DeadlineItem | ExpiryItem;
 
 export class PathJudge {
   private readonly options: ResolvedJudgeOptions;
@@ -49,6 +45,7 @@ export class PathJudge {
   private readonly timers: TimerQueue<TimerItem>;
   private readonly lifetimes: Lifetimes<DeadlineItem>;
   private readonly verdicts: VerdictState;
+  private readonly parts: PassParts;
   private readonly stats = { watches: 0, events: 0 };
   private started = false;
   private closed = false;
@@ -75,6 +72,15 @@ export class PathJudge {
       view: () => this.source.state,
     });
     this.checker = new PathChecker(source, this.options, this.history, this.localRoutes, this.index, this.verdicts);
+    this.parts = {
+      history: this.history,
+      localRoutes: this.localRoutes,
+      index: this.index,
+      lifetimes: this.lifetimes,
+      checker: this.checker,
+      verdicts: this.verdicts,
+      allEvaluations: () => this.allEvaluations(),
+    };
     source.on('event', this.listener);
     source.on('close', this.onSourceClosed);
     if (source.synced) this.run(() => this.start());
@@ -226,90 +232,14 @@ export class PathJudge {
     if (changed === 'all') this.checker.newConnections.clear();
     const view = this.source.state;
     const pass = new Pass(this.clock.now(), event.type === 'resync' ? null : () => describeEvent(event, view), event);
-    const removed = 'action' in event && event.action === 'removed';
-    switch (event.type) {
-      case 'address': {
-        const a = event.address;
-        this.history.onAddress(a, removed, pass.now);
-        if (this.index.hasLocal(addressText(a))) this.lifetimes.onAddress(a.index, addressText(a), removed);
-        const { own, sharing } = pathsAffectedByAddress(this.index, a, event.action === 'changed' ? event.previous : null);
-        this.checker.checkEach(own, pass, 'event');
-        this.checker.checkSources(sharing, pass);
-        break;
-      }
-      case 'link':
-        if (removed) this.history.onLinkRemoved(event.link);
-        this.checker.checkAll(pathsAffectedByLink(this.index, event.link, event.previous, removed), pass, 'event');
-        break;
-      case 'route': {
-        const { route, previous } = event;
-        this.lifetimes.onRoute(route, removed, pass.now);
-        this.localRoutes.onRoute(route, removed);
-        // A refresh that only moved `expires` (RA, userspace-managed routes) changes no path.
-        if (event.action === 'changed' && previous && onlyExpiryChanged(previous, route)) break;
-        const covered = pathsCoveredBy(this.index, route);
-        if (changed === 'covered') this.checker.newConnections.forget(covered.map((ev) => newConnectionKey(ev.path)));
-        this.checker.checkAll(covered, pass, 'event');
-        break;
-      }
-      case 'nexthop':
-        this.checker.checkAll(pathsUsingNexthop(this.index, view, [event.nexthop, event.previous]), pass, 'event');
-        break;
-      case 'rule':
-        // Policy rules change reachability with no route event: the kernel's lookups decide.
-        this.checker.checkAll(pathsSelectedBy(this.index, [event.rule, event.previous]), pass, 'event');
-        break;
-      case 'neighbour': {
-        const n = event.neighbour;
-        if (neighbourMatters(n, event.previous, removed)) this.checker.checkAll(this.index.viaNextHop(nextHopKey(n)), pass, 'event');
-        break;
-      }
-      case 'resync':
-        // The differences came just before as ordinary events. Lifetimes come from the
-        // re-dump; the open windows are re-checked against the kernel, keeping their start,
-        // deadline and evidence: a resync is neither churn nor a loss.
-        for (const ev of this.allEvaluations()) this.lifetimes.refreshAddress(view, ev.path.local, pass.now);
-        this.checker.checkAll(this.verdicts.suspects, pass, 'resync');
-        break;
-    }
+    checkEvent(event, changed, view, pass, this.parts);
     this.finish(pass);
   }
 
   private onTimers(due: TimerItem[]): void {
     this.intake.flush(false);
     const pass = new Pass(this.clock.now());
-    const view = this.source.state;
-    const deadlines: PathEvaluation[] = [];
-    for (const item of due) if (item.kind === 'deadline') deadlines.push(item.ev);
-    this.checker.prefetch(deadlines, pass);
-    for (const item of due) {
-      switch (item.kind) {
-        case 'deadline':
-          item.ev.timer = null;
-          if (this.verdicts.deadlineReached(item.ev, pass)) this.checker.check(item.ev, pass, 'deadline');
-          break;
-        case 'address-expiry': {
-          this.lifetimes.addressFired(item.index, item.local);
-          const summary = `valid lifetime of ${item.local} on ${linkLabel(view, item.index)} ends now`;
-          for (const ev of this.index.withLocal(item.local)) {
-            ev.addEvidence({ time: pass.now, kind: 'timer', summary });
-            this.checker.check(ev, pass, 'expiry');
-          }
-          break;
-        }
-        case 'route-expiry': {
-          const r = item.route;
-          this.lifetimes.routeFired(r, view, pass.now);
-          const summary = `route ${r.destination}/${r.destinationLength} (table ${r.table}) reached its foreseen expiry: asking the kernel`;
-          for (const ev of pathsCoveredBy(this.index, r)) {
-            if (pass.checked(ev)) continue;
-            ev.addEvidence({ time: pass.now, kind: 'timer', summary });
-            this.checker.check(ev, pass, 'expiry');
-          }
-          break;
-        }
-      }
-    }
+    checkDue(due, this.source.state, pass, this.parts);
     this.finish(pass);
   }
 
