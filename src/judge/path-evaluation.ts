@@ -53,6 +53,11 @@ export class PathEvaluation implements PathMemory {
   timer: TimerEntry<unknown> | null = null;
   /** Position in the index's peer list. */
   peerSlot = -1;
+  /** Positions in the index's interface and next-hop lists (slot-lists.ts). */
+  ifaceA = -1;
+  slotA = -1;
+  ifaceRest: number[] | null = null;
+  nextHopSlot = -1;
   /** The last pass that checked the path (Pass.checked). */
   checkedIn = 0;
   private timeline: Timeline = null;

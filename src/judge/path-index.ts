@@ -11,27 +11,7 @@
  */
 import type { Family } from '../netlink/types';
 import type { AddressAtom, CanonicalPath } from './path-spec';
-
-class SetMap<K, V> {
-  private readonly map = new Map<K, Set<V>>();
-
-  add(key: K, value: V): void {
-    let set = this.map.get(key);
-    if (!set) this.map.set(key, (set = new Set()));
-    set.add(value);
-  }
-
-  delete(key: K, value: V): boolean {
-    const set = this.map.get(key);
-    if (!set?.delete(value)) return false;
-    if (set.size === 0) this.map.delete(key);
-    return true;
-  }
-
-  get(key: K): ReadonlySet<V> | undefined {
-    return this.map.get(key);
-  }
-}
+import { InterfaceLists, NextHopLists, type SlotHolder } from './slot-lists';
 
 /** Byte order of two 16-byte addresses. */
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -64,7 +44,7 @@ function lowerBound(sorted: readonly AddressAtom[], key: Uint8Array): number {
   return lo;
 }
 
-export interface IndexedPath {
+export interface IndexedPath extends SlotHolder {
   readonly path: CanonicalPath;
   /** Position in its peer's list; owned by the index. */
   peerSlot: number;
@@ -75,8 +55,8 @@ type ByPeer<P> = Map<AddressAtom, P | P[]>;
 
 export class PathIndex<P extends IndexedPath> {
   private readonly byLocal = new Map<string, ByPeer<P>>();
-  private readonly byInterface = new SetMap<number, P>();
-  private readonly byNextHop = new SetMap<string, P>();
+  private readonly byInterface = new InterfaceLists<P>();
+  private readonly byNextHop = new NextHopLists<P>();
   /** Interned next-hop keys: every path through one gateway shares its key string. */
   private readonly nextHopKeys = new Map<string, string>();
   private readonly byPeer = new Map<AddressAtom, P[]>();
@@ -177,7 +157,8 @@ export class PathIndex<P extends IndexedPath> {
     return key;
   }
 
-  viaNextHop(key: string): ReadonlySet<P> | undefined {
+  /** The paths through this next hop (unordered; do not change the index while iterating). */
+  viaNextHop(key: string): readonly P[] | undefined {
     return this.byNextHop.get(key);
   }
 
@@ -199,7 +180,8 @@ export class PathIndex<P extends IndexedPath> {
     return out;
   }
 
-  onInterface(index: number): ReadonlySet<P> | undefined {
+  /** The paths indexed under this interface (unordered; do not change the index while iterating). */
+  onInterface(index: number): readonly P[] | undefined {
     return this.byInterface.get(index);
   }
 

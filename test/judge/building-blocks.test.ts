@@ -98,7 +98,14 @@ describe('VirtualClock and TimerQueue', () => {
 });
 
 describe('PathIndex', () => {
-  const path = (local: string, remote: string) => ({ path: normalizePathSpec({ local, remote }) });
+  const path = (local: string, remote: string) => ({
+    path: normalizePathSpec({ local, remote }),
+    peerSlot: -1,
+    ifaceA: -1,
+    slotA: -1,
+    ifaceRest: null as number[] | null,
+    nextHopSlot: -1,
+  });
 
   it('finds the paths whose peer a prefix covers, and no others', () => {
     const index = new PathIndex<ReturnType<typeof path>>();
