@@ -51,8 +51,9 @@ export class PathEvaluation implements PathMemory {
   /** Two booleans in one field (a judge holds 100k of these objects): see the accessors. */
   private bits = 0;
   timer: TimerEntry<unknown> | null = null;
-  /** Position in the index's peer list. */
+  /** Positions in the index's peer and local-address lists. */
   peerSlot = -1;
+  localSlot = -1;
   /** Positions in the index's interface and next-hop lists (slot-lists.ts). */
   ifaceA = -1;
   slotA = -1;

@@ -1,7 +1,7 @@
 /**
  * Indexes from what a netlink event names to the paths it can affect, so that
  * work per event is proportional to those paths, never to all watched paths:
- * - by local address, then peer (address events; also finds a path's shared evaluation),
+ * - by local address (address events; with the peer's list, finds a path's shared evaluation),
  * - by interface (link and nexthop events; the egress and the local address's interface),
  * - by next hop ("oif|address": neighbour events),
  * - by peer, sorted per family, so a route prefix finds the peers it covers with
@@ -46,15 +46,14 @@ function lowerBound(sorted: readonly AddressAtom[], key: Uint8Array): number {
 
 export interface IndexedPath extends SlotHolder {
   readonly path: CanonicalPath;
-  /** Position in its peer's list; owned by the index. */
+  /** Positions in its peer's and its local address's lists; owned by the index. */
   peerSlot: number;
+  localSlot: number;
 }
 
-/** The paths of one local address, by peer: one path, or several that differ in interface, mark or bound device. */
-type ByPeer<P> = Map<AddressAtom, P | P[]>;
-
 export class PathIndex<P extends IndexedPath> {
-  private readonly byLocal = new Map<string, ByPeer<P>>();
+  /** Paths by local address text, each path at its localSlot. */
+  private readonly byLocal = new Map<string, P[]>();
   private readonly byInterface = new InterfaceLists<P>();
   private readonly byNextHop = new NextHopLists<P>();
   /** Interned next-hop keys: every path through one gateway shares its key string. */
@@ -67,22 +66,29 @@ export class PathIndex<P extends IndexedPath> {
    */
   private readonly peers: Record<Family, PeerList> = { 4: new PeerList(), 6: new PeerList() };
 
-  /** The indexed path with the same addresses, interface, mark and bound device. */
+  /**
+   * The indexed path with the same addresses, interface, mark and bound device: found in
+   * the shorter of its local's and its peer's lists (a server: few locals per peer; a
+   * client with many source addresses: few peers per local).
+   */
   find(path: CanonicalPath): P | undefined {
-    const entry = this.byLocal.get(path.local)?.get(path.remoteAtom);
-    if (entry === undefined) return undefined;
-    if (!Array.isArray(entry)) return entry.path.sameExtras(path) ? entry : undefined;
-    return entry.find((p) => p.path.sameExtras(path));
+    const mine = this.byLocal.get(path.local);
+    const theirs = mine && this.byPeer.get(path.remoteAtom);
+    if (!theirs) return undefined;
+    if (mine.length <= theirs.length) {
+      for (const p of mine) if (p.path.remote === path.remote && p.path.sameExtras(path)) return p;
+    } else {
+      for (const p of theirs) if (p.path.local === path.local && p.path.sameExtras(path)) return p;
+    }
+    return undefined;
   }
 
   add(p: P): void {
     const { localAtom, remoteAtom } = p.path;
-    let peers = this.byLocal.get(localAtom.text);
-    if (!peers) this.byLocal.set(localAtom.text, (peers = new Map()));
-    const there = peers.get(remoteAtom);
-    if (there === undefined) peers.set(remoteAtom, p);
-    else if (Array.isArray(there)) there.push(p);
-    else peers.set(remoteAtom, [there, p]);
+    let mine = this.byLocal.get(localAtom.text);
+    if (!mine) this.byLocal.set(localAtom.text, (mine = []));
+    p.localSlot = mine.length;
+    mine.push(p);
 
     let list = this.byPeer.get(remoteAtom);
     if (!list) {
@@ -96,19 +102,16 @@ export class PathIndex<P extends IndexedPath> {
   /** Removes a path (its interfaces must be released with setInterfaces(p, old, [])). */
   remove(p: P): void {
     const { localAtom, remoteAtom } = p.path;
-    const peers = this.byLocal.get(localAtom.text);
-    const there = peers?.get(remoteAtom);
-    if (there === undefined) return;
-    if (Array.isArray(there)) {
-      const rest = there.filter((q) => q !== p);
-      if (rest.length === there.length) return;
-      peers!.set(remoteAtom, rest.length === 1 ? rest[0] : rest);
-    } else if (there === p) {
-      peers!.delete(remoteAtom);
-      if (peers!.size === 0) this.byLocal.delete(localAtom.text);
-    } else {
-      return;
+    const mine = this.byLocal.get(localAtom.text);
+    if (!mine || mine[p.localSlot] !== p) return;
+    const lastOfLocal = mine.pop()!;
+    if (lastOfLocal !== p) {
+      mine[p.localSlot] = lastOfLocal;
+      lastOfLocal.localSlot = p.localSlot;
     }
+    p.localSlot = -1;
+    if (mine.length === 0) this.byLocal.delete(localAtom.text);
+
     const list = this.byPeer.get(remoteAtom)!;
     const last = list.pop()!;
     if (last !== p) {
@@ -169,15 +172,8 @@ export class PathIndex<P extends IndexedPath> {
 
   /** The paths with this local address (a copy: checks may re-index them). */
   withLocal(address: string): P[] {
-    const out: P[] = [];
-    const peers = this.byLocal.get(address);
-    if (peers) {
-      for (const entry of peers.values()) {
-        if (Array.isArray(entry)) out.push(...entry);
-        else out.push(entry);
-      }
-    }
-    return out;
+    const mine = this.byLocal.get(address);
+    return mine ? mine.slice() : [];
   }
 
   /** The paths indexed under this interface (unordered; do not change the index while iterating). */

@@ -4,7 +4,7 @@ import { AddressAtoms } from '../../src/judge/address-atoms';
 import { VirtualClock } from '../../src/judge/clock';
 import { DEFAULT_HOLD_DOWNS, parseHoldDowns } from '../../src/judge/hold-downs';
 import { PathIndex } from '../../src/judge/path-index';
-import { normalizePathSpec, parsePathArgument } from '../../src/judge/path-spec';
+import { canonicalPath, normalizePathSpec, parsePathArgument } from '../../src/judge/path-spec';
 import { TimerQueue } from '../../src/judge/timer-queue';
 import { IFA_F_DEPRECATED, IFA_F_PERMANENT, IFA_F_TENTATIVE } from '../../src/netlink/flags';
 import { parseIp } from '../../src/netlink/ip';
@@ -101,6 +101,7 @@ describe('PathIndex', () => {
   const path = (local: string, remote: string) => ({
     path: normalizePathSpec({ local, remote }),
     peerSlot: -1,
+    localSlot: -1,
     ifaceA: -1,
     slotA: -1,
     ifaceRest: null as number[] | null,
@@ -136,6 +137,40 @@ describe('PathIndex', () => {
     index.setInterfaces(b, [3, 4], [4]);
     expect(index.onInterface(3)).toBeUndefined();
     expect([...index.onInterface(4)!]).toEqual([b]);
+  });
+});
+
+describe('PathIndex.find', () => {
+  // As in a judge: atoms shared through AddressAtoms, held while a path names them.
+  const atoms = new AddressAtoms();
+  const make = (spec: { local: string; remote: string; mark?: number }) => {
+    const path = canonicalPath(spec, (s, f) => atoms.resolve(s, f));
+    atoms.hold(path.localAtom);
+    atoms.hold(path.remoteAtom);
+    return { path, peerSlot: -1, localSlot: -1, ifaceA: -1, slotA: -1, ifaceRest: null as number[] | null, nextHopSlot: -1 };
+  };
+  const spec = (local: string, remote: string, mark?: number) => (mark === undefined ? { local, remote } : { local, remote, mark });
+
+  it('finds the same path from either side: many peers of one local (a server), many locals to one peer (a client with many sources)', () => {
+    const index = new PathIndex<ReturnType<typeof make>>();
+    const server = Array.from({ length: 50 }, (_, i) => make(spec('192.0.2.10', `198.51.100.${i + 1}`)));
+    const client = Array.from({ length: 50 }, (_, i) => make(spec(`203.0.113.${i + 1}`, '198.51.100.1')));
+    const marked = make(spec('192.0.2.10', '198.51.100.1', 7));
+    for (const p of [...server, ...client, marked]) index.add(p);
+    const find = (local: string, remote: string, mark?: number) => index.find(canonicalPath(spec(local, remote, mark), (s, f) => atoms.resolve(s, f)));
+    for (const p of server) expect(find(p.path.local, p.path.remote)).toBe(p);
+    for (const p of client) expect(find(p.path.local, p.path.remote)).toBe(p);
+    expect(find('192.0.2.10', '198.51.100.1', 7)).toBe(marked);
+    expect(find('192.0.2.10', '198.51.100.1', 8)).toBeUndefined();
+    expect(find('203.0.113.1', '198.51.100.2')).toBeUndefined(); // both ends known, never together
+    // Removing keeps the others findable (slots move with swaps).
+    for (const p of server.slice(0, 25)) index.remove(p);
+    for (const p of client.filter((_, i) => i % 2 === 0)) index.remove(p);
+    for (const p of server) expect(find(p.path.local, p.path.remote)).toBe(server.indexOf(p) < 25 ? undefined : p);
+    client.forEach((p, i) => expect(find(p.path.local, p.path.remote)).toBe(i % 2 === 0 ? undefined : p));
+    expect(index.withLocal('192.0.2.10')).toHaveLength(26);
+    expect(index.hasLocal('203.0.113.1')).toBe(false);
+    expect(index.hasLocal('203.0.113.2')).toBe(true);
   });
 });
 
