@@ -59,6 +59,8 @@ export class PathEvaluation implements PathMemory {
   slotA = -1;
   ifaceRest: number[] | null = null;
   nextHopSlot = -1;
+  /** Position in the judge's suspect list (-1: not suspect). */
+  suspectSlot = -1;
   /** The last pass that checked the path (Pass.checked). */
   checkedIn = 0;
   private timeline: Timeline = null;

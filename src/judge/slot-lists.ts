@@ -1,5 +1,5 @@
 /**
- * The index's lists of paths by interface and by next hop. Each path keeps its own
+ * The judge's lists of paths by interface, by next hop, and of the suspect ones. Each path keeps its own
  * position in each list, so leaving one is a swap with the list's last path: no hash
  * table of 100k entries to grow while a burst is watched or to probe while 10k gone
  * paths are forgotten (a Set of that size cost ~0.5 µs per add and ~0.2 µs per delete,
@@ -110,5 +110,43 @@ export class NextHopLists<P extends SlotHolder> {
     p.nextHopSlot = -1;
     if (list.length === 0) this.lists.delete(key);
     return true;
+  }
+}
+
+/** The suspect paths, each at its own position (see the top: no hash probe per verdict). */
+export class SuspectList<P extends { suspectSlot: number }> implements Iterable<P> {
+  private readonly items: P[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  has(p: P): boolean {
+    return p.suspectSlot >= 0 && this.items[p.suspectSlot] === p;
+  }
+
+  add(p: P): void {
+    if (this.has(p)) return;
+    p.suspectSlot = this.items.length;
+    this.items.push(p);
+  }
+
+  delete(p: P): void {
+    if (!this.has(p)) return;
+    const last = this.items.pop()!;
+    if (last !== p) {
+      this.items[p.suspectSlot] = last;
+      last.suspectSlot = p.suspectSlot;
+    }
+    p.suspectSlot = -1;
+  }
+
+  clear(): void {
+    for (const p of this.items) p.suspectSlot = -1;
+    this.items.length = 0;
+  }
+
+  [Symbol.iterator](): Iterator<P> {
+    return this.items[Symbol.iterator]();
   }
 }

@@ -1,3 +1,6 @@
+/** Tuple names remembered for the last-hit check. */
+const RECENT = 8;
+
 /**
  * Values cached under a tuple of keys compared by identity, in nested maps: no key
  * string is built and hashed per lookup (a pass asks once per path, 100k times).
@@ -6,23 +9,37 @@
 export class TupleMemo {
   private root = new Map<unknown, unknown>();
   private count = 0;
-  /** The last tuple asked and its value: a burst asks the same tuple for path after path. */
-  private lastKeys: readonly unknown[] | null = null;
-  private lastValue: unknown = undefined;
+  /**
+   * Per tuple name (its first key), the last tuple asked and its value: a pass asks the
+   * same few tuples path after path, interleaved (a lost address's text, its replacement,
+   * the failure text, the entries), so one last-hit slot would miss every time.
+   */
+  private readonly recent: Array<{ keys: readonly unknown[]; value: unknown }> = [];
+  private nextSlot = 0;
 
   /** `limit`: forget everything once this many values are held (for memos that outlive a pass). */
   constructor(private readonly limit = Infinity) {}
 
   get<T>(keys: readonly unknown[], compute: () => T): T {
-    const lk = this.lastKeys;
-    if (lk !== null && lk.length === keys.length) {
-      let i = 0;
+    const recent = this.recent;
+    let mine = -1;
+    for (let r = 0; r < recent.length; r++) {
+      const lk = recent[r].keys;
+      if (lk[0] !== keys[0] || lk.length !== keys.length) continue;
+      let i = 1;
       while (i < keys.length && lk[i] === keys[i]) i++;
-      if (i === keys.length) return this.lastValue as T;
+      if (i === keys.length) return recent[r].value as T;
+      mine = r;
+      break;
     }
     const value = this.lookup(keys, compute);
-    this.lastKeys = keys;
-    this.lastValue = value;
+    if (mine < 0 && recent.length < RECENT) {
+      recent.push({ keys, value });
+    } else {
+      const slot = mine >= 0 ? mine : this.nextSlot++ % RECENT;
+      recent[slot].keys = keys;
+      recent[slot].value = value;
+    }
     return value;
   }
 

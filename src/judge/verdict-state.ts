@@ -7,6 +7,7 @@
 import type { Route } from '../netlink/types';
 import type { NetworkStateView } from '../netlink/view';
 import { linkLabel } from './evidence-log';
+import { SuspectList } from './slot-lists';
 import { VERDICT_REASONS, type ResolvedJudgeOptions } from './hold-downs';
 import type { Pass } from './pass';
 import type { PathFailure, PathOk } from './path-check';
@@ -40,7 +41,7 @@ export interface VerdictHooks {
 }
 
 export class VerdictState {
-  readonly suspects = new Set<PathEvaluation>();
+  readonly suspects = new SuspectList<PathEvaluation>();
   private readonly stats = {
     suspected: zeroCounts(),
     churnSuppressed: zeroCounts(),

@@ -6,6 +6,7 @@ import { DEFAULT_HOLD_DOWNS, parseHoldDowns } from '../../src/judge/hold-downs';
 import { PathIndex } from '../../src/judge/path-index';
 import { canonicalPath, normalizePathSpec, parsePathArgument } from '../../src/judge/path-spec';
 import { TimerQueue } from '../../src/judge/timer-queue';
+import { TupleMemo } from '../../src/judge/tuple-memo';
 import { IFA_F_DEPRECATED, IFA_F_PERMANENT, IFA_F_TENTATIVE } from '../../src/netlink/flags';
 import { parseIp } from '../../src/netlink/ip';
 import { FakeNetwork } from '../helpers/fake-network';
@@ -171,6 +172,28 @@ describe('PathIndex.find', () => {
     expect(index.withLocal('192.0.2.10')).toHaveLength(26);
     expect(index.hasLocal('203.0.113.1')).toBe(false);
     expect(index.hasLocal('203.0.113.2')).toBe(true);
+  });
+});
+
+describe('TupleMemo', () => {
+  it('computes each tuple once, whatever the interleaving of names, past its recent slots and across a limit reset', () => {
+    const memo = new TupleMemo(50);
+    let computed = 0;
+    const atoms = Array.from({ length: 30 }, (_, i) => ({ i }));
+    const value = (name: string, a: object, n: number) => memo.get([name, a, n], () => (computed++, `${name}:${(a as { i: number }).i}:${n}`));
+    // 12 names (more than the recent slots) interleaved path after path, as a deadline pass asks them.
+    const names = Array.from({ length: 12 }, (_, k) => `fact-${k}`);
+    for (let round = 0; round < 3; round++) {
+      for (const a of atoms.slice(0, 3)) for (const name of names) expect(value(name, a, 7)).toBe(`${name}:${(a as { i: number }).i}:7`);
+    }
+    expect(computed).toBe(3 * 12); // 36 tuples, each computed once (under the limit of 50)
+    // Same name, other keys: a different value, never the recent one.
+    expect(value('fact-0', atoms[0], 8)).toBe('fact-0:0:8');
+    expect(value('fact-0', atoms[0], 7)).toBe('fact-0:0:7');
+    // Past the limit everything is forgotten once, and values stay right.
+    for (const a of atoms) expect(value('other', a, 1)).toBe(`other:${(a as { i: number }).i}:1`);
+    for (const a of atoms) expect(value('other', a, 1)).toBe(`other:${(a as { i: number }).i}:1`);
+    expect(computed).toBeGreaterThan(3 * 12 + 1 + 30);
   });
 });
 

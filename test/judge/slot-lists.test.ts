@@ -1,6 +1,6 @@
 /** The index's slot lists against a model of Sets, through random adds and deletes. */
 import { describe, expect, it } from 'vitest';
-import { InterfaceLists, NextHopLists, type SlotHolder } from '../../src/judge/slot-lists';
+import { InterfaceLists, NextHopLists, SuspectList, type SlotHolder } from '../../src/judge/slot-lists';
 
 type Member = SlotHolder & { id: number };
 const member = (id: number): Member => ({ id, ifaceA: -1, slotA: -1, ifaceRest: null, nextHopSlot: -1 });
@@ -72,5 +72,28 @@ describe('slot lists', () => {
       expect(ids(lists.get(key))).toEqual(expected);
       lists.get(key)?.forEach((m, slot) => expect(m.nextHopSlot).toBe(slot));
     }
+  });
+
+  it('SuspectList: a set of paths (adds and deletes idempotent), iterable, cleared with its positions', () => {
+    const rand = lcg(3);
+    const list = new SuspectList<{ id: number; suspectSlot: number }>();
+    const members = Array.from({ length: 30 }, (_, id) => ({ id, suspectSlot: -1 }));
+    const model = new Set<number>();
+    for (let step = 0; step < 5000; step++) {
+      const m = members[Math.floor(rand() * members.length)];
+      if (rand() < 0.5) {
+        list.add(m);
+        model.add(m.id);
+      } else {
+        list.delete(m);
+        model.delete(m.id);
+      }
+      expect(list.has(m)).toBe(model.has(m.id));
+    }
+    expect([...list].map((m) => m.id).sort((a, b) => a - b)).toEqual([...model].sort((a, b) => a - b));
+    expect(list.size).toBe(model.size);
+    list.clear();
+    expect(list.size).toBe(0);
+    expect(members.every((m) => m.suspectSlot === -1 && !list.has(m))).toBe(true);
   });
 });
