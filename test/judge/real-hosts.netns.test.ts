@@ -149,9 +149,13 @@ describeHostModes('verdicts for real hosts (private namespaces)', () => {
         const { seen } = h.watch({ local: V4.local, remote: V4.peer });
         const t0 = performance.now();
         h.ns.ip('link set v1 down');
-        await waitFor(() => seen.length > 0, 1000, 'suspect');
+        const done = performance.now();
+        await waitFor(() => seen.length > 0, 5000, 'suspect');
         expect(events(seen)[0]).toEqual(['suspect', 'link-down']);
-        expect(seen[0].at - t0).toBeLessThan(LATE);
+        // At once: reported in the pass of the link event, before any timer ran. (How soon it
+        // is heard is the events benchmark's business: on a starved CPU it took ~1 s here.)
+        expect(seen[0].windowLagMs).toBe(0);
+        record('link down: suspect heard after `ip` returned', seen[0].at - done);
         record('link down past the cap', await expectGoneOnTime(seen, t0, 'link-down', CAP));
       }));
   });
@@ -305,4 +309,3 @@ describeHostModes('verdicts for real hosts (private namespaces)', () => {
     }));
 });
 
-const LATE = 250;

@@ -124,12 +124,15 @@ describeNetns('NetlinkMonitor on the kernel edge cases', () => {
     ns.ipBatch(many);
     // One address added and removed back to back: every multi-part address dump sees the
     // address generation move between its parts (NLM_F_DUMP_INTR).
-    const flaps: string[] = [];
-    for (let i = 0; i < 20_000; i++) flaps.push(`addr ${i % 2 ? 'del' : 'add'} 203.0.113.7/32 dev v0`);
     const dir = mkdtempSync(path.join(tmpdir(), 'rgbatch-'));
-    writeFileSync(path.join(dir, 'batch'), flaps.join('\n') + '\n');
-    // Until this test has seen what it waits for (or 10 s pass): then it is stopped.
-    const churn = spawn('sh', ['-c', 'while :; do ip -n "$NS" -batch "$BATCH"; done'], {
+    for (const last of [7, 8]) {
+      const flaps: string[] = [];
+      for (let i = 0; i < 20_000; i++) flaps.push(`addr ${i % 2 ? 'del' : 'add'} 203.0.113.${last}/32 dev v0`);
+      writeFileSync(path.join(dir, `batch${last}`), flaps.join('\n') + '\n');
+    }
+    // Until this test has seen what it waits for (or 10 s pass): then it is stopped. Two
+    // flappers, so that a CPU shared with other work still leaves no dump uninterrupted.
+    const churn = spawn('sh', ['-c', 'while :; do ip -n "$NS" -batch "$BATCH"7; done & while :; do ip -n "$NS" -batch "$BATCH"8; done; wait'], {
       env: { ...process.env, NS: ns.name, BATCH: path.join(dir, 'batch') },
       stdio: 'ignore',
       detached: true,
