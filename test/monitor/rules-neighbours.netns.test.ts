@@ -250,7 +250,7 @@ describeNetns('rules and neighbours in the mirror (real kernel, private namespac
     // A requested resync with nothing changed reports no rule or neighbour.
     const before = events.length;
     monitor.resync();
-    const quiet = await waitFor(() => events.slice(before).find((e): e is ResyncEvent => e.type === 'resync'));
+    const quiet = await waitFor(() => events.slice(before).find((e): e is ResyncEvent => e.type === 'resync'), 30_000);
     expect(quiet.reason).toBe('requested');
     expect(events.slice(before).filter((e) => e.type === 'rule' || e.type === 'neighbour')).toEqual([]);
   });
