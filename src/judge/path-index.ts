@@ -11,7 +11,7 @@
  */
 import type { Family } from '../netlink/types';
 import type { AddressAtom, CanonicalPath } from './path-spec';
-import { InterfaceLists, NextHopLists, type SlotHolder } from './slot-lists';
+import { InterfaceLists, NextHopLists, removeAt, type SlotHolder } from './slot-lists';
 
 /** Byte order of two 16-byte addresses. */
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -104,20 +104,14 @@ export class PathIndex<P extends IndexedPath> {
     const { localAtom, remoteAtom } = p.path;
     const mine = this.byLocal.get(localAtom.text);
     if (!mine || mine[p.localSlot] !== p) return;
-    const lastOfLocal = mine.pop()!;
-    if (lastOfLocal !== p) {
-      mine[p.localSlot] = lastOfLocal;
-      lastOfLocal.localSlot = p.localSlot;
-    }
+    const movedOfLocal = removeAt(mine, p.localSlot);
+    if (movedOfLocal) movedOfLocal.localSlot = p.localSlot;
     p.localSlot = -1;
     if (mine.length === 0) this.byLocal.delete(localAtom.text);
 
     const list = this.byPeer.get(remoteAtom)!;
-    const last = list.pop()!;
-    if (last !== p) {
-      list[p.peerSlot] = last;
-      last.peerSlot = p.peerSlot;
-    }
+    const moved = removeAt(list, p.peerSlot);
+    if (moved) moved.peerSlot = p.peerSlot;
     p.peerSlot = -1;
     if (list.length > 0) return;
     this.byPeer.delete(remoteAtom);

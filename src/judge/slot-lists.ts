@@ -6,6 +6,18 @@
  * in cache misses). Lists are unordered.
  */
 
+/**
+ * Takes the item at `slot` out of `list` by moving the last item there; returns the moved
+ * item (now at `slot`, for the caller to record), or null when the last one was taken.
+ * Every list here, and the index's peer and local lists, leaves this way.
+ */
+export function removeAt<T>(list: T[], slot: number): T | null {
+  const last = list.pop()!;
+  if (slot >= list.length) return null;
+  list[slot] = last;
+  return last;
+}
+
 /** What a path holds for the lists: its interfaces and positions, its next hop's position. */
 export interface SlotHolder {
   /** The first interface the path is listed under (-1: none) and its position there. */
@@ -43,11 +55,8 @@ export class InterfaceLists<P extends SlotHolder> {
     const slot = slotOf(p, iface);
     if (slot < 0) return;
     const list = this.lists.get(iface)!;
-    const last = list.pop()!;
-    if (last !== p) {
-      list[slot] = last;
-      setSlot(last, iface, slot);
-    }
+    const moved = removeAt(list, slot);
+    if (moved) setSlot(moved, iface, slot);
     if (list.length === 0) this.lists.delete(iface);
     unlist(p, iface);
   }
@@ -102,11 +111,8 @@ export class NextHopLists<P extends SlotHolder> {
     const list = this.lists.get(key);
     const slot = p.nextHopSlot;
     if (!list || list[slot] !== p) return false;
-    const last = list.pop()!;
-    if (last !== p) {
-      list[slot] = last;
-      last.nextHopSlot = slot;
-    }
+    const moved = removeAt(list, slot);
+    if (moved) moved.nextHopSlot = slot;
     p.nextHopSlot = -1;
     if (list.length === 0) this.lists.delete(key);
     return true;
@@ -133,11 +139,8 @@ export class SuspectList<P extends { suspectSlot: number }> implements Iterable<
 
   delete(p: P): void {
     if (!this.has(p)) return;
-    const last = this.items.pop()!;
-    if (last !== p) {
-      this.items[p.suspectSlot] = last;
-      last.suspectSlot = p.suspectSlot;
-    }
+    const moved = removeAt(this.items, p.suspectSlot);
+    if (moved) moved.suspectSlot = p.suspectSlot;
     p.suspectSlot = -1;
   }
 

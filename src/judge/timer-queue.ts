@@ -136,7 +136,7 @@ export class TimerQueue<T> {
   }
 
   private less(a: TimerEntry<T>, b: TimerEntry<T>): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+    return byTime(a, b) < 0;
   }
 
   private swap(i: number, j: number): void {
