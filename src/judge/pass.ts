@@ -24,6 +24,11 @@ export interface LookupWant {
   readonly bound: boolean;
 }
 
+/** Asks the kernel one lookup (the pass's environment; one object for the pass, not a closure per call). */
+export interface RouteAsker {
+  ask(query: RouteQuery): RouteLookupResult;
+}
+
 export function queryKey(q: RouteQuery): string {
   return `${q.to}|${q.from ?? ''}|${q.oif ?? ''}|${q.mark ?? ''}`;
 }
@@ -181,8 +186,8 @@ export class Pass {
    * The path's own lookup (`bound`: a path is checked once per pass, so it is kept only
    * from a prefetch until that check) or a new connection's to its peer (kept for the pass).
    */
-  lookupPath(path: CanonicalPath, bound: boolean, ask: (q: RouteQuery) => RouteLookupResult): RouteLookupResult {
-    if (!path.plain) return this.lookup(bound ? boundQuery(path) : unboundQuery(path), ask);
+  lookupPath(path: CanonicalPath, bound: boolean, asker: RouteAsker): RouteLookupResult {
+    if (!path.plain) return this.lookup(bound ? boundQuery(path) : unboundQuery(path), asker);
     const key = bound ? path : path.remoteAtom;
     const answers: Map<object, RouteLookupResult> = bound ? this.boundAnswers : this.peerAnswers;
     let r = answers.get(key);
@@ -190,7 +195,7 @@ export class Pass {
     if (r && bound) answers.delete(key);
     if (!r) {
       try {
-        r = ask(bound ? boundQuery(path) : unboundQuery(path));
+        r = asker.ask(bound ? boundQuery(path) : unboundQuery(path));
       } catch (err) {
         throw new SourceFailure(err);
       }
@@ -200,12 +205,12 @@ export class Pass {
   }
 
   /** The kernel's answer to `q`, asked once per pass; a throwing source becomes SourceFailure. */
-  lookup(q: RouteQuery, ask: (q: RouteQuery) => RouteLookupResult): RouteLookupResult {
+  lookup(q: RouteQuery, asker: RouteAsker): RouteLookupResult {
     const key = queryKey(q);
     let r = this.lookups.get(key);
     if (!r) {
       try {
-        r = ask(q);
+        r = asker.ask(q);
       } catch (err) {
         throw new SourceFailure(err);
       }

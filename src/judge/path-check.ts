@@ -107,8 +107,20 @@ function failure(
   return { ok: false, reason, summary: text, addressIndex, tentative, alternative };
 }
 
-/** `atCap`: the path's window reached its cap, so a failure is gone whatever else reaches the peer. */
-export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv, atCap = false): Finding {
+/** Step 1's outcome: where the local address is, and why it fails (null: it does not). */
+interface AddressFinding {
+  addressIndex: number | null;
+  tentative: boolean;
+  reason: VerdictReason | null;
+  summary: string;
+}
+
+/**
+ * Step 1, the local address. It reads nothing of the peer, so one finding serves every
+ * path of the address with the same memory in a pass (the 10k paths of a lost address
+ * at their shared deadline).
+ */
+function checkAddress(path: CanonicalPath, memory: PathMemory, env: CheckEnv): AddressFinding {
   const { view, history, options, now } = env;
   const scoped = path.localLinkLocal;
   const all = view.findAddresses(path.local);
@@ -123,39 +135,52 @@ export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv
   }
   const addressIndex = pick ? pick.index : memory.addressIndex ?? history.lastSeenOn(path.local);
   const tentative = aliveCount > 0 && allTentative;
-  // 1. The local address.
   const validUntil = addressIndex === null ? null : history.validUntil(addressIndex, path.local);
   let addressReason: VerdictReason | null = null;
   let addressText = '';
   if (found.length === 0 && addressIndex === null && sourceWithoutAddress(path, env)) {
     // 127/8, AnyIP: never an address object (one that was and went is a removal, whose
-    // local route the kernel drops with it); the lookup below judges.
+    // local route the kernel drops with it); the lookup judges.
   } else if (aliveCount === 0) {
     const expired = validUntil !== null && now >= validUntil - options.expirySlackMs;
     addressReason = found.length ? 'local-address-dadfailed' : expired ? 'local-address-expired' : 'local-address-removed';
-    // Built once per address and pass: every path of the address shares the text.
-    addressText = env.memo(['address-text', path.localAtom, addressReason], () => found.length
+    addressText = found.length
       ? `address ${path.local} is dadfailed (duplicate on the link)`
-      : `address ${path.local} is on no interface${expired ? ' (its valid lifetime ended)' : ''}`);
+      : `address ${path.local} is on no interface${expired ? ' (its valid lifetime ended)' : ''}`;
   } else if (validUntil !== null && now >= validUntil) {
     addressReason = 'local-address-expired';
-    addressText = env.memo(['address-text', path.localAtom, 'ended'], () =>
-      `valid lifetime of ${path.local} ended ${Math.round(now - validUntil)} ms ago without renewal`);
+    addressText = `valid lifetime of ${path.local} ended ${Math.round(now - validUntil)} ms ago without renewal`;
   }
-  if (addressReason) {
-    const linkReason = linkProblem(view, addressIndex);
-    if (linkReason) return failure(path, env, atCap, addressIndex, tentative, linkReason, `${addressText}; ${linkProblemText(view, addressIndex!, linkReason)}`);
-    if (addressReason !== 'local-address-expired' && addressIndex !== null) {
-      const since = (memory.windowStart ?? now) - options.replacementLookbackMs;
-      const replacement = env.memo(['replacement', addressIndex, path.local, since], () =>
-        history.replacementOn(view, addressIndex, path.family, scoped, path.local, since),
-      );
-      if (replacement) {
-        return failure(path, env, atCap, addressIndex, tentative, 'local-address-replaced', `${addressText}; ${linkLabel(view, addressIndex)} was configured again with ${replacement}`);
-      }
+  if (!addressReason) return { addressIndex, tentative, reason: null, summary: '' };
+  const linkReason = linkProblem(view, addressIndex);
+  if (linkReason) {
+    return { addressIndex, tentative, reason: linkReason, summary: `${addressText}; ${linkProblemText(view, addressIndex!, linkReason)}` };
+  }
+  if (addressReason !== 'local-address-expired' && addressIndex !== null) {
+    const since = (memory.windowStart ?? now) - options.replacementLookbackMs;
+    const replacement = history.replacementOn(view, addressIndex, path.family, scoped, path.local, since);
+    if (replacement) {
+      return {
+        addressIndex,
+        tentative,
+        reason: 'local-address-replaced',
+        summary: `${addressText}; ${linkLabel(view, addressIndex)} was configured again with ${replacement}`,
+      };
     }
-    return failure(path, env, atCap, addressIndex, tentative, addressReason, addressText);
   }
+  return { addressIndex, tentative, reason: addressReason, summary: addressText };
+}
+
+/** `atCap`: the path's window reached its cap, so a failure is gone whatever else reaches the peer. */
+export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv, atCap = false): Finding {
+  const { view } = env;
+  // 1. The local address: once per address, scope, mark and memory in a pass.
+  const address = env.memo(
+    ['address', path.localAtom, path.localLinkLocal ? path.ifindex : null, path.mark, memory.addressIndex, memory.windowStart],
+    () => checkAddress(path, memory, env),
+  );
+  const { addressIndex, tentative } = address;
+  if (address.reason) return failure(path, env, atCap, addressIndex, tentative, address.reason, address.summary);
 
   // 2. The kernel's route lookup from the local address.
   const result = env.lookupPath(path, true);

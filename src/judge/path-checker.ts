@@ -5,7 +5,7 @@
  * finding to VerdictState.
  */
 import { RouteQueryBatch } from '../netlink/query-batch';
-import type { RouteQuery } from '../netlink/types';
+import { PassCheckEnv, type CheckEnvParts } from './check-env';
 import type { RouteLookupResult } from '../netlink/view';
 import type { NetworkSource } from '../netlink/view';
 import type { LocalRoutes } from './evidence/routes';
@@ -40,6 +40,7 @@ export class PathChecker {
   private readonly interned = new TupleMemo(4096);
   /** Reused for every batch (grown to the largest chunk). */
   private batch: RouteQueryBatch | null = null;
+  private readonly envParts: CheckEnvParts;
 
   constructor(
     private readonly source: NetworkSource,
@@ -48,7 +49,18 @@ export class PathChecker {
     private readonly localRoutes: LocalRoutes,
     private readonly index: PathIndex<PathEvaluation>,
     private readonly verdicts: VerdictState,
-  ) {}
+  ) {
+    this.envParts = {
+      source,
+      history,
+      options,
+      localRoutes,
+      newConnections: this.newConnections,
+      interned: this.interned,
+      stats: this.stats,
+      connectionKey: newConnectionKey,
+    };
+  }
 
   checkAll(set: Iterable<PathEvaluation> | undefined, pass: Pass, cause: CheckCause): void {
     if (!set) return;
@@ -167,24 +179,6 @@ export class PathChecker {
   }
 
   private env(pass: Pass): CheckEnv {
-    if (pass.env) return pass.env as CheckEnv;
-    const ask = (query: RouteQuery) => {
-      this.stats.kernelLookups++;
-      return this.source.lookupRoute(query);
-    };
-    const env: CheckEnv = {
-      view: this.source.state,
-      history: this.history,
-      options: this.options,
-      now: pass.now,
-      lookup: (q) => pass.lookup(q, ask),
-      lookupPath: (path, bound) => pass.lookupPath(path, bound, ask),
-      localRouteCovers: (family, bytes) => this.localRoutes.covers(family, bytes),
-      newConnection: (path, compute) => this.newConnections.get(newConnectionKey(path), compute),
-      memo: (key, compute) => pass.memo(key, compute),
-      shared: (keys, make) => this.interned.get(keys, make),
-    };
-    pass.env = env;
-    return env;
+    return (pass.env ??= new PassCheckEnv(this.envParts, pass)) as CheckEnv;
   }
 }

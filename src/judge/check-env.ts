@@ -1,0 +1,77 @@
+/**
+ * The check environment of one pass (CheckEnv over the judge's source). A class, not
+ * an object of closures: optimized code that inlined a per-pass closure is thrown
+ * away when that pass is collected (V8 deopts it for "weak objects"), so every
+ * deadline pass of 10k paths used to start in the interpreter.
+ */
+import type { RouteQuery } from '../netlink/types';
+import type { NetworkSource, NetworkStateView, RouteLookupResult } from '../netlink/view';
+import type { LocalRoutes } from './evidence/routes';
+import type { ResolvedJudgeOptions } from './hold-downs';
+import type { InterfaceHistory } from './interface-history';
+import type { NewConnections } from './new-connections';
+import type { Pass, RouteAsker } from './pass';
+import type { CheckEnv, NewConnection } from './path-queries';
+import type { CanonicalPath } from './path-spec';
+import type { TupleMemo } from './tuple-memo';
+
+/** What a pass's environment reads from its judge, for the whole life of the judge. */
+export interface CheckEnvParts {
+  readonly source: NetworkSource;
+  readonly history: InterfaceHistory;
+  readonly options: ResolvedJudgeOptions;
+  readonly localRoutes: LocalRoutes;
+  readonly newConnections: NewConnections;
+  /** Route answers and their texts, shared across passes. */
+  readonly interned: TupleMemo;
+  readonly stats: { kernelLookups: number };
+  /** What a new connection to the path's peer depends on (newConnectionKey). */
+  readonly connectionKey: (path: CanonicalPath) => unknown;
+}
+
+export class PassCheckEnv implements CheckEnv, RouteAsker {
+  readonly view: NetworkStateView;
+  readonly history: InterfaceHistory;
+  readonly options: ResolvedJudgeOptions;
+  readonly now: number;
+
+  constructor(
+    private readonly parts: CheckEnvParts,
+    private readonly pass: Pass,
+  ) {
+    this.view = parts.source.state;
+    this.history = parts.history;
+    this.options = parts.options;
+    this.now = pass.now;
+  }
+
+  /** One lookup not answered in this pass yet: a request to the kernel. */
+  ask(query: RouteQuery): RouteLookupResult {
+    this.parts.stats.kernelLookups++;
+    return this.parts.source.lookupRoute(query);
+  }
+
+  lookup(query: RouteQuery): RouteLookupResult {
+    return this.pass.lookup(query, this);
+  }
+
+  lookupPath(path: CanonicalPath, bound: boolean): RouteLookupResult {
+    return this.pass.lookupPath(path, bound, this);
+  }
+
+  localRouteCovers(family: 4 | 6, bytes: Uint8Array): boolean {
+    return this.parts.localRoutes.covers(family, bytes);
+  }
+
+  newConnection(path: CanonicalPath, compute: () => NewConnection | null): NewConnection | null {
+    return this.parts.newConnections.get(this.parts.connectionKey(path), compute);
+  }
+
+  memo<T>(keys: readonly unknown[], compute: () => T): T {
+    return this.pass.memo(keys, compute);
+  }
+
+  shared<T>(keys: readonly unknown[], make: () => T): T {
+    return this.parts.interned.get(keys, make);
+  }
+}
