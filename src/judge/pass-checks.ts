@@ -11,13 +11,14 @@ import type { ExpiryItem, Lifetimes } from './evidence/lifetimes';
 import { neighbourMatters, nextHopKey } from './evidence/neighbours';
 import { onlyExpiryChanged, pathsCoveredBy, pathsSelectedBy, pathsUsingNexthop, type LocalRoutes } from './evidence/routes';
 import { addressText, type InterfaceHistory } from './interface-history';
+import type { DeadlineGroup, DeadlineGroups } from './deadline-groups';
 import type { Pass } from './pass';
 import type { PathEvaluation } from './path-evaluation';
 import type { PathIndex } from './path-index';
 import { newConnectionKey, type PathChecker } from './path-checker';
 import type { VerdictState } from './verdict-state';
 
-export type DeadlineItem = { kind: 'deadline'; ev: PathEvaluation };
+export type DeadlineItem = DeadlineGroup<PathEvaluation>;
 export type TimerItem = DeadlineItem | ExpiryItem;
 
 /** The judge's parts a pass works on. */
@@ -26,6 +27,7 @@ export interface PassParts {
   readonly localRoutes: LocalRoutes;
   readonly index: PathIndex<PathEvaluation>;
   readonly lifetimes: Lifetimes<DeadlineItem>;
+  readonly deadlines: DeadlineGroups<PathEvaluation, ExpiryItem>;
   readonly checker: PathChecker;
   readonly verdicts: VerdictState;
   allEvaluations(): PathEvaluation[];
@@ -84,15 +86,15 @@ export function checkEvent(event: NetworkEvent, changed: 'all' | 'covered' | 'no
 
 /** The checks of the timer items due now: hold-down deadlines and foreseen expiries. */
 export function checkDue(due: readonly TimerItem[], view: NetworkStateView, pass: Pass, parts: PassParts): void {
-  const { index, lifetimes, checker } = parts;
-  const deadlines: PathEvaluation[] = [];
-  for (const item of due) if (item.kind === 'deadline') deadlines.push(item.ev);
-  checker.prefetch(deadlines, pass);
+  const { index, lifetimes, checker, verdicts } = parts;
+  const groups: PathEvaluation[][] = [];
+  for (const item of due) if (item.kind === 'deadline') groups.push(parts.deadlines.take(item));
+  checker.prefetch(groups.length === 1 ? groups[0] : groups.flat(), pass);
+  let g = 0;
   for (const item of due) {
     switch (item.kind) {
       case 'deadline':
-        item.ev.timer = null;
-        if (parts.verdicts.deadlineReached(item.ev, pass)) checker.check(item.ev, pass, 'deadline');
+        for (const ev of groups[g++]) if (verdicts.deadlineReached(ev, pass)) checker.check(ev, pass, 'deadline');
         break;
       case 'address-expiry': {
         lifetimes.addressFired(item.index, item.local);

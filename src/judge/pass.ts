@@ -128,11 +128,11 @@ export class Pass {
     this.notifiedInfos.push(info);
   }
 
-  /** Emits the queued notifications in order; returns what listeners threw. */
+  /** Emits the queued notifications in order; `report` gets what listeners threw. */
   emitNotifications(report: (errors: unknown[]) => void): void {
     for (let i = 0; i < this.notified.length; i++) {
-      const ev = this.notified[i];
-      report((ev.emit as (n: string, info: unknown) => unknown[])(this.notifiedNames[i], this.notifiedInfos[i]));
+      const errors = (this.notified[i].emit as (n: string, info: unknown) => unknown[] | null)(this.notifiedNames[i], this.notifiedInfos[i]);
+      if (errors !== null) report(errors);
     }
   }
 

@@ -12,7 +12,7 @@ import { appendEntry, timelineAll, timelineSince, type Timeline } from './eviden
 import type { PathMemory } from './path-queries';
 import type { CanonicalPath } from './path-spec';
 import type { SuspectWindow } from './rules';
-import type { TimerEntry } from './timer-queue';
+import type { DeadlineGroup, DeadlineMember } from './deadline-groups';
 import type {
   EvidenceEntry,
   PathRoute,
@@ -32,7 +32,7 @@ export interface EvaluationOwner {
   settle(ev: PathEvaluation): void;
 }
 
-export class PathEvaluation implements PathMemory {
+export class PathEvaluation implements PathMemory, DeadlineMember {
   state: PathState = 'viable';
   reason: VerdictReason | null = null;
   route: PathRoute | null = null;
@@ -50,7 +50,9 @@ export class PathEvaluation implements PathMemory {
   lastOk: boolean | null = null;
   /** Two booleans in one field (a judge holds 100k of these objects): see the accessors. */
   private bits = 0;
-  timer: TimerEntry<unknown> | null = null;
+  /** The group of its window's deadline and its position there (deadline-groups.ts). */
+  deadline: DeadlineGroup<DeadlineMember> | null = null;
+  deadlineSlot = -1;
   /** Positions in the index's peer and local-address lists. */
   peerSlot = -1;
   localSlot = -1;
@@ -133,21 +135,29 @@ export class PathEvaluation implements PathMemory {
     return this.window?.start ?? null;
   }
 
-  /** Emits to every handle; a throwing listener does not keep the others from hearing. */
-  emit<K extends keyof PathWatchEvents>(name: K, ...args: PathWatchEvents[K]): unknown[] {
-    const errors: unknown[] = [];
+  /**
+   * Emits to every handle; a throwing listener does not keep the others from hearing.
+   * Returns what listeners threw, or null (no array per path when a pass emits 10k verdicts).
+   */
+  emit<K extends keyof PathWatchEvents>(name: K, info: PathWatchEvents[K][0]): unknown[] | null {
     const hs = this.handles;
-    // A copy: a listener may close its handle or watch the path again.
-    const handles = hs === null ? [] : Array.isArray(hs) ? hs : [hs];
-    for (const h of handles) {
-      try {
-        (h.emit as (n: K, ...a: PathWatchEvents[K]) => boolean)(name, ...args);
-      } catch (err) {
-        errors.push(err);
-      }
-    }
+    if (hs === null) return null;
+    if (!Array.isArray(hs)) return emitTo(hs, name, info, null);
+    let errors: unknown[] | null = null;
+    // The list is replaced, never changed in place (attach/detach), so a listener that
+    // closes its handle or watches the path again does not disturb this loop.
+    for (const h of hs) errors = emitTo(h, name, info, errors);
     return errors;
   }
+}
+
+function emitTo(h: WatchHandle, name: string, info: unknown, errors: unknown[] | null): unknown[] | null {
+  try {
+    (h.emit as (n: string, info: unknown) => boolean)(name, info);
+  } catch (err) {
+    (errors ??= []).push(err);
+  }
+  return errors;
 }
 
 interface ClosedView {

@@ -20,6 +20,7 @@ import { resolveJudgeOptions, type ResolvedJudgeOptions } from './hold-downs';
 import { InterfaceHistory } from './interface-history';
 import { Pass, SourceFailure } from './pass';
 import { checkDue, checkEvent, type DeadlineItem, type PassParts, type TimerItem } from './pass-checks';
+import type { ExpiryItem } from './evidence/lifetimes';
 import { AddressAtoms } from './address-atoms';
 import { PathEvaluation, WatchHandle, type EvaluationOwner } from './path-evaluation';
 import { PathIndex } from './path-index';
@@ -27,7 +28,8 @@ import { canonicalPath } from './path-spec';
 import { lookupsChangedBy } from './new-connections';
 import { PathChecker } from './path-checker';
 import { WatchIntake } from './watch-intake';
-import { TimerQueue, type TimerEntry } from './timer-queue';
+import { TimerQueue } from './timer-queue';
+import { DeadlineGroups } from './deadline-groups';
 import type { Clock, EndedInfo, JudgeCounters, JudgeOptions, PathSpec, PathWatch } from './types';
 import { VerdictState } from './verdict-state';
 
@@ -44,6 +46,7 @@ export class PathJudge {
   private paths = 0;
   private readonly timers: TimerQueue<TimerItem>;
   private readonly lifetimes: Lifetimes<DeadlineItem>;
+  private readonly deadlines: DeadlineGroups<PathEvaluation, ExpiryItem>;
   private readonly verdicts: VerdictState;
   private readonly parts: PassParts;
   private readonly stats = { watches: 0, events: 0 };
@@ -67,6 +70,7 @@ export class PathJudge {
     };
     this.timers = new TimerQueue(this.clock, (due) => this.run(() => this.onTimers(due)));
     this.lifetimes = new Lifetimes(this.timers, this.history, this.options.routeRecheckMs);
+    this.deadlines = new DeadlineGroups(this.timers);
     this.verdicts = new VerdictState(this.options, {
       deadlineChanged: (ev) => this.scheduleDeadline(ev),
       view: () => this.source.state,
@@ -77,6 +81,7 @@ export class PathJudge {
       localRoutes: this.localRoutes,
       index: this.index,
       lifetimes: this.lifetimes,
+      deadlines: this.deadlines,
       checker: this.checker,
       verdicts: this.verdicts,
       allEvaluations: () => this.allEvaluations(),
@@ -136,6 +141,7 @@ export class PathJudge {
     this.source.off('event', this.listener);
     this.source.off('close', this.onSourceClosed);
     this.timers.stop();
+    this.deadlines.clear();
     this.intake.clear();
     this.verdicts.suspects.clear();
   }
@@ -160,7 +166,10 @@ export class PathJudge {
     if (this.closed) return;
     const evaluations = this.allEvaluations();
     this.close();
-    for (const ev of evaluations) this.report(ev.emit('ended', info));
+    for (const ev of evaluations) {
+      const errors = ev.emit('ended', info);
+      if (errors) this.report(errors);
+    }
   }
 
   private start(): void {
@@ -212,8 +221,7 @@ export class PathJudge {
     this.atoms.release(ev.path.localAtom);
     this.atoms.release(ev.path.remoteAtom);
     this.checker.unindex(ev);
-    this.timers.cancel(ev.timer);
-    ev.timer = null;
+    this.deadlines.leave(ev);
     this.verdicts.suspects.delete(ev);
     if (!this.index.hasLocal(ev.path.local)) this.lifetimes.forgetAddress(ev.path.local);
   }
@@ -244,14 +252,9 @@ export class PathJudge {
   }
 
   private scheduleDeadline(ev: PathEvaluation): void {
-    if (!ev.window) {
-      this.timers.cancel(ev.timer);
-      ev.timer = null;
-      return;
-    }
-    const entry = ev.timer as TimerEntry<TimerItem> | null;
-    ev.timer = this.timers.schedule(ev.window.deadline, entry?.item ?? { kind: 'deadline', ev }, entry);
+    this.deadlines.set(ev, ev.window ? ev.window.deadline : null);
   }
+
 
   /**
    * Notifies, then drops the paths found gone: the verdicts are heard before the

@@ -86,10 +86,12 @@ export function onFailure(
   if (!current) {
     return { kind: 'suspect', window: { start: now, reason: f.reason, deadline: now + rules.holdDowns[f.reason], extended: null } };
   }
-  const w: SuspectWindow = { ...current };
+  // Windows are values (evaluations hold them, notifications report them): a changed one is a copy.
+  let w: SuspectWindow = current;
   let reasonWas: VerdictReason | null = null;
   let deadlineMoved = false;
   if (f.reason !== w.reason) {
+    w = { ...current };
     reasonWas = w.reason;
     w.reason = f.reason;
     w.extended = null;
@@ -101,6 +103,7 @@ export function onFailure(
   } else if (w.extended !== null && groundsFor(f) === null) {
     // The grounds for patience are gone (another path now reaches the peer, DAD ended):
     // the loss is confirmed as soon as its own hold-down allows.
+    w = { ...current };
     w.extended = null;
     w.deadline = holdDeadline(w, f.reason, now, rules);
     deadlineMoved = true;
@@ -109,6 +112,7 @@ export function onFailure(
     const grounds = groundsFor(f);
     const cap = w.start + rules.maxSuspectMs;
     if (grounds === null || cap <= now) return { kind: 'gone', reason: f.reason };
+    if (w === current) w = { ...current };
     w.deadline = cap;
     w.extended = grounds;
     return { kind: 'extend', window: w, grounds };
