@@ -80,9 +80,11 @@ const PEER_TEXT = flat(Array.from({ length: PEERS }, (_, i) => '2001:db8:ff::1:'
     eventAt = 0;
     const done = new Promise((resolve) => {
       for (const w of victims) {
-        w.once('suspect', (info) => { suspect++; lastSuspect = performance.now(); deadline = info.deadline; });
+        // Listeners as light as a service's (which would close a socket): the clock is read
+        // once, at the last one (reading it 10k times cost ~4 ms of the measured pass).
+        w.once('suspect', (info) => { if (++suspect === victims.length) { lastSuspect = performance.now(); deadline = info.deadline; } });
         // The judge's clock: performance.timeOrigin + performance.now() (see realClock).
-        w.once('gone', () => { lastGone = performance.timeOrigin + performance.now(); if (++gone === victims.length) resolve(); });
+        w.once('gone', () => { if (++gone === victims.length) { lastGone = performance.timeOrigin + performance.now(); resolve(); } });
       }
     });
     execFileSync('ip', ['addr', 'del', localOf(0) + '/64', 'dev', 'v0']);
