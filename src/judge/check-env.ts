@@ -25,8 +25,6 @@ export interface CheckEnvParts {
   /** Route answers and their texts, shared across passes. */
   readonly interned: TupleMemo;
   readonly stats: { kernelLookups: number };
-  /** What a new connection to the path's peer depends on (newConnectionKey). */
-  readonly connectionKey: (path: CanonicalPath) => unknown;
 }
 
 export class PassCheckEnv implements CheckEnv, RouteAsker {
@@ -64,7 +62,7 @@ export class PassCheckEnv implements CheckEnv, RouteAsker {
   }
 
   newConnection(path: CanonicalPath, compute: () => NewConnection | null): NewConnection | null {
-    return this.parts.newConnections.get(this.parts.connectionKey(path), compute);
+    return this.parts.newConnections.get(path, compute);
   }
 
   memo<T>(keys: readonly unknown[], compute: () => T): T {

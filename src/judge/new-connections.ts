@@ -16,7 +16,9 @@ import { onlyLifetimesChanged } from './evidence/addresses';
 import { neighbourMatters } from './evidence/neighbours';
 import { onlyExpiryChanged } from './evidence/routes';
 import { linkIsUp } from './interface-history';
-import type { NewConnection } from './path-queries';
+import { queryKey } from './pass';
+import { unboundQuery, type NewConnection } from './path-queries';
+import type { CanonicalPath } from './path-spec';
 
 /** Which new connections' ways the event can change: all, those to the peers a route covers, or none. */
 export function lookupsChangedBy(event: NetworkEvent): 'all' | 'covered' | 'none' {
@@ -38,24 +40,42 @@ export function lookupsChangedBy(event: NetworkEvent): 'all' | 'covered' | 'none
   }
 }
 
-/** Answers keyed by peer (and interface and mark for paths that name them). */
+/**
+ * Answers by path: a plain path's (no interface, mark or bound device) is its peer's, kept
+ * on the peer's atom under a generation number (forgetting them all is one increment);
+ * the others' by their unbound query.
+ */
 export class NewConnections {
-  private answers = new Map<unknown, NewConnection | null>();
+  private gen = 1;
+  private answers = new Map<string, NewConnection | null>();
 
-  /** Forgets these answers (the peers a route change covers). */
-  forget(keys: Iterable<unknown>): void {
-    for (const key of keys) this.answers.delete(key);
+  /** Forgets the answers of these paths' peers (the peers a route change covers). */
+  forget(paths: Iterable<CanonicalPath>): void {
+    for (const path of paths) {
+      if (path.plain) path.remoteAtom.wayGen = 0;
+      else this.answers.delete(queryKey(unboundQuery(path)));
+    }
   }
 
   clear(): void {
+    this.gen++;
     if (this.answers.size) this.answers = new Map();
   }
 
-  has(key: unknown): boolean {
-    return this.answers.has(key);
+  has(path: CanonicalPath): boolean {
+    return path.plain ? path.remoteAtom.wayGen === this.gen : this.answers.has(queryKey(unboundQuery(path)));
   }
 
-  get(key: unknown, compute: () => NewConnection | null): NewConnection | null {
+  get(path: CanonicalPath, compute: () => NewConnection | null): NewConnection | null {
+    if (path.plain) {
+      const atom = path.remoteAtom;
+      if (atom.wayGen !== this.gen) {
+        atom.way = compute();
+        atom.wayGen = this.gen;
+      }
+      return atom.way as NewConnection | null;
+    }
+    const key = queryKey(unboundQuery(path));
     let way = this.answers.get(key);
     if (way === undefined) {
       // Bounded: a huge loss fills it once; the next relevant event empties it anyway.

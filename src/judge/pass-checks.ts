@@ -15,7 +15,7 @@ import type { DeadlineGroup, DeadlineGroups } from './deadline-groups';
 import type { Pass } from './pass';
 import type { PathEvaluation } from './path-evaluation';
 import type { PathIndex } from './path-index';
-import { newConnectionKey, type PathChecker } from './path-checker';
+import type { PathChecker } from './path-checker';
 import type { VerdictState } from './verdict-state';
 
 export type DeadlineItem = DeadlineGroup<PathEvaluation>;
@@ -58,7 +58,7 @@ export function checkEvent(event: NetworkEvent, changed: 'all' | 'covered' | 'no
       // A refresh that only moved `expires` (RA, userspace-managed routes) changes no path.
       if (event.action === 'changed' && previous && onlyExpiryChanged(previous, route)) return;
       const covered = pathsCoveredBy(index, route);
-      if (changed === 'covered') checker.newConnections.forget(covered.map((ev) => newConnectionKey(ev.path)));
+      if (changed === 'covered') checker.newConnections.forget(covered.map((ev) => ev.path));
       checker.checkAll(covered, pass, 'event');
       return;
     }

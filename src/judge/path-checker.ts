@@ -23,11 +23,6 @@ import type { VerdictState } from './verdict-state';
 
 export type CheckCause = 'event' | 'initial' | 'deadline' | 'expiry' | 'resync';
 
-/** What a new connection to the path's peer depends on: the peer, and the interface and mark the path names. */
-export function newConnectionKey(path: CanonicalPath): unknown {
-  return path.plain ? path.remoteAtom : queryKey(unboundQuery(path));
-}
-
 /** Fewer paths than this in a pass ask their lookups one by one. */
 const PREFETCH_MIN = 8;
 /** Paths whose lookups go out in one batch (the monitor splits it further to fit its socket). */
@@ -58,7 +53,6 @@ export class PathChecker {
       newConnections: this.newConnections,
       interned: this.interned,
       stats: this.stats,
-      connectionKey: newConnectionKey,
     };
   }
 
@@ -111,7 +105,7 @@ export class PathChecker {
       live.map((ev) => ev.path),
       (wants) => this.askMany(wants),
       (path) => ownLookups && view.findAddresses(path.local).length > 0,
-      (path) => !ownLookups || !this.newConnections.has(newConnectionKey(path)),
+      (path) => !ownLookups || !this.newConnections.has(path),
     );
   }
 

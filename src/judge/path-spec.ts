@@ -42,6 +42,12 @@ export interface AddressAtom {
   readonly linkLocal: boolean;
   /** Watched paths that name it (kept by AddressAtoms). */
   refs: number;
+  /**
+   * How a new connection to this peer would leave, valid while `wayGen` is the judge's
+   * current generation (new-connections.ts): a field, not a 10k-entry map probed per path.
+   */
+  way: unknown;
+  wayGen: number;
 }
 
 /** Parses one end: canonical text (IPv4-mapped IPv6 becomes IPv4), family, bytes, link-local. */
@@ -68,7 +74,7 @@ export function parseAddress(spec: PathSpec, field: 'local' | 'remote'): Address
       `PathSpec.${field} must be a concrete address, not the unspecified ${canonical} (use the socket's bound address)`,
     );
   }
-  return { text: canonical, family, bytes, linkLocal: family === 6 && bytes[0] === 0xfe && (bytes[1] & 0xc0) === 0x80, refs: 0 };
+  return { text: canonical, family, bytes, linkLocal: family === 6 && bytes[0] === 0xfe && (bytes[1] & 0xc0) === 0x80, refs: 0, way: null, wayGen: 0 };
 }
 
 function unsigned(spec: PathSpec, field: 'ifindex' | 'mark' | 'boundIfindex', min: number): number | null {
