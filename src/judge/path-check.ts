@@ -213,7 +213,9 @@ export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv
       tentative,
       route: shared.route,
       bound: r,
-      sourceOnEgress: r.oif !== null && view.addressesOn(r.oif).some((a) => (a.local ?? a.address) === path.local),
+      // addressesOn() walks every address of the host: once per egress and local address in a pass.
+      sourceOnEgress: r.oif !== null && env.memo(['on-egress', r.oif, path.localAtom], () =>
+        view.addressesOn(r.oif!).some((a) => (a.local ?? a.address) === path.local)),
       nextHop: nextHop ? nextHopKey(nextHop) : null,
     };
   }
