@@ -86,15 +86,11 @@ export function checkEvent(event: NetworkEvent, changed: 'all' | 'covered' | 'no
 
 /** The checks of the timer items due now: hold-down deadlines and foreseen expiries. */
 export function checkDue(due: readonly TimerItem[], view: NetworkStateView, pass: Pass, parts: PassParts): void {
-  const { index, lifetimes, checker, verdicts } = parts;
-  const groups: PathEvaluation[][] = [];
-  for (const item of due) if (item.kind === 'deadline') groups.push(parts.deadlines.take(item));
-  checker.prefetch(groups.length === 1 ? groups[0] : groups.flat(), pass);
-  let g = 0;
+  const { index, lifetimes, checker } = parts;
   for (const item of due) {
     switch (item.kind) {
       case 'deadline':
-        for (const ev of groups[g++]) if (verdicts.deadlineReached(ev, pass)) checker.check(ev, pass, 'deadline');
+        checker.checkDeadlines(parts.deadlines.take(item), pass);
         break;
       case 'address-expiry': {
         lifetimes.addressFired(item.index, item.local);

@@ -74,6 +74,18 @@ export class PathChecker {
   }
 
   /**
+   * Paths whose deadline came: the deadline's evidence, then a fresh check, in chunks
+   * whose lookups go together (as checkEach).
+   */
+  checkDeadlines(evs: readonly PathEvaluation[], pass: Pass): void {
+    for (let i = 0; i < evs.length; i += PREFETCH_CHUNK) {
+      const chunk = evs.length <= PREFETCH_CHUNK ? evs : evs.slice(i, i + PREFETCH_CHUNK);
+      this.prefetch(chunk, pass);
+      for (const ev of chunk) if (this.verdicts.deadlineReached(ev, pass)) this.check(ev, pass, 'deadline');
+    }
+  }
+
+  /**
    * Viable paths whose only possible change is the source a new connection to their
    * peer would get (another address of their interface came or went): one lookup per
    * peer; a path whose answer moved gets its full check (and its 'changed').
