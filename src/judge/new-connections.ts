@@ -40,6 +40,11 @@ export function lookupsChangedBy(event: NetworkEvent): 'all' | 'covered' | 'none
   }
 }
 
+/** What a new connection along a path that names an interface or mark depends on: its unbound query. */
+function connectionKey(path: CanonicalPath): string {
+  return queryKey(unboundQuery(path));
+}
+
 /**
  * Answers by path: a plain path's (no interface, mark or bound device) is its peer's, kept
  * on the peer's atom under a generation number (forgetting them all is one increment);
@@ -53,7 +58,7 @@ export class NewConnections {
   forget(paths: Iterable<CanonicalPath>): void {
     for (const path of paths) {
       if (path.plain) path.remoteAtom.wayGen = 0;
-      else this.answers.delete(queryKey(unboundQuery(path)));
+      else this.answers.delete(connectionKey(path));
     }
   }
 
@@ -63,7 +68,7 @@ export class NewConnections {
   }
 
   has(path: CanonicalPath): boolean {
-    return path.plain ? path.remoteAtom.wayGen === this.gen : this.answers.has(queryKey(unboundQuery(path)));
+    return path.plain ? path.remoteAtom.wayGen === this.gen : this.answers.has(connectionKey(path));
   }
 
   get(path: CanonicalPath, compute: () => NewConnection | null): NewConnection | null {
@@ -75,7 +80,7 @@ export class NewConnections {
       }
       return atom.way as NewConnection | null;
     }
-    const key = queryKey(unboundQuery(path));
+    const key = connectionKey(path);
     let way = this.answers.get(key);
     if (way === undefined) {
       // Bounded: a huge loss fills it once; the next relevant event empties it anyway.

@@ -64,24 +64,15 @@ export class PathChecker {
   /**
    * Checks paths in chunks whose lookups are asked together: answers live only as
    * long as their chunk (100k answers held for a whole pass made every scavenge copy them).
+   * At a deadline a path is checked only if it is still suspect (after its deadline's evidence).
    */
   checkEach(evs: readonly PathEvaluation[], pass: Pass, cause: CheckCause): void {
     for (let i = 0; i < evs.length; i += PREFETCH_CHUNK) {
       const chunk = evs.slice(i, i + PREFETCH_CHUNK);
       this.prefetch(chunk, pass);
-      for (const ev of chunk) this.check(ev, pass, cause);
-    }
-  }
-
-  /**
-   * Paths whose deadline came: the deadline's evidence, then a fresh check, in chunks
-   * whose lookups go together (as checkEach).
-   */
-  checkDeadlines(evs: readonly PathEvaluation[], pass: Pass): void {
-    for (let i = 0; i < evs.length; i += PREFETCH_CHUNK) {
-      const chunk = evs.length <= PREFETCH_CHUNK ? evs : evs.slice(i, i + PREFETCH_CHUNK);
-      this.prefetch(chunk, pass);
-      for (const ev of chunk) if (this.verdicts.deadlineReached(ev, pass)) this.check(ev, pass, 'deadline');
+      for (const ev of chunk) {
+        if (cause !== 'deadline' || this.verdicts.deadlineReached(ev, pass)) this.check(ev, pass, cause);
+      }
     }
   }
 

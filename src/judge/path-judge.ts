@@ -255,7 +255,6 @@ export class PathJudge {
     this.deadlines.set(ev, ev.window ? ev.window.deadline : null);
   }
 
-
   /**
    * Notifies, then drops the paths found gone: the verdicts are heard before the
    * bookkeeping, and a listener that watches the path again gets a fresh evaluation
