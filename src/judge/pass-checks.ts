@@ -90,7 +90,7 @@ export function checkDue(due: readonly TimerItem[], view: NetworkStateView, pass
   for (const item of due) {
     switch (item.kind) {
       case 'deadline':
-        checker.checkEach(parts.deadlines.take(item), pass, 'deadline');
+        checker.checkDeadline(parts.deadlines.take(item), pass);
         break;
       case 'address-expiry': {
         lifetimes.addressFired(item.index, item.local);

@@ -87,18 +87,18 @@ function lookupText(path: CanonicalPath): string {
   return `lookup ${path.remote} from ${path.local}`;
 }
 
-/** A failed check's finding; says whether another path would reach the peer now. */
+/**
+ * A failed check's finding; says whether another path would reach the peer now (also at
+ * the cap, where the verdict is gone either way: the evidence still says it).
+ */
 function failure(
   path: CanonicalPath,
   env: CheckEnv,
-  atCap: boolean,
   addressIndex: number | null,
   tentative: boolean,
   reason: VerdictReason,
   summary: string,
 ): PathFailure {
-  // At the cap the verdict is gone whatever else reaches the peer: no lookup for it.
-  if (atCap) return { ok: false, reason, summary, addressIndex, tentative, alternative: null };
   const alternative = alternativeFor(path, env);
   // One text per (finding, way) in a pass: the paths of a lost address share it (and its entry).
   const text = env.memo(['failure-text', summary, alternative, alternative ? null : path.remoteAtom], () =>
@@ -120,7 +120,7 @@ interface AddressFinding {
  * path of the address with the same memory in a pass (the 10k paths of a lost address
  * at their shared deadline).
  */
-function checkAddress(path: CanonicalPath, memory: PathMemory, env: CheckEnv): AddressFinding {
+function checkAddress(path: CanonicalPath, memory: PathMemory, env: CheckEnv, since: number): AddressFinding {
   const { view, history, options, now } = env;
   const scoped = path.localLinkLocal;
   const all = view.findAddresses(path.local);
@@ -157,7 +157,6 @@ function checkAddress(path: CanonicalPath, memory: PathMemory, env: CheckEnv): A
     return { addressIndex, tentative, reason: linkReason, summary: `${addressText}; ${linkProblemText(view, addressIndex!, linkReason)}` };
   }
   if (addressReason !== 'local-address-expired' && addressIndex !== null) {
-    const since = (memory.windowStart ?? now) - options.replacementLookbackMs;
     const replacement = history.replacementOn(view, addressIndex, path.family, scoped, path.local, since);
     if (replacement) {
       return {
@@ -171,16 +170,18 @@ function checkAddress(path: CanonicalPath, memory: PathMemory, env: CheckEnv): A
   return { addressIndex, tentative, reason: addressReason, summary: addressText };
 }
 
-/** `atCap`: the path's window reached its cap, so a failure is gone whatever else reaches the peer. */
-export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv, atCap = false): Finding {
+export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv): Finding {
   const { view } = env;
-  // 1. The local address: once per address, scope, mark and memory in a pass.
+  // 1. The local address: once per address, scope, mark, last interface and lookback in a
+  // pass. A replacement counts from before the window opened (or from now without one):
+  // always a number in the key, never null at one check and a double at the next.
+  const since = (memory.windowStart ?? env.now) - env.options.replacementLookbackMs;
   const address = env.memo(
-    ['address', path.localAtom, path.localLinkLocal ? path.ifindex : null, path.mark, memory.addressIndex, memory.windowStart],
-    () => checkAddress(path, memory, env),
+    ['address', path.localAtom, path.localLinkLocal ? path.ifindex : null, path.mark, memory.addressIndex, since],
+    () => checkAddress(path, memory, env, since),
   );
   const { addressIndex, tentative } = address;
-  if (address.reason) return failure(path, env, atCap, addressIndex, tentative, address.reason, address.summary);
+  if (address.reason) return failure(path, env, addressIndex, tentative, address.reason, address.summary);
 
   // 2. The kernel's route lookup from the local address.
   const result = env.lookupPath(path, true);
@@ -188,16 +189,16 @@ export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv
   if (result.ok && isRoutable(result.route.type)) {
     const r = result.route;
     const linkReason = linkProblem(view, r.oif);
-    if (linkReason) return failure(path, env, atCap, addressIndex, tentative, linkReason, `${lookupText(path)} leaves through ${linkProblemText(view, r.oif!, linkReason)}`);
+    if (linkReason) return failure(path, env, addressIndex, tentative, linkReason, `${lookupText(path)} leaves through ${linkProblemText(view, r.oif!, linkReason)}`);
     const nextHop = nextHopOf(r, path.remote);
     // The hop a neighbour-failed window is about stays suspect until it answers.
     const suspectedHop = memory.windowReason === 'neighbour-failed' && nextHop !== null && nextHopKey(nextHop) === memory.nextHop;
     const failedHop = failedNextHop(view, nextHop, suspectedHop);
-    if (failedHop) return failure(path, env, atCap, addressIndex, tentative, 'neighbour-failed', `${lookupText(path)}: ${failedHop}`);
+    if (failedHop) return failure(path, env, addressIndex, tentative, 'neighbour-failed', `${lookupText(path)}: ${failedHop}`);
     const plain = env.lookupPath(path, false);
     const preferredSource = plain.ok ? plain.route.preferredSource : null;
     const misfit = sourceMisfit(path, memory, r, preferredSource, view);
-    if (misfit) return failure(path, env, atCap, addressIndex, tentative, 'source-mismatch', `${lookupText(path)}: ${misfit}`);
+    if (misfit) return failure(path, env, addressIndex, tentative, 'source-mismatch', `${lookupText(path)}: ${misfit}`);
     // Neither the route nor its text names an end of the path: every path with this
     // answer shares one of each (the link's label is a key: a rename makes a new text).
     const shared = env.shared(['ok', r.type, r.gateway, r.oif, linkLabel(view, r.oif), r.table, preferredSource, tentative], () => ({
@@ -222,7 +223,7 @@ export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv
   const answer = result.ok ? `${result.route.type} route` : `${result.code} (${result.message})`;
   const linkReason = linkProblem(view, memory.egress);
   if (linkReason) {
-    return failure(path, env, atCap, addressIndex, tentative, linkReason, `${lookupText(path)}: ${answer}; ${linkProblemText(view, memory.egress!, linkReason)}`);
+    return failure(path, env, addressIndex, tentative, linkReason, `${lookupText(path)}: ${answer}; ${linkProblemText(view, memory.egress!, linkReason)}`);
   }
-  return failure(path, env, atCap, addressIndex, tentative, lookupReason(result, path, env), `${lookupText(path)}: ${answer}${dadNote}`);
+  return failure(path, env, addressIndex, tentative, lookupReason(result, path, env), `${lookupText(path)}: ${answer}${dadNote}`);
 }

@@ -64,16 +64,24 @@ export class PathChecker {
   /**
    * Checks paths in chunks whose lookups are asked together: answers live only as
    * long as their chunk (100k answers held for a whole pass made every scavenge copy them).
-   * At a deadline a path is checked only if it is still suspect (after its deadline's evidence).
    */
   checkEach(evs: readonly PathEvaluation[], pass: Pass, cause: CheckCause): void {
     for (let i = 0; i < evs.length; i += PREFETCH_CHUNK) {
       const chunk = evs.slice(i, i + PREFETCH_CHUNK);
       this.prefetch(chunk, pass);
-      for (const ev of chunk) {
-        if (cause !== 'deadline' || this.verdicts.deadlineReached(ev, pass)) this.check(ev, pass, cause);
-      }
+      for (const ev of chunk) this.check(ev, pass, cause);
     }
+  }
+
+  /**
+   * The paths of a deadline: those still suspect get their deadline's evidence, then
+   * their fresh check. The deadline's own steps stay out of checkEach and check: the
+   * first deadline of a process is the first time they run, and V8 deoptimizes an
+   * optimized function that reaches an operation it never ran ("Insufficient type
+   * feedback"), which sent the whole pass of 10k checks back to the interpreter.
+   */
+  checkDeadline(evs: readonly PathEvaluation[], pass: Pass): void {
+    this.checkEach(evs.filter((ev) => this.verdicts.deadlineReached(ev, pass)), pass, 'deadline');
   }
 
   /**
@@ -133,9 +141,7 @@ export class PathChecker {
       const entry = pass.eventEntry();
       if (entry) ev.addEvidence(entry);
     }
-    const w = ev.window;
-    const atCap = cause === 'deadline' && w !== null && w.start + this.options.maxSuspectMs <= pass.now;
-    const finding = checkPath(ev.path, ev, this.env(pass), atCap);
+    const finding = checkPath(ev.path, ev, this.env(pass));
     if (finding.addressIndex !== null) ev.addressIndex = finding.addressIndex;
     if (finding.ok) {
       ev.egress = finding.route.oif;

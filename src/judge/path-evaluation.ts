@@ -36,7 +36,14 @@ export class PathEvaluation implements PathMemory, DeadlineMember {
   state: PathState = 'viable';
   reason: VerdictReason | null = null;
   route: PathRoute | null = null;
-  window: SuspectWindow | null = null;
+  private openWindow: SuspectWindow | null = null;
+  /**
+   * The open window's reason and start as fields, set with it (PathMemory: what the fresh
+   * check knows from before). Getters reading `window?.start` ran the load for the first
+   * time at the first deadline, and V8 deoptimized the checks that had inlined them.
+   */
+  windowReason: VerdictReason | null = null;
+  windowStart: number | null = null;
   /** Interface the local address was last seen on / output interface of the last good lookup. */
   addressIndex: number | null = null;
   egress: number | null = null;
@@ -126,13 +133,13 @@ export class PathEvaluation implements PathMemory, DeadlineMember {
     return this.window ? this.evidenceSince(this.window.start) : this.allEvidence();
   }
 
-  /** Reason of the open suspect window (PathMemory: the evaluation is what the fresh check knows from before). */
-  get windowReason(): VerdictReason | null {
-    return this.window?.reason ?? null;
+  get window(): SuspectWindow | null {
+    return this.openWindow;
   }
-
-  get windowStart(): number | null {
-    return this.window?.start ?? null;
+  set window(w: SuspectWindow | null) {
+    this.openWindow = w;
+    this.windowReason = w === null ? null : w.reason;
+    this.windowStart = w === null ? null : w.start;
   }
 
   /**
