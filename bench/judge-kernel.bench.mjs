@@ -5,7 +5,8 @@
 // passes ask their lookups in batches, monitor.lookupRoutes) and the same monitor
 // behind a source without lookupRoutes (every lookup its own request and reply).
 // Measures, as medians over fresh child processes:
-//   - watch() of all paths, through the settled first checks (the burst's lookups);
+//   - watch() of all paths, through the settled first checks (the burst's lookups), and
+//     the kernel's floor for those lookups (bench/lookup-floor.c, in the same namespace);
 //   - heap per watched path;
 //   - one local address of 10,000 paths deleted (`ip addr del`): the judge's pass for
 //     that event (10,000 paths suspect, every path on the interface re-checked);
@@ -16,6 +17,7 @@
 // Prints one markdown section on stdout; progress on stderr.
 // Options: --quick (10,000 paths over 1,000 peers), --runs=N (default 3), --modes=batched,single.
 import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,6 +111,27 @@ const PEER_TEXT = flat(Array.from({ length: PEERS }, (_, i) => '2001:db8:ff::1:'
 })().catch((err) => { console.log(JSON.stringify({ ok: false, error: String(err && err.stack || err) })); process.exitCode = 1; });
 `;
 
+const FLOOR_SRC = path.join(HERE, 'lookup-floor.c');
+const FLOOR_BIN = path.join(HERE, '..', 'build', 'bench', 'lookup-floor');
+
+/**
+ * The kernel's floor for watch(): the lookups the burst asks (each path from its own
+ * address, and each peer once without a source, for the source new connections get),
+ * sent by bench/lookup-floor.c, 1024 per sendmsg, in the same namespace. Median µs per path.
+ */
+function watchFloor(ns) {
+  if (!fs.existsSync(FLOOR_BIN) || fs.statSync(FLOOR_BIN).mtimeMs < fs.statSync(FLOOR_SRC).mtimeMs) {
+    fs.mkdirSync(path.dirname(FLOOR_BIN), { recursive: true });
+    execFileSync('cc', ['-O2', '-Wall', '-o', FLOOR_BIN, FLOOR_SRC], { stdio: 'inherit' });
+  }
+  const peers = Array.from({ length: PEERS }, (_, i) => '2001:db8:ff::1:' + i.toString(16));
+  const queries = [...peers];
+  for (let l = 0; l < LOCALS; l++) for (const p of peers) queries.push(`${p} ${localOf(l)}`);
+  const out = JSON.parse(execFileSync(FLOOR_BIN, [ns.path, String(RUNS)], { input: queries.join('\n') + '\n', encoding: 'utf8' }));
+  if (!out.ok) throw new Error(`lookup-floor: ${out.error}`);
+  return { perPathUs: (out.us * queries.length) / PATHS, perLookupUs: out.us, lookups: queries.length };
+}
+
 function makeNamespace(name) {
   const ns = new BenchNamespace(name);
   ns.create();
@@ -157,8 +180,13 @@ const MODES = [
 
 const results = Object.fromEntries(MODES.map((m) => [m.id, []]));
 let ns;
+let floor;
 const started = Date.now();
 try {
+  ns = makeNamespace(`rgjudge-${process.pid}-floor`);
+  log('C floor of the watch burst');
+  floor = watchFloor(ns);
+  ns.remove();
   for (let r = 0; r < RUNS; r++) {
     for (const m of MODES) {
       // A fresh namespace per run: the loss deletes an address.
@@ -198,6 +226,7 @@ its ${n(PEERS)} paths again and deletes it again.
 | measure | batched | one at a time | one at a time / batched | goal |
 |---|--:|--:|--:|---|
 ${row(`watch() of ${n(PATHS)} paths, per path (first checks settled)`, perWatchUs, (x) => `${x.toFixed(1)} µs`, '≤ 10 µs')}
+| the kernel alone: the burst's ${n(floor.lookups)} lookups from C, per path | ${floor.perPathUs.toFixed(1)} µs (${floor.perLookupUs.toFixed(2)} µs per lookup; watch() takes ${(col('batched', perWatchUs) / floor.perPathUs).toFixed(2)}× this) | | | |
 ${row('heap per watched path', (r) => r.heapPerPath, (x) => `${x.toFixed(0)} B`, '≤ 512 B')}
 ${row(`address of ${n(PEERS)} paths deleted: the judge's pass (${n(PATHS)} paths re-checked)`, (r) => r.eventMs, ms, '')}
 ${row(`deadline -> ${n(PEERS)} verdicts: the process's first loss`, (r) => r.verdictMs, ms, '≤ 20 ms')}

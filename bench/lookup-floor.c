@@ -2,10 +2,11 @@
  * The floor of batched route lookups, for bench/lookups.bench.mjs (compiled there with
  * `cc -O2`, cached in build/bench/).
  *
- *   lookup-floor NETNS_PATH RUNS < addresses
+ *   lookup-floor NETNS_PATH RUNS < queries
  *
  * Enters the namespace (setns), opens NETLINK_ROUTE with a 2 MiB receive buffer, reads
- * one address per line from stdin (parsed before any timing), then RUNS times asks the
+ * one query per line from stdin, "TO" or "TO FROM" (a source goes as RTA_SRC, as a
+ * path's own lookup does; parsed before any timing), then RUNS times asks the
  * kernel about all of them the way routeguard's GetMany does but with nothing else:
  * 1024 RTM_GETROUTE requests per sendmsg, answers read with recvmmsg and discarded
  * (counted). Prints one JSON line: the median microseconds per answered lookup.
@@ -33,6 +34,8 @@ struct request {
   struct rtmsg r;
   struct rtattr a;
   unsigned char addr[16];
+  struct rtattr s; /* RTA_SRC, when the line names a source */
+  unsigned char src[16];
 };
 
 static double now_us(void) {
@@ -52,7 +55,7 @@ static int cmp(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) return fprintf(stderr, "usage: lookup-floor NETNS_PATH RUNS < addresses\n"), 2;
+  if (argc != 3) return fprintf(stderr, "usage: lookup-floor NETNS_PATH RUNS < queries\n"), 2;
   int runs = atoi(argv[2]);
   int nsfd = open(argv[1], O_RDONLY | O_CLOEXEC);
   if (nsfd < 0 || setns(nsfd, CLONE_NEWNET) != 0) return die("setns");
@@ -70,6 +73,8 @@ int main(int argc, char **argv) {
     if (n == cap) reqs = realloc(reqs, (cap *= 2) * sizeof(*reqs));
     struct request *q = &reqs[n];
     memset(q, 0, sizeof(*q));
+    char *from = strchr(line, ' ');
+    if (from) *from++ = 0;
     int v6 = strchr(line, ':') != NULL;
     if (inet_pton(v6 ? AF_INET6 : AF_INET, line, q->addr) != 1) return fprintf(stderr, "bad address %s\n", line), 2;
     q->r.rtm_family = v6 ? AF_INET6 : AF_INET;
@@ -78,6 +83,17 @@ int main(int argc, char **argv) {
     q->a.rta_type = RTA_DST;
     q->a.rta_len = RTA_LENGTH(v6 ? 16 : 4);
     q->h.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg)) + RTA_ALIGN(q->a.rta_len);
+    if (from) {
+      /* Packed right after RTA_DST (an IPv4 address leaves a gap in the struct). */
+      struct rtattr sa = {.rta_type = RTA_SRC, .rta_len = RTA_LENGTH(v6 ? 16 : 4)};
+      unsigned char bytes[16];
+      if (inet_pton(v6 ? AF_INET6 : AF_INET, from, bytes) != 1) return fprintf(stderr, "bad source %s\n", from), 2;
+      unsigned char *at = (unsigned char *)q + q->h.nlmsg_len;
+      memcpy(at, &sa, sizeof(sa));
+      memcpy(at + sizeof(sa), bytes, v6 ? 16 : 4);
+      q->r.rtm_src_len = v6 ? 128 : 32;
+      q->h.nlmsg_len += RTA_ALIGN(sa.rta_len);
+    }
     q->h.nlmsg_type = RTM_GETROUTE;
     q->h.nlmsg_flags = NLM_F_REQUEST;
     n++;
