@@ -15,7 +15,8 @@
 //     process's first loss and for a second one (the address restored, its paths
 //     watched again, deleted again).
 // Prints one markdown section on stdout; progress on stderr.
-// Options: --quick (10,000 paths over 1,000 peers), --runs=N (default 3), --modes=batched,single.
+// Options: --quick (10,000 paths over 1,000 peers), --runs=N (default 5: the first loss is
+// the noisiest figure), --modes=batched,single.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -30,7 +31,7 @@ const QUICK = process.argv.includes('--quick');
 const LOCALS = 10;
 const PEERS = QUICK ? 1000 : 10_000;
 const PATHS = LOCALS * PEERS;
-const RUNS = Number(arg('runs') ?? 3);
+const RUNS = Number(arg('runs') ?? 5);
 const log = (m) => process.stderr.write(`[judge-kernel.bench] ${m}\n`);
 
 const localOf = (i) => `2001:db8:1::${(0x10 + i).toString(16)}`;
