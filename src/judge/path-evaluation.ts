@@ -38,12 +38,12 @@ export class PathEvaluation implements PathMemory, DeadlineMember {
   route: PathRoute | null = null;
   private openWindow: SuspectWindow | null = null;
   /**
-   * The open window's reason and start as fields, set with it (PathMemory: what the fresh
-   * check knows from before). Getters reading `window?.start` ran the load for the first
-   * time at the first deadline, and V8 deoptimized the checks that had inlined them.
+   * The open window's reason and start, kept with it (see `window`). Getters reading
+   * `window?.start` ran that load for the first time at the first deadline, and V8
+   * deoptimized the checks that had inlined them.
    */
-  windowReason: VerdictReason | null = null;
-  windowStart: number | null = null;
+  private openReason: VerdictReason | null = null;
+  private openedAt: number | null = null;
   /** Interface the local address was last seen on / output interface of the last good lookup. */
   addressIndex: number | null = null;
   egress: number | null = null;
@@ -138,8 +138,17 @@ export class PathEvaluation implements PathMemory, DeadlineMember {
   }
   set window(w: SuspectWindow | null) {
     this.openWindow = w;
-    this.windowReason = w === null ? null : w.reason;
-    this.windowStart = w === null ? null : w.start;
+    this.openReason = w === null ? null : w.reason;
+    this.openedAt = w === null ? null : w.start;
+  }
+
+  /** Reason of the open suspect window (PathMemory: what the fresh check knows from before). */
+  get windowReason(): VerdictReason | null {
+    return this.openReason;
+  }
+
+  get windowStart(): number | null {
+    return this.openedAt;
   }
 
   /**

@@ -140,7 +140,10 @@ describeNetns('NetlinkMonitor on the kernel edge cases', () => {
     const loops = asan
       ? 'while :; do ip -n "$NS" addr add 203.0.113.7/32 dev v0; ip -n "$NS" addr del 203.0.113.7/32 dev v0; done &'
       : flappers.map((last) => `while :; do ip -n "$NS" -batch "$BATCH"${last}; done &`).join(' ');
-    const churn = spawn('sh', ['-c', `${loops} wait`], {
+    // At a higher priority (CI runs as root): with other test files on both cores, flappers
+    // that waited for a CPU let a whole dump of the 4000 addresses pass uninterrupted,
+    // the sync simply succeeded, and no warning ever came.
+    const churn = spawn('nice', ['-n', '-10', 'sh', '-c', `${loops} wait`], {
       env: { ...process.env, NS: ns.name, BATCH: path.join(dir, 'batch') },
       stdio: 'ignore',
       detached: true,
@@ -156,9 +159,23 @@ describeNetns('NetlinkMonitor on the kernel edge cases', () => {
       events = [];
       monitor.on('event', (e) => events.push(e));
       // The warning may come before the sync ends (or the sync only after the churn stops).
+      // A dump that got through all the same (the flappers stalled behind other test files'
+      // namespace work, which holds the RTNL lock they need) ends the sync with no warning:
+      // then it is dumped again, until four dumps in a row are interrupted.
+      let again = true;
+      const dumpAgain = () => {
+        if (again && warnings.length === 0) monitor.resync();
+      };
+      monitor.on('event', (e) => {
+        if (e.type === 'resync') dumpAgain();
+      });
       const started = monitor.start();
-      started.catch(() => {});
-      await waitFor(() => warnings.length > 0, 30_000, 'the interrupted-dump warning');
+      started.then(dumpAgain, () => {});
+      try {
+        await waitFor(() => warnings.length > 0, 30_000, 'the interrupted-dump warning');
+      } finally {
+        again = false;
+      }
       expect(warnings[0]).toMatch(/addresses dump was interrupted by concurrent changes 4 times in a row/);
       expect(monitor.stats().dumpRetries).toBeGreaterThanOrEqual(3);
     } finally {
