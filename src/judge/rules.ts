@@ -86,7 +86,7 @@ export function onFailure(
   if (!current) {
     return { kind: 'suspect', window: { start: now, reason: f.reason, deadline: now + rules.holdDowns[f.reason], extended: null } };
   }
-  // Windows are values (evaluations hold them, notifications report them): a changed one is a copy.
+  // Windows are values (evaluations hold them, the paths suspected together share one): a changed one is a copy.
   let w: SuspectWindow = current;
   let reasonWas: VerdictReason | null = null;
   let deadlineMoved = false;

@@ -94,7 +94,10 @@ export class VerdictState {
     const d = onFailure(ev.window, f, atDeadline, now, this.options);
     switch (d.kind) {
       case 'suspect': {
-        ev.window = d.window;
+        // Windows are values: the paths suspected together for one reason share one (10k
+        // paths of a lost address read the same object at their deadline).
+        const w = d.window;
+        ev.window = pass.memo(['window', w.start, w.reason, w.deadline], () => w);
         ev.state = 'suspect';
         ev.reason = f.reason;
         this.stats.suspected[f.reason]++;

@@ -24,6 +24,29 @@ function open(reason: VerdictReason, alternative: string | null = null, start = 
   return d.window;
 }
 
+describe('rules: windows are values', () => {
+  it('no decision changes the window it is given (the paths suspected together share one)', () => {
+    const frozen = (w: SuspectWindow): SuspectWindow => Object.freeze({ ...w });
+    const w = frozen(open('local-address-removed'));
+    const before = { ...w };
+    // Every branch that makes a new window: another reason, replacement, the hold-down's
+    // end with patience due, patience whose grounds are gone; and the ones that keep it.
+    const decisions = [
+      onFailure(w, facts('no-route'), false, 1500, rules),
+      onFailure(w, facts('local-address-replaced', ALT), false, 1500, rules),
+      onFailure(w, facts('local-address-removed'), true, w.deadline, rules),
+      onFailure(w, facts('local-address-removed', ALT), true, w.deadline, rules),
+      onFailure(w, facts('local-address-removed'), false, 2000, rules),
+    ];
+    const extended = decisions[2];
+    if (extended.kind !== 'extend') throw new Error(`expected extend, got ${extended.kind}`);
+    decisions.push(onFailure(frozen(extended.window), facts('local-address-removed', ALT), false, w.deadline + 10, rules));
+    expect(decisions.map((d) => d.kind)).toEqual(['wait', 'wait', 'extend', 'gone', 'wait', 'wait']);
+    expect(decisions[5]).toMatchObject({ deadlineMoved: true, window: { extended: null } });
+    expect(w).toEqual(before);
+  });
+});
+
 describe('rules: opening and waiting', () => {
   it('the first failure opens a window at once, due at its reason\'s hold-down', () => {
     for (const reason of Object.keys(HOLD) as VerdictReason[]) {
