@@ -18,10 +18,10 @@
 // Options: --quick (10,000 paths over 1,000 peers), --runs=N (default 5: the first loss is
 // the noisiest figure), --modes=batched,single.
 import { execFileSync, spawn } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runLookupFloor } from './lookup-floor.mjs';
 import { BenchNamespace } from './namespace.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -35,6 +35,7 @@ const RUNS = Number(arg('runs') ?? 5);
 const log = (m) => process.stderr.write(`[judge-kernel.bench] ${m}\n`);
 
 const localOf = (i) => `2001:db8:1::${(0x10 + i).toString(16)}`;
+const peerOf = (i) => '2001:db8:ff::1:' + i.toString(16);
 
 // The child runs inside the namespace (ip netns exec), so the monitor needs no netns option.
 const CHILD = `
@@ -43,11 +44,12 @@ const { execFileSync } = require('node:child_process');
 const { NetlinkMonitor, PathJudge } = require(${JSON.stringify(DIST)});
 const LOCALS = ${LOCALS}, PEERS = ${PEERS};
 const localOf = ${localOf.toString()};
+const peerOf = ${peerOf.toString()};
 // Canonical, flat strings, as socket.localAddress / remoteAddress give them (a template
 // literal makes a cons string, which every Map lookup would flatten first).
 const flat = (xs) => JSON.parse(JSON.stringify(xs));
 const LOCAL_TEXT = flat(Array.from({ length: LOCALS }, (_, i) => localOf(i)));
-const PEER_TEXT = flat(Array.from({ length: PEERS }, (_, i) => '2001:db8:ff::1:' + i.toString(16)));
+const PEER_TEXT = flat(Array.from({ length: PEERS }, (_, i) => peerOf(i)));
 (async () => {
   const monitor = await new NetlinkMonitor({ routes: 'events' }).start();
   // The same monitor without its batch entry point: what the judge does one lookup at a time.
@@ -112,25 +114,17 @@ const PEER_TEXT = flat(Array.from({ length: PEERS }, (_, i) => '2001:db8:ff::1:'
 })().catch((err) => { console.log(JSON.stringify({ ok: false, error: String(err && err.stack || err) })); process.exitCode = 1; });
 `;
 
-const FLOOR_SRC = path.join(HERE, 'lookup-floor.c');
-const FLOOR_BIN = path.join(HERE, '..', 'build', 'bench', 'lookup-floor');
-
 /**
  * The kernel's floor for watch(): the lookups the burst asks (each path from its own
  * address, and each peer once without a source, for the source new connections get),
- * sent by bench/lookup-floor.c, 1024 per sendmsg, in the same namespace. Median µs per path.
+ * sent by bench/lookup-floor.c, 1024 per sendmsg, in the same namespace.
  */
 function watchFloor(ns) {
-  if (!fs.existsSync(FLOOR_BIN) || fs.statSync(FLOOR_BIN).mtimeMs < fs.statSync(FLOOR_SRC).mtimeMs) {
-    fs.mkdirSync(path.dirname(FLOOR_BIN), { recursive: true });
-    execFileSync('cc', ['-O2', '-Wall', '-o', FLOOR_BIN, FLOOR_SRC], { stdio: 'inherit' });
-  }
-  const peers = Array.from({ length: PEERS }, (_, i) => '2001:db8:ff::1:' + i.toString(16));
+  const peers = Array.from({ length: PEERS }, (_, i) => peerOf(i));
   const queries = [...peers];
   for (let l = 0; l < LOCALS; l++) for (const p of peers) queries.push(`${p} ${localOf(l)}`);
-  const out = JSON.parse(execFileSync(FLOOR_BIN, [ns.path, String(RUNS)], { input: queries.join('\n') + '\n', encoding: 'utf8' }));
-  if (!out.ok) throw new Error(`lookup-floor: ${out.error}`);
-  return { perPathUs: (out.us * queries.length) / PATHS, perLookupUs: out.us, lookups: queries.length };
+  const us = runLookupFloor(ns, RUNS, queries);
+  return { perPathUs: (us * queries.length) / PATHS, perLookupUs: us, lookups: queries.length };
 }
 
 function makeNamespace(name) {

@@ -1,6 +1,7 @@
 /*
- * The floor of batched route lookups, for bench/lookups.bench.mjs (compiled there with
- * `cc -O2`, cached in build/bench/).
+ * The floor of batched route lookups, for bench/lookups.bench.mjs and
+ * bench/judge-kernel.bench.mjs (compiled with `cc -O2` by bench/lookup-floor.mjs, cached
+ * in build/bench/).
  *
  *   lookup-floor NETNS_PATH RUNS < queries
  *
@@ -34,8 +35,7 @@ struct request {
   struct rtmsg r;
   struct rtattr a;
   unsigned char addr[16];
-  struct rtattr s; /* RTA_SRC, when the line names a source */
-  unsigned char src[16];
+  unsigned char src[RTA_SPACE(16)]; /* RTA_SRC when the line names a source, packed after RTA_DST */
 };
 
 static double now_us(void) {

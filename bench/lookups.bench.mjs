@@ -20,12 +20,10 @@
 // Medians of --runs runs (default 7). Prints one markdown section on stdout; progress on stderr.
 // Options: --quick (1,000 routes), --routes=N, --runs=N, --spawned=N (default 200).
 import { execFile, execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
+import { runLookupFloor } from './lookup-floor.mjs';
 import { BenchNamespace } from './namespace.mjs';
 
 const require = createRequire(import.meta.url);
@@ -39,24 +37,6 @@ const SPAWNED = Number(arg('spawned') ?? (QUICK ? 50 : 200));
 const BURST = 100;
 const log = (m) => process.stderr.write(`[lookups.bench] ${m}\n`);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const FLOOR_SRC = path.join(HERE, 'lookup-floor.c');
-const FLOOR_BIN = path.join(HERE, '..', 'build', 'bench', 'lookup-floor');
-
-/** bench/lookup-floor.c, compiled when missing or older than its source. */
-function buildFloor() {
-  if (fs.existsSync(FLOOR_BIN) && fs.statSync(FLOOR_BIN).mtimeMs >= fs.statSync(FLOOR_SRC).mtimeMs) return;
-  fs.mkdirSync(path.dirname(FLOOR_BIN), { recursive: true });
-  execFileSync('cc', ['-O2', '-Wall', '-o', FLOOR_BIN, FLOOR_SRC], { stdio: 'inherit' });
-}
-
-/** The floor's median µs per lookup over RUNS runs (one process; it takes its own median). */
-function runFloor(ns, peers) {
-  const out = execFileSync(FLOOR_BIN, [ns.path, String(RUNS)], { input: peers.join('\n') + '\n', encoding: 'utf8' });
-  const r = JSON.parse(out);
-  if (!r.ok) throw new Error(`lookup-floor: ${r.error}`);
-  return r.us;
-}
 
 /** Peer k: IPv4 203.0.113.x for every 4th (at most 254), IPv6 2001:db8:<k>::1 otherwise. */
 function makeRoutes(n) {
@@ -156,9 +136,8 @@ try {
       }),
     },
   ];
-  buildFloor();
-  runFloor(ns, peers); // warm-up
-  const rows = [{ name: 'C floor (`sendmsg` + `recvmmsg`, nothing decoded)', us: runFloor(ns, peers) }];
+  runLookupFloor(ns, RUNS, peers); // warm-up (and the build, when the source changed)
+  const rows = [{ name: 'C floor (`sendmsg` + `recvmmsg`, nothing decoded)', us: runLookupFloor(ns, RUNS, peers) }];
   log(`${rows[0].name}: ${rows[0].us.toFixed(2)} µs per lookup`);
   for (const c of contenders) {
     const count = c.count ?? peers.length;

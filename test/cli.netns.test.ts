@@ -19,9 +19,7 @@ describeNetns('routeguard CLI', () => {
 
   beforeEach(() => {
     ns = createNetns('rgcli');
-    // No DAD: the tests compare dumps taken one after the other, and the kernel adds a
-    // link-local address's local route when its DAD ends (~1 s after the link is up).
-    ns.exec('sysctl', ['-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_dad=0']);
+    ns.withoutDad(); // the tests compare dumps taken one after the other
     createVeth(ns, 'v0', null, 'v1');
     ns.ip('addr add 192.0.2.1/24 dev v0');
     ns.ip('addr add 2001:db8:1::1/64 dev v0 nodad');
