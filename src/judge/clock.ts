@@ -5,14 +5,50 @@
  */
 import type { Clock } from './types';
 
+/** Timers at least this long wake early and sleep the rest (below, the padding is under 0.03 ms). */
+const LONG_MS = 30;
+
+/**
+ * How early a long timer wakes. Linux pads the timeout of a sleeping poll by 0.1% of
+ * it, up to 100 ms (fs/select.c, select_estimate_accuracy), and libuv sleeps whole
+ * milliseconds: a 3 s hold-down woke 4–6 ms late on an idle loop.
+ */
+function leadMs(ms: number): number {
+  return Math.min(100, ms / 1000) + 1;
+}
+
+/** One timer of `realClock`: the Node timer it is waiting on now (the early wake, then the rest). */
+interface PreciseTimer {
+  node: NodeJS.Timeout | null;
+}
+
+function sleep(timer: PreciseTimer, fn: () => void, ms: number): void {
+  timer.node = setTimeout(fn, ms);
+  timer.node.unref();
+}
+
 export const realClock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
   setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
+    const timer: PreciseTimer = { node: null };
+    if (!(ms >= LONG_MS)) {
+      sleep(timer, fn, ms);
+      return timer;
+    }
+    const at = performance.now() + ms;
+    const wake = (): void => {
+      const rest = at - performance.now();
+      // Never early (Node truncates a delay to whole ms, and sleeps at least 1 ms).
+      if (rest > 0) sleep(timer, wake, rest);
+      else fn();
+    };
+    sleep(timer, wake, ms - leadMs(ms));
+    return timer;
   },
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  clearTimeout: (handle) => {
+    const timer = handle as PreciseTimer | null;
+    if (timer?.node) clearTimeout(timer.node);
+  },
 };
 
 interface VirtualTimer {

@@ -9,7 +9,7 @@ import type { RouteLookupResult } from '../../src/netlink/view';
 import { PathJudge } from '../../src/judge/path-judge';
 import type { PathWatch } from '../../src/judge/types';
 import { FakeNetwork } from '../helpers/fake-network';
-import { CAP, configureHost, HOLD, makeHost, V4 } from './scenario-helpers';
+import { CAP, configureHost, HOLD, makeHost, V4, V6 } from './scenario-helpers';
 
 /** The fake network with the monitor's batch entry point, counting how it is asked. */
 class BatchingNetwork extends FakeNetwork {
@@ -110,12 +110,15 @@ describe('batched lookups', () => {
     const expected = specs.map((s) => record(plain.judge.watch(s), t0, clock));
     await tick();
     batching.batches = [];
+    const singles = batching.singles;
     batching.removeAddress(eth0, V4.local);
     plain.net.removeAddress(plain.eth0, V4.local);
     // All 40 paths are on eth0: the 20 that lost their address ask only the peers'
-    // new-connection lookups; the 20 others (another address of their interface went)
-    // need only those same answers, since their own lookups cannot have changed.
-    expect(batching.batches).toEqual([20]);
+    // new-connection lookups. For the 20 others (another address of their interface
+    // went) those answers moved: new connections would now leave from 192.0.2.11, so
+    // their paths are checked again ('changed'), their own lookups in a second batch.
+    expect(batching.batches).toEqual([20, 20]);
+    expect(batching.singles).toBe(singles);
     plain.runUntil(30_000);
     expect(seen).toEqual(expected);
     // Another local address (192.0.2.11) reaches the peers: confirmed at the hold-down.
@@ -148,6 +151,32 @@ describe('batched lookups', () => {
       const at = routeChange ? CAP : HOLD['local-address-removed'];
       expect(seen.every((s) => s.at(-1) === `${at} gone local-address-removed`)).toBe(true);
     }
+  });
+
+  it('an address that becomes every peer\'s source re-checks their paths in batches, with the changes of a plain source', async () => {
+    const { plain, batching, judge, eth0 } = hosts();
+    type Change = { previous: { preferredSource: string }; current: { preferredSource: string } };
+    const changes = (w: PathWatch, out: string[]) => w.on('changed', (i: Change) => out.push(`${i.previous.preferredSource} -> ${i.current.preferredSource}`));
+    const seen: string[][] = [];
+    const expected: string[][] = [];
+    for (let i = 0; i < 20; i++) {
+      for (const local of [V6.local, '2001:db8:1::11']) {
+        changes(judge.watch({ local, remote: peer6Of(i) }), (seen[seen.length] = []));
+        changes(plain.judge.watch({ local, remote: peer6Of(i) }), (expected[expected.length] = []));
+      }
+    }
+    await tick();
+    batching.batches = [];
+    const singles = batching.singles;
+    // Longer prefix shared with every peer (RFC 6724 rule 8), outside their subnet (no route
+    // over them changes): new connections to all 20 peers would now leave from it.
+    batching.addAddress(eth0, '2001:db8:ff:1::5/64');
+    plain.net.addAddress(plain.eth0, '2001:db8:ff:1::5/64');
+    expect(batching.singles).toBe(singles);
+    // The peers' ways once, then the 40 paths whose source moved, their own lookups together.
+    expect(batching.batches).toEqual([20, 40]);
+    expect(seen).toEqual(expected);
+    expect(seen.every((s) => s.length === 1 && s[0] === `${V6.local} -> 2001:db8:ff:1::5`)).toBe(true);
   });
 
   it('a batch that throws ends the judge for every watch, like a failed single lookup', async () => {

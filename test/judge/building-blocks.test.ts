@@ -1,7 +1,7 @@
 /** The judge's building blocks: timer queue, virtual clock, path index, hold-down parsing, route resolver. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AddressAtoms } from '../../src/judge/address-atoms';
-import { VirtualClock } from '../../src/judge/clock';
+import { realClock, VirtualClock } from '../../src/judge/clock';
 import { DEFAULT_HOLD_DOWNS, parseHoldDowns } from '../../src/judge/hold-downs';
 import { PathIndex } from '../../src/judge/path-index';
 import { canonicalPath, normalizePathSpec, parsePathArgument } from '../../src/judge/path-spec';
@@ -95,6 +95,64 @@ describe('VirtualClock and TimerQueue', () => {
     expect(seen).toEqual([10, 15]);
     expect(clock.now()).toBe(20);
     expect(() => clock.advanceTo(5)).toThrow(RangeError);
+  });
+});
+
+describe('realClock', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.useRealTimers();
+  });
+
+  /** Node's timers and performance.now() faked together; the delays realClock asks of setTimeout, in order. */
+  function fakeNode(): number[] {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    const asked: number[] = [];
+    const fake = globalThis.setTimeout;
+    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms: number) => {
+      asked.push(ms);
+      return fake(fn, ms);
+    }) as typeof setTimeout);
+    return asked;
+  }
+
+  it("wakes a long timer early by the kernel's padding, sleeps the rest, and never fires early", () => {
+    const asked = fakeNode();
+    const start = performance.now();
+    const firedAt: number[] = [];
+    realClock.setTimeout(() => firedAt.push(performance.now() - start), 3000);
+    // 0.1% of 3 s (select_estimate_accuracy) and libuv's millisecond: 4 ms early.
+    expect(asked).toEqual([2996]);
+    vi.advanceTimersByTime(2996);
+    expect(firedAt).toEqual([]);
+    expect(asked).toHaveLength(2);
+    expect(asked[1]).toBeCloseTo(4, 6);
+    vi.advanceTimersByTime(3);
+    expect(firedAt).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(firedAt).toEqual([3000]);
+    vi.advanceTimersByTime(10_000);
+    expect(firedAt).toHaveLength(1);
+  });
+
+  it("caps the early wake at the kernel's 100 ms and leaves short timers to Node as they are", () => {
+    const asked = fakeNode();
+    realClock.setTimeout(() => {}, 600_000);
+    realClock.setTimeout(() => {}, 29);
+    expect(asked).toEqual([600_000 - 101, 29]);
+  });
+
+  it('cancels a timer in either of its sleeps', () => {
+    fakeNode();
+    let fired = 0;
+    const early = realClock.setTimeout(() => fired++, 1000);
+    realClock.clearTimeout(early);
+    const late = realClock.setTimeout(() => fired++, 1000);
+    vi.advanceTimersByTime(999);
+    realClock.clearTimeout(late);
+    vi.advanceTimersByTime(5000);
+    expect(fired).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
 
