@@ -75,7 +75,7 @@ export class RouteLookups {
     } catch (err) {
       throw mapNativeError(err, this.netns);
     }
-    return readLookupAnswers(answers, batch.length);
+    return readLookupAnswers(answers, batch.length, batch);
   }
 
   close(): void {

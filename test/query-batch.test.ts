@@ -62,6 +62,27 @@ describe('RouteQueryBatch', () => {
     });
   });
 
+  it('gives a named address back only for the same bytes, and forgets names when a record is reused', () => {
+    const batch = new RouteQueryBatch();
+    const words = (ip: string) => new Uint32Array(Uint8Array.from(bytes(ip)).buffer);
+    batch.add(6, bytes('2001:db8::1'), bytes('2001:db8::2'));
+    batch.nameAddresses('2001:db8::1', '2001:db8::2');
+    batch.add(4, bytes('192.0.2.1'));
+    batch.nameAddresses('192.0.2.1', null);
+    expect(batch.knownText(0, false, words('2001:db8::1'), 0)).toBe('2001:db8::1');
+    expect(batch.knownText(0, true, words('2001:db8::2'), 0)).toBe('2001:db8::2');
+    // One word in four differs: not the query's address.
+    expect(batch.knownText(0, false, words('2001:db8::2'), 0)).toBeNull();
+    expect(batch.knownText(0, false, words('2001:db9::1'), 0)).toBeNull();
+    expect(batch.knownText(1, false, words('192.0.2.1'), 0)).toBe('192.0.2.1');
+    expect(batch.knownText(1, false, words('192.0.2.2'), 0)).toBeNull();
+    expect(batch.knownText(1, true, words('192.0.2.1'), 0)).toBeNull();
+    batch.clear();
+    batch.add(6, bytes('2001:db8::1'));
+    expect(batch.knownText(0, false, words('2001:db8::1'), 0)).toBeNull();
+    expect(() => new RouteQueryBatch().nameAddresses('192.0.2.1', null)).toThrow(/add a query first/);
+  });
+
   it('rejects bad arguments with ERR_INVALID_ARG naming the query, and adds nothing', () => {
     const batch = new RouteQueryBatch();
     batch.add(4, bytes('192.0.2.1'));

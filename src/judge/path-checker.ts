@@ -134,6 +134,7 @@ export class PathChecker {
     batch.clear();
     for (const { path, bound } of wants) {
       batch.add(path.family, path.remoteBytes, bound ? path.localBytes : null, lookupOif(path), path.mark);
+      batch.nameAddresses(path.remote, bound ? path.local : null);
     }
     return source.lookupBatch(batch);
   }

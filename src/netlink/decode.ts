@@ -193,11 +193,18 @@ export function readRouteNexthops(view: RecordView, p: number, count: number): R
   return out;
 }
 
+/** Texts a lookup's answer may take for its addresses instead of formatting them (RouteQueryBatch). */
+export interface AddressNames {
+  knownText(index: number, from: boolean, u32: Uint32Array, word: number): string | null;
+}
+
 /**
  * Reads a route's fixed part at payload word `p`. `multipath` supplies the nexthops
  * when they are stored elsewhere (the route table); otherwise they are read in place.
+ * `names`, `index`: the answer to query `index` of a lookup batch, whose destination
+ * and source are the query's own addresses.
  */
-export function readRoute(view: RecordView, p: number, multipath?: RouteNexthop[] | null): Route {
+export function readRoute(view: RecordView, p: number, multipath?: RouteNexthop[] | null, names?: AddressNames | null, index = 0): Route {
   const { u32 } = view;
   const w0 = u32[p + F.ROUTE_FAMILY_DLEN_SLEN_TOS];
   const w1 = u32[p + F.ROUTE_PROTO_SCOPE_TYPE_PREF];
@@ -213,9 +220,9 @@ export function readRoute(view: RecordView, p: number, multipath?: RouteNexthop[
     type: ROUTE_TYPES[type] ?? `type-${type}`,
     protocol: w1 & 0xff,
     scope: (w1 >>> 8) & 0xff,
-    destination: ip(view, p + F.ROUTE_DST, af),
+    destination: names?.knownText(index, false, u32, p + F.ROUTE_DST) ?? ip(view, p + F.ROUTE_DST, af),
     destinationLength: (w0 >>> 8) & 0xff,
-    source: has(F.ROUTE_HAS_SRC) ? ip(view, p + F.ROUTE_SRC, af) : null,
+    source: has(F.ROUTE_HAS_SRC) ? names?.knownText(index, true, u32, p + F.ROUTE_SRC) ?? ip(view, p + F.ROUTE_SRC, af) : null,
     sourceLength: (w0 >>> 16) & 0xff,
     tos: w0 >>> 24,
     gateway: has(F.ROUTE_HAS_GATEWAY) ? ip(view, p + F.ROUTE_GATEWAY, gwFamily || af, Field.Gateway) : null,

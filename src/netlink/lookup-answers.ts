@@ -3,18 +3,19 @@
  * one record per query, in query order — a route (Kind.RouteNew) or a failure
  * (Kind.LookupError) — into the results lookupRoute() returns one at a time.
  */
-import { forEachRecord, readRoute, viewOf } from './decode';
+import { forEachRecord, readRoute, viewOf, type AddressNames } from './decode';
 import { Kind } from './record-format';
 import type { RouteLookupResult } from './view';
 
 const utf8 = new TextDecoder();
 
-export function readLookupAnswers(buffer: ArrayBuffer, count: number): RouteLookupResult[] {
+/** `names`: the batch's texts of its queries' addresses, reused by the answers (RouteQueryBatch.nameAddresses). */
+export function readLookupAnswers(buffer: ArrayBuffer, count: number, names: AddressNames | null = null): RouteLookupResult[] {
   const view = viewOf(buffer);
   const results: RouteLookupResult[] = [];
   forEachRecord(view, (kind, _flags, p) => {
     if (kind === Kind.RouteNew) {
-      results.push({ ok: true, route: readRoute(view, p) });
+      results.push({ ok: true, route: readRoute(view, p, null, names, results.length) });
     } else if (kind === Kind.LookupError) {
       const errno = view.u32[p];
       const codeLength = view.u32[p + 1];

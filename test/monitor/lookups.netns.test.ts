@@ -129,6 +129,26 @@ describeNetns('NetlinkMonitor batched lookups (real kernel, private namespace)',
         );
       });
 
+      it('answers take the texts a batch names for their addresses, when the bytes match', () => {
+        const batch = new RouteQueryBatch();
+        const queries: RouteQuery[] = [{ to: '192.0.2.77', from: '192.0.2.1' }, { to: '2001:db8:7::1' }, { to: '2001:db8:8::1' }];
+        batch.add(4, bytesOf('192.0.2.77'), bytesOf('192.0.2.1'));
+        batch.nameAddresses('192.0.2.77', '192.0.2.1');
+        batch.add(6, bytesOf('2001:db8:7::1'));
+        batch.nameAddresses('2001:db8:7::1', null);
+        batch.add(6, bytesOf('2001:db8:8::1')); // an error answer: names unused
+        batch.nameAddresses('2001:db8:8::1', null);
+        expect(monitor.lookupBatch(batch)).toEqual(monitor.lookupRoutes(queries));
+        // A name is taken as given when the answer's bytes are the query's (so it must be canonical).
+        batch.clear();
+        batch.add(6, bytesOf('2001:db8:7::1'));
+        batch.nameAddresses('2001:DB8:7::1', null);
+        batch.add(4, bytesOf('192.0.2.77'), bytesOf('192.0.2.1'));
+        const [upper, unnamed] = monitor.lookupBatch(batch);
+        expect(upper.ok && upper.route.destination).toBe('2001:DB8:7::1');
+        expect(unnamed.ok && [unnamed.route.destination, unnamed.route.source]).toEqual(['192.0.2.77', '192.0.2.1']);
+      });
+
       it('answers 20,000 queries (many chunks) all in order', () => {
         const queries: RouteQuery[] = [];
         for (let i = 0; i < 20_000; i++) {
