@@ -149,7 +149,9 @@ export class Pass {
     peerLookup: (path: CanonicalPath) => boolean = () => true,
   ): void {
     const queries: LookupWant[] = [];
-    const store: Array<(r: RouteLookupResult) => void> = [];
+    // Where each answer goes, as parallel lists (no closure per query: a burst asks 110k).
+    const stores: Array<Map<unknown, RouteLookupResult>> = [];
+    const keys: unknown[] = [];
     const peersAsked = new Set<object>();
     const keysAsked = new Set<string>();
     const want = (path: CanonicalPath, bound: boolean) => {
@@ -158,12 +160,14 @@ export class Pass {
         const answers: Map<object, RouteLookupResult> = bound ? this.boundAnswers : this.peerAnswers;
         if (answers.has(key) || (!bound && peersAsked.has(key))) return;
         if (!bound) peersAsked.add(key);
-        store.push((r) => answers.set(key, r));
+        stores.push(answers as Map<unknown, RouteLookupResult>);
+        keys.push(key);
       } else {
         const key = queryKey(bound ? boundQuery(path) : unboundQuery(path));
         if (this.lookups.has(key) || keysAsked.has(key)) return;
         keysAsked.add(key);
-        store.push((r) => this.lookups.set(key, r));
+        stores.push(this.lookups as Map<unknown, RouteLookupResult>);
+        keys.push(key);
       }
       queries.push({ path, bound });
     };
@@ -179,7 +183,7 @@ export class Pass {
     } catch (err) {
       throw new SourceFailure(err);
     }
-    for (let i = 0; i < store.length; i++) store[i](answers[i]);
+    for (let i = 0; i < stores.length; i++) stores[i].set(keys[i], answers[i]);
   }
 
   /**
