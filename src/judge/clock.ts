@@ -17,13 +17,16 @@ function leadMs(ms: number): number {
   return Math.min(100, ms / 1000) + 1;
 }
 
+/** Node's longest timer (a longer one fires after 1 ms, with a warning): longer waits sleep in steps. */
+const MAX_SLEEP_MS = 0x7fffffff;
+
 /** One timer of `realClock`: the Node timer it is waiting on now (the early wake, then the rest). */
 interface PreciseTimer {
   node: NodeJS.Timeout | null;
 }
 
 function sleep(timer: PreciseTimer, fn: () => void, ms: number): void {
-  timer.node = setTimeout(fn, ms);
+  timer.node = setTimeout(fn, Math.min(ms, MAX_SLEEP_MS));
   timer.node.unref();
 }
 

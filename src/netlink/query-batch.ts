@@ -89,6 +89,7 @@ export class RouteQueryBatch {
   }
 
   /**
+   * @internal How an answer finds its names (readLookupAnswers).
    * The text named for query `index`'s `to` (`from` false) or `from` when the address at
    * word `word` of `u32` (an answer's) has the same bytes; otherwise null.
    */

@@ -142,6 +142,24 @@ describe('realClock', () => {
     expect(asked).toEqual([600_000 - 101, 29]);
   });
 
+  it("sleeps past Node's longest timer in steps, and never fires a timer set for Infinity", () => {
+    const asked = fakeNode();
+    const start = performance.now();
+    const firedAt: number[] = [];
+    const days40 = 40 * 86_400_000;
+    realClock.setTimeout(() => firedAt.push(performance.now() - start), days40);
+    realClock.setTimeout(() => firedAt.push(-1), Infinity);
+    expect(asked).toEqual([0x7fffffff, 0x7fffffff]);
+    vi.advanceTimersByTime(days40 - 1);
+    expect(firedAt).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(firedAt).toEqual([days40]);
+    vi.advanceTimersByTime(days40);
+    expect(firedAt).toEqual([days40]);
+    // Every sleep is a long one: no busy loop.
+    expect(asked.length).toBeLessThan(10);
+  });
+
   it('cancels a timer in either of its sleeps', () => {
     fakeNode();
     let fired = 0;
