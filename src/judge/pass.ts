@@ -155,20 +155,23 @@ export class Pass {
     const peersAsked = new Set<object>();
     const keysAsked = new Set<string>();
     const want = (path: CanonicalPath, bound: boolean) => {
+      let store: Map<unknown, RouteLookupResult>;
+      let key: unknown;
       if (path.plain) {
-        const key = bound ? path : path.remoteAtom;
-        const answers: Map<object, RouteLookupResult> = bound ? this.boundAnswers : this.peerAnswers;
-        if (answers.has(key) || (!bound && peersAsked.has(key))) return;
-        if (!bound) peersAsked.add(key);
-        stores.push(answers as Map<unknown, RouteLookupResult>);
-        keys.push(key);
+        const atom = bound ? path : path.remoteAtom;
+        store = bound ? this.boundAnswers : this.peerAnswers;
+        if (store.has(atom) || (!bound && peersAsked.has(atom))) return;
+        if (!bound) peersAsked.add(atom);
+        key = atom;
       } else {
-        const key = queryKey(bound ? boundQuery(path) : unboundQuery(path));
-        if (this.lookups.has(key) || keysAsked.has(key)) return;
-        keysAsked.add(key);
-        stores.push(this.lookups as Map<unknown, RouteLookupResult>);
-        keys.push(key);
+        const text = queryKey(bound ? boundQuery(path) : unboundQuery(path));
+        store = this.lookups;
+        if (store.has(text) || keysAsked.has(text)) return;
+        keysAsked.add(text);
+        key = text;
       }
+      stores.push(store);
+      keys.push(key);
       queries.push({ path, bound });
     };
     for (const path of paths) {
