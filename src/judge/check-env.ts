@@ -61,12 +61,16 @@ export class PassCheckEnv implements CheckEnv, RouteAsker {
     return this.parts.localRoutes.covers(family, bytes);
   }
 
-  newConnection(path: CanonicalPath, compute: () => NewConnection | null): NewConnection | null {
-    return this.parts.newConnections.get(path, compute);
+  newConnection(path: CanonicalPath, compute: (path: CanonicalPath, env: CheckEnv) => NewConnection | null): NewConnection | null {
+    return this.parts.newConnections.get(path, compute, this);
   }
 
   memo<T>(keys: readonly unknown[], compute: () => T): T {
     return this.pass.memo(keys, compute);
+  }
+
+  memo5<T, X, Y, Z>(name: string, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, make: (x: X, y: Y, z: Z) => T, x: X, y: Y, z: Z): T {
+    return this.pass.memo5(name, a, b, c, d, e, make, x, y, z);
   }
 
   shared<T>(keys: readonly unknown[], make: () => T): T {

@@ -71,11 +71,12 @@ export class NewConnections {
     return path.plain ? path.remoteAtom.wayGen === this.gen : this.answers.has(connectionKey(path));
   }
 
-  get(path: CanonicalPath, compute: () => NewConnection | null): NewConnection | null {
+  /** `compute(path, env)` when the peer's way is not known yet (a plain function: no closure per path). */
+  get<E>(path: CanonicalPath, compute: (path: CanonicalPath, env: E) => NewConnection | null, env: E): NewConnection | null {
     if (path.plain) {
       const atom = path.remoteAtom;
       if (atom.wayGen !== this.gen) {
-        atom.way = compute();
+        atom.way = compute(path, env);
         atom.wayGen = this.gen;
       }
       return atom.way as NewConnection | null;
@@ -85,7 +86,7 @@ export class NewConnections {
     if (way === undefined) {
       // Bounded: a huge loss fills it once; the next relevant event empties it anyway.
       if (this.answers.size >= 262_144) this.answers = new Map();
-      this.answers.set(key, (way = compute()));
+      this.answers.set(key, (way = compute(path, env)));
     }
     return way;
   }

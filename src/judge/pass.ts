@@ -89,7 +89,7 @@ export class Pass {
 
   /** An entry of this pass with this kind and text, shared by every path that records it (entries are immutable). */
   sharedEntry(kind: EvidenceEntry['kind'], summary: string): EvidenceEntry {
-    return this.memo(['entry', kind, summary], () => ({ time: this.now, kind, summary }));
+    return this.facts.get5('entry', kind, summary, null, null, null, makeEntry, this.now, kind, summary);
   }
 
   /**
@@ -230,4 +230,13 @@ export class Pass {
   memo<T>(keys: readonly unknown[], compute: () => T): T {
     return this.facts.get(keys, compute);
   }
+
+  /** memo() for a name and five keys, allocating nothing on a hit (TupleMemo.get5). */
+  memo5<T, X, Y, Z>(name: string, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, make: (x: X, y: Y, z: Z) => T, x: X, y: Y, z: Z): T {
+    return this.facts.get5(name, a, b, c, d, e, make, x, y, z);
+  }
+}
+
+function makeEntry(time: number, kind: EvidenceEntry['kind'], summary: string): EvidenceEntry {
+  return { time, kind, summary };
 }

@@ -101,10 +101,20 @@ function failure(
 ): PathFailure {
   const alternative = alternativeFor(path, env);
   // One text per (finding, way) in a pass: the paths of a lost address share it (and its entry).
-  const text = env.memo(['failure-text', summary, alternative, alternative ? null : path.remoteAtom], () =>
-    alternative ? `${summary}; ${alternative}` : `${summary}; no other path reaches ${path.remote}`,
-  );
+  const text = env.memo5('failure-text', summary, alternative, alternative ? null : path.remoteAtom, null, null, failureText, summary, alternative, path);
   return { ok: false, reason, summary: text, addressIndex, tentative, alternative };
+}
+
+function failureText(summary: string, alternative: string | null, path: CanonicalPath): string {
+  return alternative ? `${summary}; ${alternative}` : `${summary}; no other path reaches ${path.remote}`;
+}
+
+/**
+ * A replacement address counts from before the window opened (or from now without one):
+ * always a number, never null at one check and a double at the next (it is a memo key).
+ */
+function replacementSince(memory: PathMemory, env: CheckEnv): number {
+  return (memory.windowStart ?? env.now) - env.options.replacementLookbackMs;
 }
 
 /** Step 1's outcome: where the local address is, and why it fails (null: it does not). */
@@ -120,8 +130,9 @@ interface AddressFinding {
  * path of the address with the same memory in a pass (the 10k paths of a lost address
  * at their shared deadline).
  */
-function checkAddress(path: CanonicalPath, memory: PathMemory, env: CheckEnv, since: number): AddressFinding {
+function checkAddress(path: CanonicalPath, memory: PathMemory, env: CheckEnv): AddressFinding {
   const { view, history, options, now } = env;
+  const since = replacementSince(memory, env);
   const scoped = path.localLinkLocal;
   const all = view.findAddresses(path.local);
   const found = scoped ? all.filter((a) => a.index === path.ifindex) : all;
@@ -170,16 +181,16 @@ function checkAddress(path: CanonicalPath, memory: PathMemory, env: CheckEnv, si
   return { addressIndex, tentative, reason: addressReason, summary: addressText };
 }
 
+/** Whether interface `index` holds `local`. */
+function ownsAddress(view: NetworkStateView, index: number, local: string): boolean {
+  return view.addressesOn(index).some((a) => (a.local ?? a.address) === local);
+}
+
 export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv): Finding {
   const { view } = env;
-  // 1. The local address: once per address, scope, mark, last interface and lookback in a
-  // pass. A replacement counts from before the window opened (or from now without one):
-  // always a number in the key, never null at one check and a double at the next.
-  const since = (memory.windowStart ?? env.now) - env.options.replacementLookbackMs;
-  const address = env.memo(
-    ['address', path.localAtom, path.localLinkLocal ? path.ifindex : null, path.mark, memory.addressIndex, since],
-    () => checkAddress(path, memory, env, since),
-  );
+  // 1. The local address: once per address, scope, mark, last interface and lookback in a pass.
+  const scope = path.localLinkLocal ? path.ifindex : null;
+  const address = env.memo5('address', path.localAtom, scope, path.mark, memory.addressIndex, replacementSince(memory, env), checkAddress, path, memory, env);
   const { addressIndex, tentative } = address;
   if (address.reason) return failure(path, env, addressIndex, tentative, address.reason, address.summary);
 
@@ -215,8 +226,7 @@ export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv
       route: shared.route,
       bound: r,
       // addressesOn() walks every address of the host: once per egress and local address in a pass.
-      sourceOnEgress: r.oif !== null && env.memo(['on-egress', r.oif, path.localAtom], () =>
-        view.addressesOn(r.oif!).some((a) => (a.local ?? a.address) === path.local)),
+      sourceOnEgress: r.oif !== null && env.memo5('on-egress', r.oif, path.localAtom, null, null, null, ownsAddress, view, r.oif, path.local),
       nextHop: nextHop ? nextHopKey(nextHop) : null,
     };
   }

@@ -19,10 +19,12 @@ export interface CheckEnv {
   lookupPath(path: CanonicalPath, bound: boolean): RouteLookupResult;
   /** A `local` route outside the local table covers this address (AnyIP in another table). */
   localRouteCovers(family: 4 | 6, bytes: Uint8Array): boolean;
-  /** How a new connection to the path's peer would leave (computed once per peer and pass). */
-  newConnection(path: CanonicalPath, compute: () => NewConnection | null): NewConnection | null;
+  /** How a new connection to the path's peer would leave: `compute(path, this)`, once per peer and pass. */
+  newConnection(path: CanonicalPath, compute: (path: CanonicalPath, env: CheckEnv) => NewConnection | null): NewConnection | null;
   /** Caches a fact for the rest of the pass (many paths share an interface or a peer), under a tuple of keys. */
   memo<T>(keys: readonly unknown[], compute: () => T): T;
+  /** memo() for a name and five keys (null for unused ones), computed by `make(x, y, z)`: nothing allocated on a hit. */
+  memo5<T, X, Y, Z>(name: string, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, make: (x: X, y: Y, z: Z) => T, x: X, y: Y, z: Z): T;
   /**
    * One immutable value for every path and pass that makes it from the same keys (a
    * route answer, its text): paths checked one by one share them as a burst does.

@@ -12,7 +12,7 @@ import { VERDICT_REASONS, type ResolvedJudgeOptions } from './hold-downs';
 import type { Pass } from './pass';
 import type { PathFailure, PathOk } from './path-check';
 import type { PathEvaluation } from './path-evaluation';
-import { isPathChange, onFailure } from './rules';
+import { isPathChange, onFailure, type SuspectWindow } from './rules';
 import type { JudgeCounters, PathRoute, ReasonCounts, VerdictReason } from './types';
 
 function zeroCounts(): ReasonCounts {
@@ -33,6 +33,10 @@ function describeRoute(r: PathRoute, view: NetworkStateView): string {
 
 const changedText = (previous: PathRoute, current: PathRoute, view: NetworkStateView) =>
   `path changed: ${describeRoute(previous, view)} -> ${describeRoute(current, view)}`;
+
+function sameWindow(w: SuspectWindow): SuspectWindow {
+  return w;
+}
 
 export interface VerdictHooks {
   /** (Re)arms the evaluation's deadline timer at `ev.window.deadline`, or cancels it when the window closed. */
@@ -97,7 +101,7 @@ export class VerdictState {
         // Windows are values: the paths suspected together for one reason share one (10k
         // paths of a lost address read the same object at their deadline).
         const w = d.window;
-        ev.window = pass.memo(['window', w.start, w.reason, w.deadline], () => w);
+        ev.window = pass.memo5('window', w.start, w.reason, w.deadline, null, null, sameWindow, w, null, null);
         ev.state = 'suspect';
         ev.reason = f.reason;
         this.stats.suspected[f.reason]++;

@@ -271,6 +271,28 @@ describe('TupleMemo', () => {
     for (const a of atoms) expect(value('other', a, 1)).toBe(`other:${(a as { i: number }).i}:1`);
     expect(computed).toBeGreaterThan(3 * 12 + 1 + 30);
   });
+
+  it('get5 shares its tuples with get(), computes once per tuple, and tells every key apart (doubles and nulls too)', () => {
+    const memo = new TupleMemo();
+    const calls: unknown[][] = [];
+    const make = (x: string, y: number, z: null) => (calls.push([x, y, z]), `${x}/${y}`);
+    const atom = { i: 1 };
+    const since = 1_700_000_000_123.25; // a double, as a lookback start is
+    expect(memo.get5('address', atom, null, 7, since, null, make, 'a', 1, null)).toBe('a/1');
+    // A hit never calls make, whatever x, y, z say (they only feed a miss).
+    expect(memo.get5('address', atom, null, 7, since, null, make, 'other', 2, null)).toBe('a/1');
+    // The same tuple asked through get() finds the same value: one memo, two ways in.
+    expect(memo.get(['address', atom, null, 7, since, null], () => 'never')).toBe('a/1');
+    // Each key counts: another atom, a null against 0, another double, another name.
+    expect(memo.get5('address', { i: 1 }, null, 7, since, null, make, 'b', 2, null)).toBe('b/2');
+    expect(memo.get5('address', atom, 0, 7, since, null, make, 'c', 3, null)).toBe('c/3');
+    expect(memo.get5('address', atom, null, 7, since + 0.5, null, make, 'd', 4, null)).toBe('d/4');
+    expect(memo.get5('window', atom, null, 7, since, null, make, 'e', 5, null)).toBe('e/5');
+    // Interleaved, each is still found (the recent slots hold the last tuple per name).
+    expect(memo.get5('address', atom, null, 7, since, null, make, 'x', 0, null)).toBe('a/1');
+    expect(memo.get5('window', atom, null, 7, since, null, make, 'x', 0, null)).toBe('e/5');
+    expect(calls).toEqual([['a', 1, null], ['b', 2, null], ['c', 3, null], ['d', 4, null], ['e', 5, null]]);
+  });
 });
 
 describe('AddressAtoms', () => {

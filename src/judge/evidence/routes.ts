@@ -88,7 +88,7 @@ export function sourceMisfit(
  */
 export function alternativeFor(path: CanonicalPath, env: CheckEnv): string | null {
   // What a new connection to the peer gets is the same for every path to it: asked once per pass.
-  const way = env.newConnection(path, () => newConnectionTo(path, env));
+  const way = env.newConnection(path, newConnectionTo);
   if (!way || way.source === path.local) return null;
   // A link-local source reaches only link-local peers (what the kernel offers when nothing else is left).
   if (!path.linkLocal && isLinkLocalText(way.source)) return null;
