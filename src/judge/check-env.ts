@@ -73,7 +73,7 @@ export class PassCheckEnv implements CheckEnv, RouteAsker {
     return this.pass.memo5(name, a, b, c, d, e, make, x, y, z);
   }
 
-  shared<T>(keys: readonly unknown[], make: () => T): T {
-    return this.parts.interned.get(keys, make);
+  shared5<T, X, Y, Z>(name: string, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, make: (x: X, y: Y, z: Z) => T, x: X, y: Y, z: Z): T {
+    return this.parts.interned.get5(name, a, b, c, d, e, make, x, y, z);
   }
 }

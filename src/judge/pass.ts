@@ -18,10 +18,14 @@ export class SourceFailure extends Error {
   }
 }
 
-/** One lookup a prefetch needs: the path's own (`bound`, from its local address) or a new connection's to its peer. */
-export interface LookupWant {
-  readonly path: CanonicalPath;
-  readonly bound: boolean;
+/**
+ * The lookups a prefetch needs, as parallel lists (no object per lookup: a burst asks
+ * 110k): lookup i is path i's own (`bound[i]`, from its local address) or a new
+ * connection's to its peer.
+ */
+export interface LookupWants {
+  readonly paths: readonly CanonicalPath[];
+  readonly bound: readonly boolean[];
 }
 
 /** Asks the kernel one lookup (the pass's environment; one object for the pass, not a closure per call). */
@@ -108,6 +112,20 @@ export class Pass {
   ): EvidenceEntry {
     const last = this.lastEntries.get(name);
     if (last && last.a === a && last.b === b && last.c === c && last.d === d) return last.entry;
+    return this.newEntryFor(last, kind, name, make, a, b, c, d);
+  }
+
+  /** entryFor()'s miss, on its own: its closure's context would be allocated at every call, hit or not. */
+  private newEntryFor<A, B, C, D>(
+    last: LastEntry | undefined,
+    kind: EvidenceEntry['kind'],
+    name: string,
+    make: (a: A, b: B, c: C, d: D) => string,
+    a: A,
+    b: B,
+    c: C,
+    d: D,
+  ): EvidenceEntry {
     const entry = this.memo([name, a, b, c, d], () => ({ time: this.now, kind, summary: make(a, b, c, d) }));
     if (last) {
       last.a = a;
@@ -142,13 +160,14 @@ export class Pass {
    */
   prefetch(
     paths: readonly CanonicalPath[],
-    askMany: (wants: readonly LookupWant[]) => RouteLookupResult[],
+    askMany: (wants: LookupWants) => RouteLookupResult[],
     /** Whether the path's own lookup will be asked (its address is present). */
     ownLookup: (path: CanonicalPath) => boolean = () => true,
     /** Whether a new connection's lookup to the path's peer is still to be asked. */
     peerLookup: (path: CanonicalPath) => boolean = () => true,
   ): void {
-    const queries: LookupWant[] = [];
+    const wantedPaths: CanonicalPath[] = [];
+    const wantedBound: boolean[] = [];
     // Where each answer goes, as parallel lists (no closure per query: a burst asks 110k).
     const stores: Array<Map<unknown, RouteLookupResult>> = [];
     const keys: unknown[] = [];
@@ -172,17 +191,18 @@ export class Pass {
       }
       stores.push(store);
       keys.push(key);
-      queries.push({ path, bound });
+      wantedPaths.push(path);
+      wantedBound.push(bound);
     };
     for (const path of paths) {
       const own = ownLookup(path);
       if (own) want(path, true);
       if (own || peerLookup(path)) want(path, false);
     }
-    if (queries.length === 0) return;
+    if (wantedPaths.length === 0) return;
     let answers: RouteLookupResult[];
     try {
-      answers = askMany(queries);
+      answers = askMany({ paths: wantedPaths, bound: wantedBound });
     } catch (err) {
       throw new SourceFailure(err);
     }

@@ -181,6 +181,30 @@ function checkAddress(path: CanonicalPath, memory: PathMemory, env: CheckEnv): A
   return { addressIndex, tentative, reason: addressReason, summary: addressText };
 }
 
+const DAD_NOTE = '; the source is still tentative (DAD running)';
+
+/** What every path with the same answer shares: its route and its text. */
+interface RouteFinding {
+  route: PathRoute;
+  summary: string;
+}
+
+function routeFinding(r: Route, label: string, preferredSource: string | null): RouteFinding {
+  return makeRouteFinding(r, label, preferredSource, '');
+}
+
+function tentativeRouteFinding(r: Route, label: string, preferredSource: string | null): RouteFinding {
+  return makeRouteFinding(r, label, preferredSource, DAD_NOTE);
+}
+
+function makeRouteFinding(r: Route, label: string, preferredSource: string | null, note: string): RouteFinding {
+  return {
+    route: Object.freeze({ oif: r.oif, preferredSource, gateway: r.gateway, table: r.table }) as PathRoute,
+    summary: `route: ${r.type} ${r.gateway ? `via ${r.gateway} ` : ''}dev ${label} table ${r.table}` +
+      `${preferredSource ? `; new connections would use ${preferredSource}` : ''}${note}`,
+  };
+}
+
 /** Whether interface `index` holds `local`. */
 function ownsAddress(view: NetworkStateView, index: number, local: string): boolean {
   return view.addressesOn(index).some((a) => (a.local ?? a.address) === local);
@@ -196,7 +220,7 @@ export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv
 
   // 2. The kernel's route lookup from the local address.
   const result = env.lookupPath(path, true);
-  const dadNote = tentative ? '; the source is still tentative (DAD running)' : '';
+  const dadNote = tentative ? DAD_NOTE : '';
   if (result.ok && isRoutable(result.route.type)) {
     const r = result.route;
     const linkReason = linkProblem(view, r.oif);
@@ -211,13 +235,12 @@ export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv
     const misfit = sourceMisfit(path, memory, r, preferredSource, view);
     if (misfit) return failure(path, env, addressIndex, tentative, 'source-mismatch', `${lookupText(path)}: ${misfit}`);
     // Neither the route nor its text names an end of the path: every path with this
-    // answer shares one of each (the link's label is a key: a rename makes a new text).
-    const shared = env.shared(['ok', r.type, r.gateway, r.oif, linkLabel(view, r.oif), r.table, preferredSource, tentative], () => ({
-      route: Object.freeze({ oif: r.oif, preferredSource, gateway: r.gateway, table: r.table }) as PathRoute,
-      summary:
-        `route: ${r.type} ${r.gateway ? `via ${r.gateway} ` : ''}dev ${linkLabel(view, r.oif)}` +
-        ` table ${r.table}${preferredSource ? `; new connections would use ${preferredSource}` : ''}${dadNote}`,
-    }));
+    // answer shares one of each. The link's label (once per pass) is a key: it names the
+    // interface, and a rename makes a new text. A tentative source has its own name (its
+    // text says so).
+    const label = env.memo5('link-label', r.oif, null, null, null, null, linkLabel, view, r.oif, null);
+    const shared = env.shared5(tentative ? 'ok-tentative' : 'ok', r.type, r.gateway, label, r.table, preferredSource,
+      tentative ? tentativeRouteFinding : routeFinding, r, label, preferredSource);
     return {
       ok: true,
       summary: shared.summary,

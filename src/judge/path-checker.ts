@@ -12,7 +12,7 @@ import type { LocalRoutes } from './evidence/routes';
 import type { ResolvedJudgeOptions } from './hold-downs';
 import type { InterfaceHistory } from './interface-history';
 import { NewConnections } from './new-connections';
-import { queryKey, type LookupWant, type Pass } from './pass';
+import { queryKey, type LookupWants, type Pass } from './pass';
 import { checkPath } from './path-check';
 import type { PathEvaluation } from './path-evaluation';
 import type { PathIndex } from './path-index';
@@ -126,15 +126,16 @@ export class PathChecker {
   }
 
   /** Many lookups at once: packed from the paths' bytes when the source takes a RouteQueryBatch (no strings parsed). */
-  private askMany(wants: readonly LookupWant[]): RouteLookupResult[] {
-    this.stats.kernelLookups += wants.length;
+  private askMany({ paths, bound }: LookupWants): RouteLookupResult[] {
+    this.stats.kernelLookups += paths.length;
     const source = this.source;
-    if (!source.lookupBatch) return source.lookupRoutes!(wants.map((w) => (w.bound ? boundQuery(w.path) : unboundQuery(w.path))));
+    if (!source.lookupBatch) return source.lookupRoutes!(paths.map((path, i) => (bound[i] ? boundQuery(path) : unboundQuery(path))));
     const batch = (this.batch ??= new RouteQueryBatch());
     batch.clear();
-    for (const { path, bound } of wants) {
-      batch.add(path.family, path.remoteBytes, bound ? path.localBytes : null, lookupOif(path), path.mark);
-      batch.nameAddresses(path.remote, bound ? path.local : null);
+    for (let i = 0; i < paths.length; i++) {
+      const path = paths[i];
+      batch.add(path.family, path.remoteBytes, bound[i] ? path.localBytes : null, lookupOif(path), path.mark);
+      batch.nameAddresses(path.remote, bound[i] ? path.local : null);
     }
     return source.lookupBatch(batch);
   }
@@ -155,7 +156,7 @@ export class PathChecker {
       ev.nextHop = this.index.setNextHop(ev, ev.nextHop, finding.nextHop);
     }
     if (ev.addressIndex !== ev.indexedAddress || ev.egress !== ev.indexedEgress) {
-      this.index.setInterfaces(ev, this.indexedInterfaces(ev), this.indexedInterfaces(ev, ev.addressIndex, ev.egress));
+      this.index.moveInterfaces(ev, ev.indexedAddress, ev.indexedEgress, ev.addressIndex, ev.egress, ev.path.ifindex, ev.path.boundIfindex);
       ev.indexedAddress = ev.addressIndex;
       ev.indexedEgress = ev.egress;
     }
@@ -180,14 +181,9 @@ export class PathChecker {
     ev.nextHop = null;
   }
 
-  /** The interfaces whose events may affect the path: its address's, its egress, its ifindex and bound device. */
-  private indexedInterfaces(ev: PathEvaluation, address = ev.indexedAddress, egress = ev.indexedEgress): number[] {
-    const out: number[] = [];
-    for (const i of [address, egress, ev.path.ifindex, ev.path.boundIfindex]) if (i !== null && !out.includes(i)) out.push(i);
-    return out;
-  }
 
   private env(pass: Pass): CheckEnv {
     return (pass.env ??= new PassCheckEnv(this.envParts, pass)) as CheckEnv;
   }
 }
+

@@ -53,6 +53,7 @@ export class PathJudge {
   private started = false;
   private closed = false;
   private readonly listener = (event: NetworkEvent) => this.run(() => this.onEvent(event));
+  private readonly resolveAtom = (s: PathSpec, field: 'local' | 'remote') => this.atoms.resolve(s, field);
   private readonly onSourceClosed = () =>
     this.end({ code: 'ERR_MONITOR_CLOSED', message: 'the network source was closed; the path is no longer judged' });
 
@@ -99,7 +100,7 @@ export class PathJudge {
    */
   watch(spec: PathSpec): PathWatch {
     if (this.closed) throw new RouteguardError('ERR_JUDGE_CLOSED', 'watch(): the judge is closed');
-    const path = canonicalPath(spec, (s, field) => this.atoms.resolve(s, field));
+    const path = canonicalPath(spec, this.resolveAtom);
     let ev = this.index.find(path);
     if (ev?.state === 'gone') {
       // Found gone in the pass whose notifications are running now (a listener reconnects).
@@ -117,14 +118,18 @@ export class PathJudge {
       // at the end of the microtask queue or when the watcher reads the state. Others
       // (fakes that change state and emit synchronously) are checked now, before any
       // change can reach the judge.
-      const fresh = ev;
       if (this.started) {
-        if (this.source.lookupRoutes) this.intake.add(fresh);
-        else this.run(() => this.checkNew([fresh], true));
+        if (this.source.lookupRoutes) this.intake.add(ev);
+        else this.checkAlone(ev);
       }
     }
     this.stats.watches++;
     return WatchHandle.open(ev);
+  }
+
+  /** A first check on its own pass (a source without batches). Not inline in watch(): its closure would cost every watch a context. */
+  private checkAlone(ev: PathEvaluation): void {
+    this.run(() => this.checkNew([ev], true));
   }
 
   counters(): JudgeCounters {
@@ -202,7 +207,8 @@ export class PathJudge {
     const fresh = evs.filter((ev) => ev.peerSlot >= 0 && ev.lastOk === null);
     this.checker.checkEach(fresh, pass, 'initial');
     const locals = new Set<string>();
-    for (const ev of fresh) locals.add(ev.path.local);
+    // Indexed: this runs once per burst, in the interpreter, where for-of allocates per step.
+    for (let i = 0; i < fresh.length; i++) locals.add(fresh[i].path.local);
     for (const local of locals) this.lifetimes.watchAddress(view, local);
     this.finish(pass, !quiet);
   }

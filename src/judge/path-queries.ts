@@ -26,10 +26,11 @@ export interface CheckEnv {
   /** memo() for a name and five keys (null for unused ones), computed by `make(x, y, z)`: nothing allocated on a hit. */
   memo5<T, X, Y, Z>(name: string, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, make: (x: X, y: Y, z: Z) => T, x: X, y: Y, z: Z): T;
   /**
-   * One immutable value for every path and pass that makes it from the same keys (a
-   * route answer, its text): paths checked one by one share them as a burst does.
+   * One immutable value for every path and pass that makes it from the same name and
+   * five keys (a route answer, its text), computed by `make(x, y, z)`: paths checked one
+   * by one share them as a burst does. Nothing is allocated on a hit.
    */
-  shared<T>(keys: readonly unknown[], make: () => T): T;
+  shared5<T, X, Y, Z>(name: string, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, make: (x: X, y: Y, z: Z) => T, x: X, y: Y, z: Z): T;
 }
 
 /** A way a new connection to a peer would take now: its source and a line of evidence. */

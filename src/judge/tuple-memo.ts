@@ -68,6 +68,14 @@ export class TupleMemo {
       if (k[1] === a && k[2] === b && k[3] === c && k[4] === d && k[5] === e) return recent[r].value as T;
       break;
     }
+    return this.miss5(name, a, b, c, d, e, make, x, y, z);
+  }
+
+  /**
+   * get5()'s miss, on its own: a function whose closure captures its parameters allocates
+   * a context for them on every call (64 B), hit or not.
+   */
+  private miss5<T, X, Y, Z>(name: string, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, make: (x: X, y: Y, z: Z) => T, x: X, y: Y, z: Z): T {
     return this.get([name, a, b, c, d, e], () => make(x, y, z));
   }
 

@@ -210,10 +210,19 @@ describe('PathIndex', () => {
     index.add(c);
     expect(covered('198.51.100.0', 24)).toEqual([b, c]);
     expect([...index.withLocal('192.0.2.10')!]).toEqual([d, c]);
-    index.setInterfaces(b, [], [3, 4]);
-    index.setInterfaces(b, [3, 4], [4]);
+    // Address on 3, egress 4; then both on 4: 3 is left, 4 listed once.
+    index.moveInterfaces(b, null, null, 3, 4, null, null);
+    index.moveInterfaces(b, 3, 4, 4, 4, null, null);
     expect(index.onInterface(3)).toBeUndefined();
     expect([...index.onInterface(4)!]).toEqual([b]);
+    // A scoped path (ifindex 5) and a bound one (device 6) stay listed there whatever moves,
+    // even when the address or egress they left was that interface.
+    index.moveInterfaces(d, null, null, 5, 7, 5, 6);
+    expect([5, 6, 7].map((i) => [...(index.onInterface(i) ?? [])])).toEqual([[d], [d], [d]]);
+    index.moveInterfaces(d, 5, 7, 8, 6, 5, 6);
+    expect([5, 6, 7, 8].map((i) => [...(index.onInterface(i) ?? [])])).toEqual([[d], [d], [], [d]]);
+    index.leaveInterfaces(d, 8, 6, 5, 6);
+    expect([5, 6, 8].map((i) => index.onInterface(i))).toEqual([undefined, undefined, undefined]);
   });
 });
 
