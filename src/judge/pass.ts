@@ -116,16 +116,7 @@ export class Pass {
   }
 
   /** entryFor()'s miss, on its own: its closure's context would be allocated at every call, hit or not. */
-  private newEntryFor<A, B, C, D>(
-    last: LastEntry | undefined,
-    kind: EvidenceEntry['kind'],
-    name: string,
-    make: (a: A, b: B, c: C, d: D) => string,
-    a: A,
-    b: B,
-    c: C,
-    d: D,
-  ): EvidenceEntry {
+  private newEntryFor<A, B, C, D>(last: LastEntry | undefined, kind: EvidenceEntry['kind'], name: string, make: (a: A, b: B, c: C, d: D) => string, a: A, b: B, c: C, d: D): EvidenceEntry {
     const entry = this.memo([name, a, b, c, d], () => ({ time: this.now, kind, summary: make(a, b, c, d) }));
     if (last) {
       last.a = a;
