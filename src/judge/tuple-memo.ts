@@ -1,6 +1,9 @@
 /** Tuple names remembered for the last-hit check. */
 const RECENT = 8;
 
+/** What find() returns for a tuple it does not hold (undefined and null are values). */
+const MISSING: unique symbol = Symbol('missing');
+
 /**
  * Values cached under a tuple of keys compared by identity, in nested maps: no key
  * string is built and hashed per lookup (a pass asks once per path, 100k times).
@@ -22,24 +25,17 @@ export class TupleMemo {
 
   get<T>(keys: readonly unknown[], compute: () => T): T {
     const recent = this.recent;
-    let mine = -1;
     for (let r = 0; r < recent.length; r++) {
       const lk = recent[r].keys;
       if (lk[0] !== keys[0] || lk.length !== keys.length) continue;
       let i = 1;
       while (i < keys.length && lk[i] === keys[i]) i++;
       if (i === keys.length) return recent[r].value as T;
-      mine = r;
       break;
     }
-    const value = this.lookup(keys, compute);
-    if (mine < 0 && recent.length < RECENT) {
-      recent.push({ keys, value });
-    } else {
-      const slot = mine >= 0 ? mine : this.nextSlot++ % RECENT;
-      recent[slot].keys = keys;
-      recent[slot].value = value;
-    }
+    let value = this.find(keys) as T | typeof MISSING;
+    if (value === MISSING) value = this.store(keys, compute());
+    this.remember(keys, value);
     return value;
   }
 
@@ -68,18 +64,34 @@ export class TupleMemo {
       if (k[1] === a && k[2] === b && k[3] === c && k[4] === d && k[5] === e) return recent[r].value as T;
       break;
     }
-    return this.miss5(name, a, b, c, d, e, make, x, y, z);
+    // The miss computes through `make` itself, not a closure: optimized code that inlined a
+    // call of a closure made here would hold that closure, and V8 throws such code away
+    // once the closure is collected ("weak objects": every check deoptimized after a pass).
+    const keys = [name, a, b, c, d, e];
+    let value = this.find(keys) as T | typeof MISSING;
+    if (value === MISSING) value = this.store(keys, make(x, y, z));
+    this.remember(keys, value);
+    return value;
   }
 
-  /**
-   * get5()'s miss, on its own: a function whose closure captures its parameters allocates
-   * a context for them on every call (64 B), hit or not.
-   */
-  private miss5<T, X, Y, Z>(name: string, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, make: (x: X, y: Y, z: Z) => T, x: X, y: Y, z: Z): T {
-    return this.get([name, a, b, c, d, e], () => make(x, y, z));
+  /** The value held under `keys`, or MISSING. */
+  private find(keys: readonly unknown[]): unknown {
+    let node: Map<unknown, unknown> | undefined = this.root;
+    const last = keys.length - 1;
+    for (let i = 0; i < last; i++) {
+      node = node.get(keys[i]) as Map<unknown, unknown> | undefined;
+      if (!node) return MISSING;
+    }
+    return node.has(keys[last]) ? node.get(keys[last]) : MISSING;
   }
 
-  private lookup<T>(keys: readonly unknown[], compute: () => T): T {
+  /** Holds `value` under `keys` (everything is forgotten first once `limit` values are held). */
+  private store<T>(keys: readonly unknown[], value: T): T {
+    if (this.count >= this.limit) {
+      this.root = new Map();
+      this.count = 0;
+    }
+    this.count++;
     let node = this.root;
     const last = keys.length - 1;
     for (let i = 0; i < last; i++) {
@@ -87,15 +99,27 @@ export class TupleMemo {
       if (!next) node.set(keys[i], (next = new Map()));
       node = next;
     }
-    if (node.has(keys[last])) return node.get(keys[last]) as T;
-    const value = compute();
-    if (this.count >= this.limit) {
-      this.root = new Map();
-      this.count = 0;
-      return this.lookup(keys, () => value);
-    }
-    this.count++;
     node.set(keys[last], value);
     return value;
+  }
+
+  /** Makes `keys` its name's recent tuple (the slot of the same name, else a free or the oldest one). */
+  private remember(keys: readonly unknown[], value: unknown): void {
+    const recent = this.recent;
+    let mine = -1;
+    for (let r = 0; r < recent.length; r++) {
+      const lk = recent[r].keys;
+      if (lk[0] === keys[0] && lk.length === keys.length) {
+        mine = r;
+        break;
+      }
+    }
+    if (mine < 0 && recent.length < RECENT) {
+      recent.push({ keys, value });
+      return;
+    }
+    const slot = mine >= 0 ? mine : this.nextSlot++ % RECENT;
+    recent[slot].keys = keys;
+    recent[slot].value = value;
   }
 }
