@@ -39,9 +39,14 @@ export function pathsAffectedByAddress<P extends Judged>(
   const refreshOnly = previous !== null && onlyLifetimesChanged(previous, a);
   const own = new Set<P>();
   const sharing: P[] = [];
-  for (const p of index.withLocal(addressText(a))) if (!refreshOnly || p.state !== 'viable') own.add(p);
-  if (!refreshOnly) {
-    for (const p of index.onInterface(a.index) ?? []) {
+  // Indexed loops: this runs once per event, over up to every path of an interface (100k),
+  // mostly before V8 optimizes it, where each step of for-of allocates its result.
+  const mine = index.withLocal(addressText(a));
+  for (let i = 0; i < mine.length; i++) if (!refreshOnly || mine[i].state !== 'viable') own.add(mine[i]);
+  const onLink = refreshOnly ? undefined : index.onInterface(a.index);
+  if (onLink) {
+    for (let i = 0; i < onLink.length; i++) {
+      const p = onLink[i];
       if (p.path.family !== a.family || own.has(p)) continue;
       if (p.state === 'viable') sharing.push(p);
       else own.add(p);
