@@ -93,7 +93,7 @@ export class Pass {
 
   /** An entry of this pass with this kind and text, shared by every path that records it (entries are immutable). */
   sharedEntry(kind: EvidenceEntry['kind'], summary: string): EvidenceEntry {
-    return this.facts.get5('entry', kind, summary, null, null, null, makeEntry, this.now, kind, summary);
+    return this.memo5('entry', kind, summary, null, null, null, makeEntry, this.now, kind, summary);
   }
 
   /**
@@ -153,9 +153,9 @@ export class Pass {
     paths: readonly CanonicalPath[],
     askMany: (wants: LookupWants) => RouteLookupResult[],
     /** Whether the path's own lookup will be asked (its address is present). */
-    ownLookup: (path: CanonicalPath) => boolean = () => true,
+    ownLookup: (path: CanonicalPath) => boolean,
     /** Whether a new connection's lookup to the path's peer is still to be asked. */
-    peerLookup: (path: CanonicalPath) => boolean = () => true,
+    peerLookup: (path: CanonicalPath) => boolean,
   ): void {
     const wantedPaths: CanonicalPath[] = [];
     const wantedBound: boolean[] = [];

@@ -181,9 +181,7 @@ export class PathChecker {
     ev.nextHop = null;
   }
 
-
   private env(pass: Pass): CheckEnv {
     return (pass.env ??= new PassCheckEnv(this.envParts, pass)) as CheckEnv;
   }
 }
-

@@ -25,17 +25,19 @@ export class TupleMemo {
 
   get<T>(keys: readonly unknown[], compute: () => T): T {
     const recent = this.recent;
+    let mine = -1;
     for (let r = 0; r < recent.length; r++) {
       const lk = recent[r].keys;
       if (lk[0] !== keys[0] || lk.length !== keys.length) continue;
       let i = 1;
       while (i < keys.length && lk[i] === keys[i]) i++;
       if (i === keys.length) return recent[r].value as T;
+      mine = r;
       break;
     }
     let value = this.find(keys) as T | typeof MISSING;
     if (value === MISSING) value = this.store(keys, compute());
-    this.remember(keys, value);
+    this.remember(keys, value, mine);
     return value;
   }
 
@@ -58,10 +60,12 @@ export class TupleMemo {
     z: Z,
   ): T {
     const recent = this.recent;
+    let mine = -1;
     for (let r = 0; r < recent.length; r++) {
       const k = recent[r].keys;
       if (k[0] !== name || k.length !== 6) continue;
       if (k[1] === a && k[2] === b && k[3] === c && k[4] === d && k[5] === e) return recent[r].value as T;
+      mine = r;
       break;
     }
     // The miss computes through `make` itself, not a closure: optimized code that inlined a
@@ -70,7 +74,7 @@ export class TupleMemo {
     const keys = [name, a, b, c, d, e];
     let value = this.find(keys) as T | typeof MISSING;
     if (value === MISSING) value = this.store(keys, make(x, y, z));
-    this.remember(keys, value);
+    this.remember(keys, value, mine);
     return value;
   }
 
@@ -103,17 +107,12 @@ export class TupleMemo {
     return value;
   }
 
-  /** Makes `keys` its name's recent tuple (the slot of the same name, else a free or the oldest one). */
-  private remember(keys: readonly unknown[], value: unknown): void {
+  /**
+   * Makes `keys` its name's recent tuple: in `mine`, the slot the lookup found holding the
+   * name (-1: none), else a free or the oldest one.
+   */
+  private remember(keys: readonly unknown[], value: unknown, mine: number): void {
     const recent = this.recent;
-    let mine = -1;
-    for (let r = 0; r < recent.length; r++) {
-      const lk = recent[r].keys;
-      if (lk[0] === keys[0] && lk.length === keys.length) {
-        mine = r;
-        break;
-      }
-    }
     if (mine < 0 && recent.length < RECENT) {
       recent.push({ keys, value });
       return;
