@@ -122,6 +122,13 @@ void DumpPipeline::ReaderLoop() {
 }
 
 DumpPipeline::ReaderState DumpPipeline::Reap() {
+  {
+    // Not core_mu_ while the reader runs: it holds that lock for a whole Drain()
+    // (tens of ms in a big dump) and takes it again at once, so the loop would
+    // wait here, batches ready in the queue, until the queue filled up.
+    std::lock_guard<std::mutex> q(queue_mu_);
+    if (reader_running_) return ReaderState::kRunning;
+  }
   std::lock_guard<std::mutex> c(core_mu_);
   {
     std::lock_guard<std::mutex> q(queue_mu_);

@@ -214,19 +214,19 @@ namespace {
 constexpr size_t kMaxDatagram = 16u << 20;
 }  // namespace
 
-int ReceiveDatagram(int fd, std::vector<uint8_t>& buffer, Datagram* out) {
+int ReceiveDatagram(int fd, ReadBuffer& buffer, bool sized, Datagram* out) {
   // Size the read first, as iproute2 does (rtnl_recvmsg): MSG_PEEK|MSG_TRUNC
   // returns the datagram's real length without consuming it, so a notification
   // larger than the buffer (a multipath route with thousands of nexthops is over
   // 64 KiB) is read whole instead of being cut and lost.
-  for (;;) {
+  while (sized) {
     ssize_t n = ::recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno;
     }
     const size_t need = static_cast<size_t>(n);
-    if (need > buffer.size()) buffer.resize(std::min(kMaxDatagram, (need + 4095) & ~size_t{4095}));
+    if (need > buffer.size()) buffer.Resize(std::min(kMaxDatagram, (need + 4095) & ~size_t{4095}));
     break;
   }
   sockaddr_nl sender{};
@@ -261,6 +261,10 @@ int ReceiveDatagram(int fd, std::vector<uint8_t>& buffer, Datagram* out) {
 namespace {
 
 constexpr size_t kMinBuffer = 64 * 1024;
+// What dump reads go into, unsized (see Drain): dump parts are at most 32 KiB
+// (netlink_recvmsg caps max_recvmsg_len there) unless one object needs more
+// (cb->min_dump_alloc), and notifications are sized to their object (nlmsg_new).
+constexpr size_t kDumpReadBytes = 1024 * 1024;
 
 const char* ObjectName(record::Object object) {
   switch (object) {
@@ -663,11 +667,17 @@ void NetlinkMonitor::StartRecovery(RecordWriter& out) {
 }
 
 void NetlinkMonitor::HandleTruncated(const Datagram& d, RecordWriter& out) {
-  // Only a datagram over kMaxDatagram can still be cut (reads are sized first).
+  // Only a datagram over kMaxDatagram can be cut by a sized read; a dump's
+  // unsized read cuts one over kDumpReadBytes (none is known).
   ++stats_.dropped_truncated;
   ++pending_truncated_;
   nlmsghdr first{};
   if (d.length >= sizeof(first)) std::memcpy(&first, buffer_.data(), sizeof(first));
+  // Its real length is known (MSG_TRUNC): the next one that long, a retried
+  // dump's part above all, fits.
+  if (d.full_length > buffer_.size() && d.full_length <= kMaxDatagram) {
+    buffer_.Resize((d.full_length + 4095) & ~size_t{4095});
+  }
   const bool dump_reply = (first.nlmsg_flags & NLM_F_MULTI) && first.nlmsg_pid == stats_.port_id;
   if (!dump_reply) return HandleLostEvent(record::kTruncated, out);
   // Replies of our dump: that dump is incomplete (and its DONE may be what was
@@ -698,8 +708,19 @@ NetlinkMonitor::DrainResult NetlinkMonitor::Drain(RecordWriter& out) {
   Sink sink(*this, out);
   DrainResult result = DrainResult::kMore;
   for (size_t n = 0; n < kMaxBatchDatagrams && out.size_bytes() < kMaxBatchBytes; ++n) {
+    // Outside dumps each read is sized first. During a dump a peek would be a
+    // second read per part, and every read, a peek too, makes the kernel build
+    // the next part while the queue is under half the receive buffer
+    // (netlink_recvmsg calls netlink_dump): the dump would run megabytes ahead
+    // of us, and those megabytes would wait behind the kernel's slow stretches
+    // (the local table's dump walks the whole merged main trie, ~250 ms at 1M
+    // routes, producing nothing) instead of reaching JS before them. So one read
+    // per part, into a buffer far larger than any; a longer datagram is cut and
+    // recovered like any lost message (HandleTruncated).
+    const bool sized = !dump_.active;
+    if (!sized && buffer_.size() < kDumpReadBytes) buffer_.Resize(kDumpReadBytes);
     Datagram d;
-    int err = ReceiveDatagram(fd_.get(), buffer_, &d);
+    int err = ReceiveDatagram(fd_.get(), buffer_, sized, &d);
     if (err == EAGAIN || err == EWOULDBLOCK) {
       result = DrainResult::kDrained;
       break;
@@ -746,6 +767,8 @@ NetlinkMonitor::DrainResult NetlinkMonitor::Drain(RecordWriter& out) {
     StartRecovery(out);
   }
   FlushDropCounts(out);
+  // The dump's buffer does not outlive it.
+  if (!dump_.active && buffer_.size() >= kDumpReadBytes) buffer_.Resize(kMinBuffer);
   return result;
 }
 

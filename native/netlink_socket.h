@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -94,9 +95,30 @@ struct Datagram {
   uint32_t sender_pid = 0;  // nl_pid of the sender: 0 for the kernel
 };
 
-// Reads one datagram without blocking into `buffer` (its size is the limit).
+// A datagram buffer that grows without zero-filling: the kernel writes only what a
+// datagram holds, so pages no read reaches stay untouched (not resident).
+class ReadBuffer {
+ public:
+  explicit ReadBuffer(size_t size) { Resize(size); }
+  uint8_t* data() { return data_.get(); }
+  const uint8_t* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+  // The contents are not kept.
+  void Resize(size_t size) {
+    data_.reset(new uint8_t[size]);
+    size_ = size;
+  }
+
+ private:
+  std::unique_ptr<uint8_t[]> data_;
+  size_t size_ = 0;
+};
+
+// Reads one datagram without blocking into `buffer`. `sized`: peek at its length
+// first and grow the buffer to fit, so nothing up to 16 MiB is cut; otherwise read
+// at once, and a datagram longer than the buffer comes back truncated.
 // Returns 0, or the errno of recvmsg (EINTR is retried here; EAGAIN means empty).
-int ReceiveDatagram(int fd, std::vector<uint8_t>& buffer, Datagram* out);
+int ReceiveDatagram(int fd, ReadBuffer& buffer, bool sized, Datagram* out);
 
 struct MonitorStats {
   uint32_t port_id = 0;
@@ -221,7 +243,7 @@ class NetlinkMonitor {
 
   UniqueFd fd_;
   MonitorStats stats_;
-  std::vector<uint8_t> buffer_;
+  ReadBuffer buffer_;
   uint32_t seq_ = 0;
   bool started_ = false;
   bool dump_routes_ = true;

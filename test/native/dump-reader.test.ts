@@ -2,7 +2,8 @@
  * Dumps read on the monitor's reader thread (native/dump_pipeline.h): a dump of many
  * batches arrives whole, framed and in socket order with events from mid-dump; close()
  * and worker.terminate() in the middle of a dump join the thread cleanly; the reused
- * batch buffer and the routes-less dump option.
+ * batch buffer and the routes-less dump option; a notification over 64 KiB that
+ * arrives in the middle of a dump (read without a sizing peek) arrives whole.
  */
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -13,6 +14,7 @@ import { runNode } from '../helpers/child';
 import { createNetns, createVeth, describeNetns, waitFor, type NetNs } from '../helpers/netns';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
+const addMultipathRoute = path.join(repoRoot, 'test/fixtures/scripts/add-multipath-route.py');
 const addonDir = path.resolve(repoRoot, process.env.ROUTEGUARD_ADDON_DIR || '.');
 const requireHere = createRequire(__filename);
 const nodeGypBuild = requireHere.resolve('node-gyp-build');
@@ -163,4 +165,53 @@ describeNetns('addon: dumps on the reader thread', () => {
     expect(result).toMatchObject({ code: 0, signal: null, timedOut: false });
     expect(result.stdout.trim().split('\n')).toEqual(Array.from({ length: 5 }, (_, i) => `round ${i} exit 1`));
   });
+});
+
+describeNetns('addon: a dump read without sizing peeks', () => {
+  let ns: NetNs;
+  /** 80k routes of 8 nexthops: ~25 MB of records, more than the reader may queue (4 batches of 4 MiB) while JS is busy. */
+  const ROUTES_BIG = 80_000;
+
+  beforeAll(() => {
+    ns = createNetns('rgdumpbig');
+    createVeth(ns, 'v0', null, 'v1');
+    ns.ip('addr add 192.0.2.1/24 dev v0');
+    const hops = Array.from({ length: 8 }, (_, g) => `nexthop via 192.0.2.${g + 2} dev v0`).join(' ');
+    const lines: string[] = [];
+    for (let i = 0; i < ROUTES_BIG; i++) lines.push(`route add 10.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}/32 ${hops}`);
+    ns.ipBatch(lines);
+  }, 120_000);
+
+  afterAll(() => ns.destroy());
+
+  it('reads a 65.5 KiB notification queued among the dump\'s parts whole', async () => {
+    // Each dump read goes straight into a large buffer (a peek would make the kernel dump
+    // ahead): a notification longer than 64 KiB must still not be cut there.
+    const records: DecodedRecord[] = [];
+    let added = false;
+    const m = new binding.Monitor({ netns: ns.path }, (batch, byteLength) => {
+      records.push(...decodeBatch(batch.slice(0, byteLength)));
+      if (added) return;
+      added = true;
+      // The loop is blocked here, so the reader stops with its queue full, in the middle of
+      // the route dump: the notification is queued behind the parts it has not read yet.
+      ns.exec('python3', [addMultipathRoute, '198.51.100.0/24', String(ns.ifindex('v0')), '4094', '192.0.2']);
+    });
+    try {
+      m.start();
+      await waitFor(() => records.some((r) => r.kind === 'synced'), 30_000, 'initial sync');
+      const isBig = (r: DecodedRecord) => r.kind === 'route' && !r.fromDump && r.route.multipath?.length === 4094;
+      await waitFor(() => records.some(isBig), 5000, 'the multipath notification');
+      expect(records.filter(isBig)).toHaveLength(1);
+      const at = records.findIndex(isBig);
+      const routeEnd = records.findIndex((r) => controlText(r) === 'dump-end:route:');
+      // Read while the route dump ran, so by the unsized read.
+      expect(at).toBeLessThan(routeEnd);
+      expect(records.filter((r) => r.kind === 'route' && r.fromDump && r.route.multipath?.length === 8)).toHaveLength(ROUTES_BIG);
+      expect(records.filter((r) => r.kind === 'dropped')).toEqual([]);
+      expect(m.stats().droppedTruncated).toBe(0);
+    } finally {
+      m.close();
+    }
+  }, 60_000);
 });
