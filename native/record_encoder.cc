@@ -5,6 +5,9 @@
 #include <linux/netlink.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <cstring>
 #include <initializer_list>
 #include <utility>
@@ -24,34 +27,32 @@ uint32_t Pack8(uint8_t b0, uint8_t b1, uint8_t b2, uint8_t b3) {
 // the index of the payload's first word. Close() fills in the length (bytes, u32:
 // a record comes from one netlink message of at most 64 KiB, so it is a few
 // hundred KiB at most, even with thousands of multipath nexthops).
-size_t Open(std::vector<uint32_t>& w, record::Kind kind, uint16_t flags, uint32_t fixed_words) {
-  const size_t start = w.size();
-  w.resize(start + kHeaderWords + fixed_words, 0);
+size_t Open(RecordWords& w, record::Kind kind, uint16_t flags, uint32_t fixed_words) {
+  const size_t start = w.Extend(kHeaderWords + fixed_words);
   w[start] = static_cast<uint32_t>(kind) | static_cast<uint32_t>(flags) << 16;
   return start + kHeaderWords;
 }
 
-void Close(std::vector<uint32_t>& w, size_t payload) {
+void Close(RecordWords& w, size_t payload) {
   const size_t start = payload - kHeaderWords;
   w[start + 1] = static_cast<uint32_t>((w.size() - start) * 4);
 }
 
 // Appends raw bytes, zero padded to a whole word.
-void AppendBytes(std::vector<uint32_t>& w, const uint8_t* bytes, size_t n) {
+void AppendBytes(RecordWords& w, const uint8_t* bytes, size_t n) {
   if (n == 0) return;
-  const size_t at = w.size();
-  w.resize(at + (n + 3) / 4, 0);
+  const size_t at = w.Extend((n + 3) / 4);
   std::memcpy(&w[at], bytes, n);
 }
 
 // Several byte strings packed back to back, then padded once (the link record).
-void AppendPacked(std::vector<uint32_t>& w, std::initializer_list<std::pair<const uint8_t*, size_t>> parts) {
+void AppendPacked(RecordWords& w, std::initializer_list<std::pair<const uint8_t*, size_t>> parts) {
   std::vector<uint8_t> buf;
   for (const auto& part : parts) buf.insert(buf.end(), part.first, part.first + part.second);
   AppendBytes(w, buf.data(), buf.size());
 }
 
-void PutIp(std::vector<uint32_t>& w, size_t word, const IpBytes& ip) {
+void PutIp(RecordWords& w, size_t word, const IpBytes& ip) {
   std::memcpy(&w[word], ip.data(), ip.size());
 }
 
@@ -124,8 +125,7 @@ void RecordWriter::Route(bool removed, const routeguard::Route& route, uint16_t 
   PutIp(words_, p + record::kRouteGateway, route.gateway);
   PutIp(words_, p + record::kRoutePrefsrc, route.prefsrc);
   for (const RouteNexthop& nh : route.multipath) {
-    const size_t n = words_.size();
-    words_.resize(n + record::kRouteNexthopWords, 0);
+    const size_t n = words_.Extend(record::kRouteNexthopWords);
     words_[n + 0] = nh.ifindex;
     words_[n + 1] = Pack8(nh.flags, nh.hops, nh.gw_family, 0);
     PutIp(words_, n + 2, nh.gateway);
@@ -143,8 +143,9 @@ void RecordWriter::Nexthop(bool removed, const routeguard::Nexthop& nh, uint16_t
   words_[p + 4] = static_cast<uint32_t>(nh.group.size());
   PutIp(words_, p + 5, nh.gateway);
   for (const NexthopGroupMember& m : nh.group) {
-    words_.push_back(m.id);
-    words_.push_back(m.weight);
+    const size_t at = words_.Extend(2);
+    words_[at] = m.id;
+    words_[at + 1] = m.weight;
   }
   Close(words_, p);
 }
@@ -223,13 +224,33 @@ void RecordWriter::Recycle() {
   constexpr size_t kKeepWords = 16 * 1024;
   const size_t keep = std::max(kKeepWords, words_.size() * 2);
   if (words_.capacity() > keep) {
-    std::vector<uint32_t>().swap(words_);
+    words_.Free();
   } else {
-    words_.clear();
+    words_.Clear();
   }
 }
 
-void RecordWriter::Release() { std::vector<uint32_t>().swap(words_); }
+void RecordWriter::Release() { words_.Free(); }
+
+void RecordWords::Free() {
+  std::free(data_);
+  data_ = nullptr;
+  size_ = capacity_ = 0;
+}
+
+void RecordWords::Grow(size_t need) {
+  constexpr size_t kMinWords = 1024;
+  Reallocate(std::max({need, capacity_ * 2, kMinWords}));
+}
+
+void RecordWords::Reallocate(size_t n) {
+  // realloc keeps the words written so far (big blocks move by mremap, not by copying).
+  if (n > SIZE_MAX / sizeof(uint32_t)) throw std::bad_alloc();
+  void* grown = std::realloc(data_, n * sizeof(uint32_t));
+  if (grown == nullptr) throw std::bad_alloc();
+  data_ = static_cast<uint32_t*>(grown);
+  capacity_ = n;
+}
 
 namespace {
 // Dump replies carry NLM_F_MULTI; multicast events do not, but carry the
