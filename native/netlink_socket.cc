@@ -212,6 +212,9 @@ namespace {
 // No kernel datagram comes close (notifications are one message; dump parts are
 // ~32 KiB): a cap only so a bug cannot make us allocate without bound.
 constexpr size_t kMaxDatagram = 16u << 20;
+
+// A read buffer's size for a datagram of `length` bytes: whole pages.
+size_t BufferSizeFor(size_t length) { return (length + 4095) & ~size_t{4095}; }
 }  // namespace
 
 int ReceiveDatagram(int fd, ReadBuffer& buffer, bool sized, Datagram* out) {
@@ -226,7 +229,7 @@ int ReceiveDatagram(int fd, ReadBuffer& buffer, bool sized, Datagram* out) {
       return errno;
     }
     const size_t need = static_cast<size_t>(n);
-    if (need > buffer.size()) buffer.Resize(std::min(kMaxDatagram, (need + 4095) & ~size_t{4095}));
+    if (need > buffer.size()) buffer.Resize(std::min(kMaxDatagram, BufferSizeFor(need)));
     break;
   }
   sockaddr_nl sender{};
@@ -676,7 +679,7 @@ void NetlinkMonitor::HandleTruncated(const Datagram& d, RecordWriter& out) {
   // Its real length is known (MSG_TRUNC): the next one that long, a retried
   // dump's part above all, fits.
   if (d.full_length > buffer_.size() && d.full_length <= kMaxDatagram) {
-    buffer_.Resize((d.full_length + 4095) & ~size_t{4095});
+    buffer_.Resize(BufferSizeFor(d.full_length));
   }
   const bool dump_reply = (first.nlmsg_flags & NLM_F_MULTI) && first.nlmsg_pid == stats_.port_id;
   if (!dump_reply) return HandleLostEvent(record::kTruncated, out);

@@ -7,10 +7,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <new>
 #include <cstring>
 #include <initializer_list>
+#include <new>
 #include <utility>
+#include <vector>
 
 namespace routeguard {
 namespace {
