@@ -66,6 +66,8 @@ export class Pass {
   /** Evaluations found gone: dropped from the indexes once their watchers have heard. */
   readonly gone: PathEvaluation[] = [];
   private entry: EvidenceEntry | null = null;
+  /** The entry sharedEntry() gave last. */
+  private lastShared: EvidenceEntry | null = null;
   /** The check environment of this pass, made once by the judge. */
   env: unknown = null;
 
@@ -93,7 +95,10 @@ export class Pass {
 
   /** An entry of this pass with this kind and text, shared by every path that records it (entries are immutable). */
   sharedEntry(kind: EvidenceEntry['kind'], summary: string): EvidenceEntry {
-    return this.memo5('entry', kind, summary, null, null, null, makeEntry, this.now, kind, summary);
+    // The last one first: the paths of a pass come in runs with one text (a lost address's 10k).
+    const last = this.lastShared;
+    if (last !== null && last.summary === summary && last.kind === kind) return last;
+    return (this.lastShared = this.memo5('entry', kind, summary, null, null, null, makeEntry, this.now, kind, summary));
   }
 
   /**

@@ -81,7 +81,7 @@ export class PathChecker {
    * feedback"), which sent the whole pass of 10k checks back to the interpreter.
    */
   checkDeadline(evs: readonly PathEvaluation[], pass: Pass): void {
-    this.checkEach(evs.filter((ev) => this.verdicts.deadlineReached(ev, pass)), pass, 'deadline');
+    this.checkEach(this.verdicts.deadlineReached(evs, pass), pass, 'deadline');
   }
 
   /**

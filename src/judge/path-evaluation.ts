@@ -167,9 +167,39 @@ export class PathEvaluation implements PathMemory, DeadlineMember {
   }
 }
 
+type Listener = (info: unknown) => unknown;
+const BASE_EMIT = EventEmitter.prototype.emit;
+
+/**
+ * EventEmitter.prototype.emit for one argument, for handles alone. Node's emit is one
+ * function shared by every emitter of the process: after a pass of 10k 'suspect', the
+ * first 10k 'gone' deoptimized it ('wrong map') and ran unoptimized, ~8 ms of a first
+ * loss's ~31. Node's own emit still runs when it could differ: a handle whose emit was
+ * replaced, the domain module's emit, captureRejections (promise-returning listeners).
+ * Like Node's, a listener list is copied first and a throw ends the handle's emission.
+ */
+function deliver(h: WatchHandle, name: string, info: unknown): void {
+  if (h.emit !== BASE_EMIT || EventEmitter.captureRejections) {
+    (h.emit as (n: string, info: unknown) => boolean)(name, info);
+    return;
+  }
+  // Node keeps listeners in `_events`: undefined until the first one (see WatchHandle.open),
+  // then one function per name or an array of them.
+  const events = (h as unknown as { _events?: Record<string, Listener | Listener[] | undefined> })._events;
+  if (events === undefined) return;
+  const handler = events[name];
+  if (handler === undefined) return;
+  if (typeof handler === 'function') {
+    handler.call(h, info);
+    return;
+  }
+  const listeners = handler.slice();
+  for (let i = 0; i < listeners.length; i++) listeners[i].call(h, info);
+}
+
 function emitTo(h: WatchHandle, name: string, info: unknown, errors: unknown[] | null): unknown[] | null {
   try {
-    (h.emit as (n: string, info: unknown) => boolean)(name, info);
+    deliver(h, name, info);
   } catch (err) {
     (errors ??= []).push(err);
   }

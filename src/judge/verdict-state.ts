@@ -13,7 +13,7 @@ import type { Pass } from './pass';
 import type { PathFailure, PathOk } from './path-check';
 import type { PathEvaluation } from './path-evaluation';
 import { isPathChange, onFailure, type SuspectWindow } from './rules';
-import type { JudgeCounters, PathRoute, ReasonCounts, VerdictReason } from './types';
+import type { EvidenceEntry, JudgeCounters, PathRoute, ReasonCounts, VerdictReason } from './types';
 
 function zeroCounts(): ReasonCounts {
   return Object.fromEntries(VERDICT_REASONS.map((r) => [r, 0])) as ReasonCounts;
@@ -73,14 +73,29 @@ export class VerdictState {
     };
   }
 
-  /** The deadline came: a fresh check follows. */
-  deadlineReached(ev: PathEvaluation, pass: Pass): boolean {
-    const w = ev.window;
-    if (ev.state !== 'suspect' || !w) return false;
-    this.stats.confirmations++;
-    const after = pass.now - w.start;
-    ev.addEvidence(pass.entryFor('timer', 'entry:deadline', deadlineText, w.extended, w.reason, after, null));
-    return true;
+  /**
+   * A deadline came for these paths: those still suspect get its entry and are returned
+   * for their fresh check. One loop, one entry per window: the paths of a deadline group
+   * share their window, and this code runs for the first time at a process's first loss
+   * (unoptimized, so every call per path counts).
+   */
+  deadlineReached(evs: readonly PathEvaluation[], pass: Pass): PathEvaluation[] {
+    const due: PathEvaluation[] = [];
+    let last: SuspectWindow | null = null;
+    let entry: EvidenceEntry | null = null;
+    for (let i = 0; i < evs.length; i++) {
+      const ev = evs[i];
+      const w = ev.window;
+      if (ev.state !== 'suspect' || w === null) continue;
+      if (w !== last) {
+        last = w;
+        entry = pass.entryFor('timer', 'entry:deadline', deadlineText, w.extended, w.reason, pass.now - w.start, null);
+      }
+      ev.addEvidence(entry!);
+      due.push(ev);
+    }
+    this.stats.confirmations += due.length;
+    return due;
   }
 
   passed(ev: PathEvaluation, f: PathOk, pass: Pass): void {

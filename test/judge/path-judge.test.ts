@@ -144,6 +144,57 @@ describe('shared evaluations', () => {
     expect(uncaught.map((e) => (e as Error).message)).toEqual(['listener bug']);
   });
 
+  it('delivers as EventEmitter does: once, several listeners, one removed while it runs', () => {
+    const h = makeHost();
+    const w = h.judge.watch({ local: V4.local, remote: V4.peer });
+    const heard: string[] = [];
+    w.once('suspect', () => heard.push('once'));
+    const second = () => heard.push('second');
+    w.on('suspect', () => {
+      heard.push('first');
+      w.off('suspect', second); // Node copies the list before calling: `second` still hears this one
+    });
+    w.on('suspect', second);
+    w.prependListener('suspect', () => heard.push('prepended'));
+    h.net.setCarrier(h.eth0, false);
+    expect(heard).toEqual(['prepended', 'once', 'first', 'second']);
+    expect(w.listenerCount('suspect')).toBe(2);
+    h.net.setCarrier(h.eth0, true);
+    h.net.setCarrier(h.eth0, false);
+    expect(heard).toEqual(['prepended', 'once', 'first', 'second', 'prepended', 'first']);
+  });
+
+  it("leaves delivery to Node's emit when a handle's emit is replaced or rejections are captured", async () => {
+    const h = makeHost();
+    const w = h.judge.watch({ local: V4.local, remote: V4.peer });
+    const traced: string[] = [];
+    const base = w.emit.bind(w);
+    w.emit = ((name: string, ...args: unknown[]) => (traced.push(name), base(name as never, ...(args as [never])))) as typeof w.emit;
+    let heard = 0;
+    w.on('suspect', () => heard++);
+    h.net.setCarrier(h.eth0, false);
+    expect(traced).toEqual(['suspect']);
+    expect(heard).toBe(1);
+
+    const { EventEmitter } = await import('node:events');
+    const was = EventEmitter.captureRejections;
+    EventEmitter.captureRejections = true;
+    try {
+      const h2 = makeHost();
+      const v = h2.judge.watch({ local: V6.local, remote: V6.peer });
+      const errors: unknown[] = [];
+      v.on('error', (err) => errors.push(err));
+      v.on('suspect', async () => {
+        throw new Error('async listener bug');
+      });
+      h2.net.removeAddress(h2.eth0, V6.local);
+      await new Promise((r) => setImmediate(r));
+      expect(errors.map((e) => (e as Error).message)).toEqual(['async listener bug']);
+    } finally {
+      EventEmitter.captureRejections = was;
+    }
+  });
+
   it('close() stops all judging; handles keep their last state', () => {
     const h = makeHost();
     const { watch, seen } = h.watch({ local: V4.local, remote: V4.peer });
