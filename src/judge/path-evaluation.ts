@@ -168,18 +168,40 @@ export class PathEvaluation implements PathMemory, DeadlineMember {
 }
 
 type Listener = (info: unknown) => unknown;
-const BASE_EMIT = EventEmitter.prototype.emit;
+/**
+ * Node's emit, or null where this runtime keeps listeners otherwise than `_events` (one
+ * function per name, then an array in call order): there every emission goes through it.
+ */
+const BASE_EMIT = knowsListenerTable() ? EventEmitter.prototype.emit : null;
+
+function knowsListenerTable(): boolean {
+  try {
+    const e = new EventEmitter();
+    const a = (): void => {};
+    const b = (): void => {};
+    const table = () => (e as unknown as { _events?: Record<string, unknown> })._events?.x;
+    e.on('x', a);
+    if (table() !== a) return false;
+    e.on('x', b);
+    const both = table();
+    return Array.isArray(both) && both.length === 2 && both[0] === a && both[1] === b;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * EventEmitter.prototype.emit for one argument, for handles alone. Node's emit is one
  * function shared by every emitter of the process: after a pass of 10k 'suspect', the
  * first 10k 'gone' deoptimized it ('wrong map') and ran unoptimized, ~8 ms of a first
  * loss's ~31. Node's own emit still runs when it could differ: a handle whose emit was
- * replaced, the domain module's emit, captureRejections (promise-returning listeners).
+ * replaced (also Node's, replaced after this module loaded, as the domain module does),
+ * captureRejections (promise-returning listeners), a runtime whose listener table is not
+ * Node's.
  * Like Node's, a listener list is copied first and a throw ends the handle's emission.
  */
 function deliver(h: WatchHandle, name: string, info: unknown): void {
-  if (h.emit !== BASE_EMIT || EventEmitter.captureRejections) {
+  if (BASE_EMIT === null || h.emit !== BASE_EMIT || EventEmitter.captureRejections) {
     (h.emit as (n: string, info: unknown) => boolean)(name, info);
     return;
   }
