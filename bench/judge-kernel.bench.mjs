@@ -13,7 +13,8 @@
 //   - deadline -> 10,000 verdicts: from the hold-down's end (the clock time the judge
 //     gave in 'suspect') to the last 'gone' heard, on the judge's real timers; for the
 //     process's first loss and for a second one (the address restored, its paths
-//     watched again, deleted again).
+//     watched again, deleted again); and inside it, how late the judge's timer fired and
+//     the main thread's time on a CPU and waiting for one (/proc/thread-self/schedstat).
 // Prints one markdown section on stdout; progress on stderr.
 // Options: --quick (10,000 paths over 1,000 peers), --runs=N (default 5: the first loss is
 // the noisiest figure), --modes=batched,single.
@@ -41,7 +42,8 @@ const peerOf = (i) => '2001:db8:ff::1:' + i.toString(16);
 const CHILD = `
 const { performance } = require('node:perf_hooks');
 const { execFileSync } = require('node:child_process');
-const { NetlinkMonitor, PathJudge } = require(${JSON.stringify(DIST)});
+const { readFileSync } = require('node:fs');
+const { NetlinkMonitor, PathJudge, realClock } = require(${JSON.stringify(DIST)});
 const LOCALS = ${LOCALS}, PEERS = ${PEERS};
 const localOf = ${localOf.toString()};
 const peerOf = ${peerOf.toString()};
@@ -66,7 +68,16 @@ const PEER_TEXT = flat(Array.from({ length: PEERS }, (_, i) => peerOf(i)));
   monitor.on('event', (e) => { if (e.type === 'address' && e.action === 'removed' && !eventAt) eventAt = performance.now(); });
   const source = process.env.MODE === 'batched' ? monitor : single;
   if (process.env.MODE === 'batched' && typeof monitor.lookupRoutes !== 'function') throw new Error('this monitor has no lookupRoutes');
-  const judge = new PathJudge(source);
+  // The judge's own clock, with each timer's firing noted: when the deadline's pass began, and
+  // the main thread's time on a CPU and waiting for one so far (ns, /proc/thread-self/schedstat).
+  const schedstat = () => readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
+  let fired = { at: 0, sched: [0, 0] };
+  const clock = {
+    now: realClock.now,
+    setTimeout: (fn, ms) => realClock.setTimeout(() => { fired = { at: realClock.now(), sched: schedstat() }; fn(); }, ms),
+    clearTimeout: realClock.clearTimeout,
+  };
+  const judge = new PathJudge(source, { clock });
   global.gc();
   const heap0 = process.memoryUsage().heapUsed;
   const watches = [];
@@ -81,7 +92,7 @@ const PEER_TEXT = flat(Array.from({ length: PEERS }, (_, i) => peerOf(i)));
 
   // The loss: local 0 deleted from outside; its paths' verdicts timed from their deadline.
   const lose = async (victims) => {
-    let lastSuspect = 0, deadline = 0, lastGone = 0, gone = 0, suspect = 0;
+    let lastSuspect = 0, deadline = 0, lastGone = 0, gone = 0, suspect = 0, sched = null;
     eventAt = 0;
     const done = new Promise((resolve) => {
       for (const w of victims) {
@@ -89,13 +100,20 @@ const PEER_TEXT = flat(Array.from({ length: PEERS }, (_, i) => peerOf(i)));
         // once, at the last one (reading it 10k times cost ~4 ms of the measured pass).
         w.once('suspect', (info) => { if (++suspect === victims.length) { lastSuspect = performance.now(); deadline = info.deadline; } });
         // The judge's clock: performance.timeOrigin + performance.now() (see realClock).
-        w.once('gone', () => { if (++gone === victims.length) { lastGone = performance.timeOrigin + performance.now(); resolve(); } });
+        w.once('gone', () => { if (++gone === victims.length) { lastGone = performance.timeOrigin + performance.now(); sched = schedstat(); resolve(); } });
       }
     });
     execFileSync('ip', ['addr', 'del', localOf(0) + '/64', 'dev', 'v0']);
     await done;
     if (suspect !== victims.length) throw new Error(suspect + ' of ' + victims.length + ' paths reported suspect');
-    return { eventMs: lastSuspect - eventAt, verdictMs: lastGone - deadline };
+    return {
+      eventMs: lastSuspect - eventAt,
+      verdictMs: lastGone - deadline,
+      // From the hold-down's end to the judge's timer, then the main thread in the pass that followed.
+      lateMs: fired.at - deadline,
+      cpuMs: (sched[0] - fired.sched[0]) / 1e6,
+      queuedMs: (sched[1] - fired.sched[1]) / 1e6,
+    };
   };
   const first = await lose(watches.slice(0, PEERS));
   const lookups = judge.counters().kernelLookups;
@@ -108,7 +126,7 @@ const PEER_TEXT = flat(Array.from({ length: PEERS }, (_, i) => peerOf(i)));
   if (again.some((w) => w.state !== 'viable')) throw new Error('paths of the restored address not viable');
   const second = await lose(again);
   console.log(JSON.stringify({ ok: true, watchMs, heapPerPath, eventMs: first.eventMs, verdictMs: first.verdictMs,
-    verdictMs2: second.verdictMs, lookups }));
+    verdictMs2: second.verdictMs, lookups, first, second }));
   judge.close();
   monitor.close();
 })().catch((err) => { console.log(JSON.stringify({ ok: false, error: String(err && err.stack || err) })); process.exitCode = 1; });
@@ -204,6 +222,7 @@ const row = (label, f, fmt, goal) => {
   return `| ${label} | ${fmt(b)} | ${fmt(s)} | ${(s / b).toFixed(1)}× | ${goal} |`;
 };
 const perWatchUs = (r) => (r.watchMs * 1000) / PATHS;
+const split = (key) => `${ms(col('batched', (r) => r.first[key]))} / ${ms(col('batched', (r) => r.second[key]))}`;
 const lookups = col('batched', (r) => r.lookups);
 
 process.stdout.write(`## Path judge on the kernel: ${n(PATHS)} watched paths over ${n(PEERS)} peers
@@ -228,5 +247,10 @@ ${row(`deadline -> ${n(PEERS)} verdicts: the process's first loss`, (r) => r.ver
 ${row(`deadline -> ${n(PEERS)} verdicts: a second loss in the same process`, (r) => r.verdictMs2, ms, '≤ 20 ms')}
 
 Kernel lookups asked in all (batched run): ${n(lookups)} for ${n(PATHS)} watches, the loss and its verdicts.
+
+Inside "deadline -> verdicts" (batched, medians): the judge's timer fired ${split('lateMs')} after the hold-down's
+end; from there to the last verdict the main thread was on a CPU for ${split('cpuMs')} and waiting for one for
+${split('queuedMs')} (first loss / second loss; \`/proc/thread-self/schedstat\`). A first loss shares this machine's
+${os.cpus().length} CPUs with V8 compiling the deadline's code on its background threads.
 
 `);
