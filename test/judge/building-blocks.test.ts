@@ -121,13 +121,13 @@ describe('realClock', () => {
     const start = performance.now();
     const firedAt: number[] = [];
     realClock.setTimeout(() => firedAt.push(performance.now() - start), 3000);
-    // 0.1% of 3 s (select_estimate_accuracy) and libuv's millisecond: 4 ms early.
-    expect(asked).toEqual([2996]);
-    vi.advanceTimersByTime(2996);
+    // Twice 0.1% of 3 s (select_estimate_accuracy) and 5 ms: 11 ms early.
+    expect(asked).toEqual([2989]);
+    vi.advanceTimersByTime(2989);
     expect(firedAt).toEqual([]);
     expect(asked).toHaveLength(2);
-    expect(asked[1]).toBeCloseTo(4, 6);
-    vi.advanceTimersByTime(3);
+    expect(asked[1]).toBeCloseTo(11, 6);
+    vi.advanceTimersByTime(10);
     expect(firedAt).toEqual([]);
     vi.advanceTimersByTime(1);
     expect(firedAt).toEqual([3000]);
@@ -135,11 +135,11 @@ describe('realClock', () => {
     expect(firedAt).toHaveLength(1);
   });
 
-  it("caps the early wake at the kernel's 100 ms and leaves short timers to Node as they are", () => {
+  it("caps the early wake at twice the kernel's 100 ms and leaves short timers to Node as they are", () => {
     const asked = fakeNode();
     realClock.setTimeout(() => {}, 600_000);
     realClock.setTimeout(() => {}, 29);
-    expect(asked).toEqual([600_000 - 101, 29]);
+    expect(asked).toEqual([600_000 - 205, 29]);
   });
 
   it("sleeps past Node's longest timer in steps, and never fires a timer set for Infinity", () => {
