@@ -15,13 +15,16 @@
 //     process's first loss and for a second one (the address restored, its paths
 //     watched again, deleted again); and inside it, how late the judge's timer fired and
 //     the main thread's time on a CPU and waiting for one (/proc/thread-self/schedstat).
+// A third column runs the batched child on Node 24 (the registry's `node@24`, cached in
+// .cache/node-matrix): Node 20's life ended in April 2026, and V8 13 tiers code differently.
 // Prints one markdown section on stdout; progress on stderr.
 // Options: --quick (10,000 paths over 1,000 peers), --runs=N (default 5: the first loss is
-// the noisiest figure), --modes=batched,single.
+// the noisiest figure), --modes=batched,single,node24.
 import { execFileSync, spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { runLookupFloor } from './lookup-floor.mjs';
 import { BenchNamespace } from './namespace.mjs';
 
@@ -166,8 +169,8 @@ function makeNamespace(name) {
 
 function runChild(ns, mode) {
   return new Promise((resolve) => {
-    const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '--expose-gc', '-e', CHILD], {
-      env: { ...process.env, MODE: mode },
+    const child = spawn('ip', ['netns', 'exec', ns.name, mode.node, '--expose-gc', '-e', CHILD], {
+      env: { ...process.env, MODE: mode.source },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -186,10 +189,18 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (x) => (x < 10 ? `${x.toFixed(2)} ms` : `${x.toFixed(0)} ms`);
 const n = (x) => x.toLocaleString('en-US');
 
+// `source`: the child's MODE (the monitor itself, or behind a source without lookupRoutes).
 const MODES = [
-  { id: 'batched', label: 'monitor (batched lookups)' },
-  { id: 'single', label: 'one lookup at a time' },
+  { id: 'batched', source: 'batched', node: process.execPath },
+  { id: 'single', source: 'single', node: process.execPath },
+  { id: 'node24', source: 'batched', node: null },
 ].filter((m) => !arg('modes') || arg('modes').split(',').includes(m.id));
+const node24 = MODES.find((m) => m.id === 'node24');
+if (node24) {
+  const { nodeFromPackage } = createRequire(import.meta.url)('../scripts/node-binaries.js');
+  node24.node = nodeFromPackage('node@24');
+  node24.version = execFileSync(node24.node, ['--version'], { encoding: 'utf8' }).trim();
+}
 
 const results = Object.fromEntries(MODES.map((m) => [m.id, []]));
 let ns;
@@ -205,7 +216,7 @@ try {
       // A fresh namespace per run: the loss deletes an address.
       ns = makeNamespace(`rgjudge-${process.pid}-${r}-${m.id}`);
       log(`run ${r + 1}/${RUNS}: ${m.id}`);
-      const res = await runChild(ns, m.id);
+      const res = await runChild(ns, m);
       ns.remove();
       if (!res.ok) throw new Error(`${m.id}: ${res.error}`);
       results[m.id].push(res);
@@ -219,10 +230,11 @@ const col = (id, f) => (results[id]?.length ? median(results[id].map(f)) : NaN);
 const row = (label, f, fmt, goal) => {
   const b = col('batched', f);
   const s = col('single', f);
-  return `| ${label} | ${fmt(b)} | ${fmt(s)} | ${(s / b).toFixed(1)}× | ${goal} |`;
+  const v24 = col('node24', f);
+  return `| ${label} | ${fmt(b)} | ${fmt(s)} | ${(s / b).toFixed(1)}× | ${fmt(v24)} | ${goal} |`;
 };
 const perWatchUs = (r) => (r.watchMs * 1000) / PATHS;
-const split = (key) => `${ms(col('batched', (r) => r.first[key]))} / ${ms(col('batched', (r) => r.second[key]))}`;
+const split = (key, id = 'batched') => `${ms(col(id, (r) => r.first[key]))} / ${ms(col(id, (r) => r.second[key]))}`;
 const lookups = col('batched', (r) => r.lookups);
 
 process.stdout.write(`## Path judge on the kernel: ${n(PATHS)} watched paths over ${n(PEERS)} peers
@@ -231,16 +243,17 @@ Private namespace (a veth with ${LOCALS} IPv6 addresses, a default route), \`Net
 the judge on real timers; every lookup is an \`RTM_GETROUTE\`. Medians of ${RUNS} fresh processes per column on
 ${os.cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, load average ${os.loadavg()[0].toFixed(2)} at the end;
 run took ${((Date.now() - started) / 1000).toFixed(0)} s. "Batched": the monitor answers bursts through
-\`lookupRoutes\` (many requests per \`sendmsg\`); "one at a time": the same monitor behind a source without it.
+\`lookupRoutes\` (many requests per \`sendmsg\`); "one at a time": the same monitor behind a source without it;
+"batched, ${node24?.version ?? 'Node 24'}": the batched child on Node 24 (Node 20's life ended in April 2026).
 The loss deletes one local address (\`ip addr del\`): its ${n(PEERS)} paths are suspect, and since the other
 addresses reach the peers, gone at the 3 s hold-down. The first loss in a process also runs the judge's
 deadline code for the first time (V8 compiles it while it runs); the second restores the address, watches
 its ${n(PEERS)} paths again and deletes it again.
 
-| measure | batched | one at a time | one at a time / batched | goal |
-|---|--:|--:|--:|---|
+| measure | batched | one at a time | one at a time / batched | batched, ${node24?.version ?? 'Node 24'} | goal |
+|---|--:|--:|--:|--:|---|
 ${row(`watch() of ${n(PATHS)} paths, per path (first checks settled)`, perWatchUs, (x) => `${x.toFixed(1)} µs`, '≤ 10 µs')}
-| the kernel alone: the burst's ${n(floor.lookups)} lookups from C, per path | ${floor.perPathUs.toFixed(1)} µs (${floor.perLookupUs.toFixed(2)} µs per lookup; watch() takes ${(col('batched', perWatchUs) / floor.perPathUs).toFixed(2)}× this) | | | |
+| the kernel alone: the burst's ${n(floor.lookups)} lookups from C, per path | ${floor.perPathUs.toFixed(1)} µs (${floor.perLookupUs.toFixed(2)} µs per lookup; watch() takes ${(col('batched', perWatchUs) / floor.perPathUs).toFixed(2)}× this) | | | | |
 ${row('heap per watched path', (r) => r.heapPerPath, (x) => `${x.toFixed(0)} B`, '≤ 512 B')}
 ${row(`address of ${n(PEERS)} paths deleted: the judge's pass (${n(PATHS)} paths re-checked)`, (r) => r.eventMs, ms, '')}
 ${row(`deadline -> ${n(PEERS)} verdicts: the process's first loss`, (r) => r.verdictMs, ms, '≤ 20 ms')}
@@ -251,6 +264,7 @@ Kernel lookups asked in all (batched run): ${n(lookups)} for ${n(PATHS)} watches
 Inside "deadline -> verdicts" (batched, medians): the judge's timer fired ${split('lateMs')} after the hold-down's
 end; from there to the last verdict the main thread was on a CPU for ${split('cpuMs')} and waiting for one for
 ${split('queuedMs')} (first loss / second loss; \`/proc/thread-self/schedstat\`). A first loss shares this machine's
-${os.cpus().length} CPUs with V8 compiling the deadline's code on its background threads.
+${os.cpus().length} CPUs with V8 compiling the deadline's code on its background threads.${node24 ? ` On ${node24.version}: timer late
+${split('lateMs', 'node24')}, on a CPU ${split('cpuMs', 'node24')}, waiting ${split('queuedMs', 'node24')}.` : ''}
 
 `);
