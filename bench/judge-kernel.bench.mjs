@@ -45,7 +45,7 @@ const peerOf = (i) => '2001:db8:ff::1:' + i.toString(16);
 const CHILD = `
 const { performance } = require('node:perf_hooks');
 const { execFileSync } = require('node:child_process');
-const { readFileSync } = require('node:fs');
+const { readFileSync, readdirSync } = require('node:fs');
 const { NetlinkMonitor, PathJudge, realClock } = require(${JSON.stringify(DIST)});
 const LOCALS = ${LOCALS}, PEERS = ${PEERS};
 const localOf = ${localOf.toString()};
@@ -74,10 +74,21 @@ const PEER_TEXT = flat(Array.from({ length: PEERS }, (_, i) => peerOf(i)));
   // The judge's own clock, with each timer's firing noted: when the deadline's pass began, and
   // the main thread's time on a CPU and waiting for one so far (ns, /proc/thread-self/schedstat).
   const schedstat = () => readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
-  let fired = { at: 0, sched: [0, 0] };
+  // The process's other threads on a CPU so far (ns): V8's platform workers (its concurrent
+  // compiler and GC helpers), libuv's pool. They share this machine's CPUs with the main thread.
+  const mainTid = readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0];
+  const othersOnCpu = () => {
+    let ns = 0;
+    for (const tid of readdirSync('/proc/self/task')) {
+      if (tid === mainTid) continue;
+      try { ns += Number(readFileSync('/proc/self/task/' + tid + '/schedstat', 'utf8').split(' ')[0]); } catch {}
+    }
+    return ns;
+  };
+  let fired = { at: 0, sched: [0, 0], others: 0 };
   const clock = {
     now: realClock.now,
-    setTimeout: (fn, ms) => realClock.setTimeout(() => { fired = { at: realClock.now(), sched: schedstat() }; fn(); }, ms),
+    setTimeout: (fn, ms) => realClock.setTimeout(() => { fired = { at: realClock.now(), sched: schedstat(), others: othersOnCpu() }; fn(); }, ms),
     clearTimeout: realClock.clearTimeout,
   };
   const judge = new PathJudge(source, { clock });
@@ -95,7 +106,7 @@ const PEER_TEXT = flat(Array.from({ length: PEERS }, (_, i) => peerOf(i)));
 
   // The loss: local 0 deleted from outside; its paths' verdicts timed from their deadline.
   const lose = async (victims) => {
-    let lastSuspect = 0, deadline = 0, lastGone = 0, gone = 0, suspect = 0, sched = null;
+    let lastSuspect = 0, deadline = 0, lastGone = 0, gone = 0, suspect = 0, sched = null, others = 0;
     eventAt = 0;
     const done = new Promise((resolve) => {
       for (const w of victims) {
@@ -103,7 +114,7 @@ const PEER_TEXT = flat(Array.from({ length: PEERS }, (_, i) => peerOf(i)));
         // once, at the last one (reading it 10k times cost ~4 ms of the measured pass).
         w.once('suspect', (info) => { if (++suspect === victims.length) { lastSuspect = performance.now(); deadline = info.deadline; } });
         // The judge's clock: performance.timeOrigin + performance.now() (see realClock).
-        w.once('gone', () => { if (++gone === victims.length) { lastGone = performance.timeOrigin + performance.now(); sched = schedstat(); resolve(); } });
+        w.once('gone', () => { if (++gone === victims.length) { lastGone = performance.timeOrigin + performance.now(); sched = schedstat(); others = othersOnCpu(); resolve(); } });
       }
     });
     execFileSync('ip', ['addr', 'del', localOf(0) + '/64', 'dev', 'v0']);
@@ -116,6 +127,7 @@ const PEER_TEXT = flat(Array.from({ length: PEERS }, (_, i) => peerOf(i)));
       lateMs: fired.at - deadline,
       cpuMs: (sched[0] - fired.sched[0]) / 1e6,
       queuedMs: (sched[1] - fired.sched[1]) / 1e6,
+      othersMs: (others - fired.others) / 1e6,
     };
   };
   const first = await lose(watches.slice(0, PEERS));
@@ -270,8 +282,9 @@ Kernel lookups asked in all (batched run): ${n(lookups)} for ${n(PATHS)} watches
 
 Inside "deadline -> verdicts" (batched, medians): the judge's timer fired ${split('lateMs')} after the hold-down's
 end; from there to the last verdict the main thread was on a CPU for ${split('cpuMs')} and waiting for one for
-${split('queuedMs')} (first loss / second loss; \`/proc/thread-self/schedstat\`). A first loss shares this machine's
-${os.cpus().length} CPUs with V8 compiling the deadline's code on its background threads.${node24 ? ` On ${node24.version}: timer late
-${split('lateMs', 'node24')}, on a CPU ${split('cpuMs', 'node24')}, waiting ${split('queuedMs', 'node24')}.` : ''}
+${split('queuedMs')}, and the process's other threads were on a CPU for ${split('othersMs')} (first loss / second loss;
+\`/proc/<pid>/task/*/schedstat\`). A first loss shares this machine's ${os.cpus().length} CPUs with V8 compiling the
+deadline's code on its background threads.${node24 ? ` On ${node24.version}: timer late ${split('lateMs', 'node24')}, main
+thread on a CPU ${split('cpuMs', 'node24')}, waiting ${split('queuedMs', 'node24')}, other threads ${split('othersMs', 'node24')}.` : ''}
 
 `);
