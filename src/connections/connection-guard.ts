@@ -190,6 +190,7 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
     reportListenerFailure: (err, event, conn) => this.listenerFailed(err, event, conn),
     reportActionFailure: (err, verdict, conn) => this.actionFailed(err, verdict, conn),
     closing: (conn, error) => this.onClosing(conn, error),
+    closeFailed: (conn, err) => this.log.warn({ err, path: conn.path }, 'WebSocket close() threw: terminated instead'),
     ended: (conn, info) => this.onEnded(conn, info),
   };
 
@@ -380,7 +381,14 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
         verdict.type === 'gone'
           ? { ...verdict, error: new RouteGoneError(group.spec, verdict.info.reason, verdict.info.evidence) }
           : verdict;
-      for (const member of [...group.members]) member.deliver(delivered);
+      // One connection's failure must not keep the verdict from the others.
+      for (const member of [...group.members]) {
+        try {
+          member.deliver(delivered);
+        } catch (err) {
+          this.log.error({ err, path: group.spec }, 'failed to deliver a verdict to a connection');
+        }
+      }
     } catch (err) {
       this.log.error({ err, path: group.spec }, 'failed to deliver a verdict');
     }

@@ -14,6 +14,16 @@ export function checkMs(name: string, v: unknown): void {
   }
 }
 
+/**
+ * The codes a WebSocket endpoint may send (RFC 6455 7.4, IANA's registry; ws's
+ * isValidStatusCode): 1004-1006 and 1015 are reserved, 1016-2999 unassigned, and ws's
+ * close() throws on them — at a verdict, long after the option was accepted.
+ */
+function isSendableCloseCode(code: unknown): boolean {
+  if (typeof code !== 'number' || !Number.isInteger(code)) return false;
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+}
+
 export function checkSettings(o: Partial<ConnectionSettings> & { mark?: number }, where: string): void {
   if (o.action !== undefined && o.action !== 'close' && o.action !== 'notify' && typeof o.action !== 'function') {
     throw new InvalidArgumentError(`${where}: action must be 'close', 'notify' or a function, got ${String(o.action)}`);
@@ -22,8 +32,10 @@ export function checkSettings(o: Partial<ConnectionSettings> & { mark?: number }
     throw new InvalidArgumentError(`${where}: closeMode must be 'terminate' or 'close', got ${String(o.closeMode)}`);
   }
   checkMs(`${where}: closeTimeoutMs`, o.closeTimeoutMs);
-  if (o.closeCode !== undefined && !(Number.isInteger(o.closeCode) && o.closeCode >= 1000 && o.closeCode <= 4999)) {
-    throw new InvalidArgumentError(`${where}: closeCode must be a WebSocket close code (1000-4999), got ${o.closeCode}`);
+  if (o.closeCode !== undefined && !isSendableCloseCode(o.closeCode)) {
+    throw new InvalidArgumentError(
+      `${where}: closeCode must be a close code an endpoint may send (1000-1003, 1007-1014 or 3000-4999), got ${String(o.closeCode)}`,
+    );
   }
   if (o.mark !== undefined && !(Number.isInteger(o.mark) && o.mark >= 0 && o.mark <= 0xffffffff)) {
     throw new InvalidArgumentError(`${where}: mark must be an unsigned 32-bit integer, got ${o.mark}`);

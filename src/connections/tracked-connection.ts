@@ -103,6 +103,8 @@ export interface ConnectionHost {
   reportListenerFailure(error: unknown, event: string | symbol, connection: TrackedConnection): void;
   reportActionFailure(error: unknown, verdict: ConnectionVerdict, connection: TrackedConnection): void;
   closing(connection: TrackedConnection, error: RouteGoneError | null): void;
+  /** A WebSocket's close() threw; the connection was terminated instead. */
+  closeFailed(connection: TrackedConnection, error: unknown): void;
   ended(connection: TrackedConnection, info: ClosedInfo): void;
 }
 
@@ -276,7 +278,15 @@ export class TrackedConnection extends EventEmitter<TrackedConnectionEvents> {
       ws.terminate();
       return;
     }
-    ws.close(this.settings.closeCode, error ? `route gone: ${error.reason}` : 'going away');
+    try {
+      ws.close(this.settings.closeCode, error ? `route gone: ${error.reason}` : 'going away');
+    } catch (err) {
+      // A WebSocket-like whose close() refuses (a code its library rejects, a closing
+      // handshake it cannot start): the connection must still end, not stay half-closed.
+      this.host.closeFailed(this, err);
+      ws.terminate();
+      return;
+    }
     this.closeTimer = setTimeout(() => {
       if (ws.readyState !== WS_CLOSED) ws.terminate();
     }, this.settings.closeTimeoutMs);

@@ -286,4 +286,38 @@ describe('ConnectionGuard: WebSockets', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
     expect(tracked.state).toBe('closed');
   });
+
+  it('refuses a close code ws would refuse to send, when the option is given, not at the verdict', () => {
+    const judge = new FakeJudge();
+    for (const code of [999, 1004, 1005, 1006, 1015, 2000, 2999, 5000, 1001.5]) {
+      expect(() => new ConnectionGuard({ judge, closeMode: 'close', closeCode: code })).toThrow(InvalidArgumentError);
+    }
+    const guard = newGuard(judge);
+    expect(() => guard.track(new net.Socket(), { closeCode: 1015 })).toThrow(/closeCode must be a close code an endpoint may send/);
+    for (const code of [1000, 1001, 1003, 1007, 1014, 3000, 4999]) {
+      expect(() => new ConnectionGuard({ judge, closeMode: 'close', closeCode: code }).close()).not.toThrow();
+    }
+  });
+
+  it("a WebSocket whose close() throws is terminated, and the path's other connections still close", async () => {
+    const judge = new FakeJudge();
+    const guard = newGuard(judge, { closeMode: 'close', closeTimeoutMs: 5000 });
+    const first = await wsPair(guard);
+    const second = await wsPair(guard);
+    // Both on 127.0.0.2 -> 127.0.0.1: one path, one verdict for both.
+    first.client.close = () => {
+      throw new Error('close() refused');
+    };
+    const warnings: string[] = [];
+    (guard as unknown as { log: { warn: (o: unknown, m: string) => void } }).log.warn = (_o, m) => warnings.push(m);
+    const closed = Promise.all([once(first.client, 'close'), once(second.client, 'close')]);
+    judge.gone('127.0.0.2');
+    const [[firstCode], [secondCode]] = await closed;
+    expect(firstCode).toBe(1006); // terminated: the refused close() sent nothing
+    expect(secondCode).toBe(1001);
+    expect(first.tracked.state).toBe('closed');
+    expect(second.tracked.state).toBe('closed');
+    expect(warnings.filter((m) => m.includes('close() threw'))).toEqual(['WebSocket close() threw: terminated instead']);
+    expect(guard.counters().closedByGuard).toBe(2);
+  });
 });
