@@ -44,7 +44,7 @@ import type {
   ServerHealth,
   WebSocketServerLike,
 } from './hardened-server-types';
-import { isolateListeners, restoreListeners } from './isolated-emit';
+import { emitIsolated, isolateListeners, restoreListeners } from './isolated-emit';
 import { ListenerPause } from './listener-pause';
 import { componentLogger, ThrottledWarn, type Logger } from './logger';
 import { errorCode, ServerStats } from './server-stats';
@@ -133,6 +133,17 @@ export class HardenedServer extends EventEmitter<HardenedServerEvents> {
       this.log,
     );
     if (this.listener) this.hardenListener(this.listener, !isWebSocketServer(server));
+  }
+
+  /**
+   * The handle's own events ('rejected', 'contained', 'paused', ...) reach each listener
+   * on its own: one that throws is logged, and never unwinds into the accept path, the
+   * containment of a failed connection or the pause that must schedule its resume.
+   */
+  override emit<K extends keyof HardenedServerEvents>(event: K, ...args: HardenedServerEvents[K]): boolean {
+    return emitIsolated(this as EventEmitter, event, args, (err, ev) =>
+      this.log.error({ err, event: String(ev) }, 'a listener of the hardened server failed'),
+    );
   }
 
   health(): ServerHealth {

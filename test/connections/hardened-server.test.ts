@@ -270,6 +270,36 @@ describe('hardenServer: accept errors and pausing', () => {
     open.destroy();
   });
 
+  it("a throwing listener of the handle's own events is logged: accepting, containing and resuming go on", async () => {
+    const lines: Line[] = [];
+    const server = net.createServer(() => {
+      throw new Error('handler bug');
+    });
+    const hardened = hardenServer(server, { pauseInitialMs: 50, logger: recordingLogger(lines) });
+    const port = await listening(server);
+    const heard: string[] = [];
+    for (const event of ['contained', 'paused', 'accept-error'] as const) {
+      hardened.on(event, () => {
+        heard.push(event);
+        throw new Error(`${event} listener bug`);
+      });
+    }
+    hardened.on('resumed', () => heard.push('resumed'));
+    // A failed connection: contained (closed), and the throwing 'contained' listener is only logged.
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    await once(s, 'close');
+    await waitUntil(() => hardened.health().contained === 1);
+    // EMFILE: 'accept-error' and 'paused' listeners throw; the pause still schedules its resume.
+    server.emit('error', acceptError('EMFILE'));
+    expect(hardened.health().paused).toBe(true);
+    await waitUntil(() => heard.includes('resumed'));
+    expect(heard).toEqual(['contained', 'accept-error', 'paused', 'resumed']);
+    expect(hardened.health()).toMatchObject({ paused: false, listening: true });
+    const failures = lines.filter((l) => l.msg === 'a listener of the hardened server failed').map((l) => l.fields.event);
+    expect(failures).toEqual(['contained', 'accept-error', 'paused']);
+  });
+
   it('does not listen again after the application closed the server during a pause', async () => {
     const server = net.createServer();
     const hardened = hardenServer(server, { pauseInitialMs: 50 });
