@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, MonitorClosedError, NetlinkError, RouteguardError } from './errors';
+import { emitIsolated } from './isolated-emit';
 import { loadBinding } from './native/binding';
 import type { NativeMonitor, NativeMonitorStats } from './native/binding-types';
 import { mapNativeError } from './native/errors';
@@ -87,6 +88,12 @@ export interface NetlinkMonitorEvents {
   /** A problem the monitor survived (a failed dump, a netlink error). */
   warning: [RouteguardError];
   close: [];
+}
+
+function rethrowLater(err: unknown): void {
+  queueMicrotask(() => {
+    throw err;
+  });
 }
 
 export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implements NetworkSource {
@@ -172,8 +179,10 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
         this.off('event', onEvent);
         this.off('close', onClose);
         this.native = null;
-        this.closed = true;
         reject(mapNativeError(err, this.options.netns));
+        // Closed as close() closes: the signal's listener goes, and 'close' ends any
+        // `for await` loop that began before start().
+        this.close();
       }
     });
     return this.starting;
@@ -231,20 +240,21 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
         this.scheduleConfirm();
       }
     }
-    try {
-      this.emit('event', event);
-    } catch (err) {
-      // A throwing listener is the application's bug: surface it as an uncaught
-      // exception, as any callback's would be, but never mid-batch, where it would
-      // leave the mirror half-updated.
-      queueMicrotask(() => {
-        throw err;
-      });
-    }
+    this.emitEach('event', [event]);
   }
 
   private warn(err: RouteguardError): void {
-    if (this.listenerCount('warning') > 0) this.emit('warning', err);
+    if (this.listenerCount('warning') > 0) this.emitEach('warning', [err]);
+  }
+
+  /**
+   * Emits to each listener on its own. A throwing listener is the application's bug:
+   * it surfaces as an uncaught exception, as any callback's would, but after this
+   * emit: never mid-batch, where it would leave the mirror half-updated, and never
+   * keeping the listeners after it (start()'s own, a judge's) from hearing.
+   */
+  private emitEach(event: 'event' | 'warning' | 'close', args: unknown[]): void {
+    emitIsolated(this as EventEmitter, event, args, rethrowLater);
   }
 
   private scheduleConfirm(): void {
@@ -335,7 +345,7 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
     this.native?.close();
     this.native = null;
     this.lookups.close();
-    this.emit('close');
+    this.emitEach('close', []);
   }
 
   /** `for await (const event of monitor)`: events from now until close() (or the loop breaks). */

@@ -9,7 +9,7 @@ import { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ConnectionGuard, TrackOptions } from './connection-guard';
 import type { ContainedInfo, RejectedInfo } from './hardened-server-types';
-import { isolateListeners } from './isolated-emit';
+import { isolateListeners } from '../isolated-emit';
 import { tightenKeepalive, type KeepaliveSettings } from './keepalive-probe';
 import type { Logger, ThrottledWarn } from './logger';
 import { errorCode, type ServerStats } from './server-stats';

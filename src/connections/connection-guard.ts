@@ -21,7 +21,7 @@ import type { KeepaliveSettings } from './keepalive-probe';
 import { SocketEvidence, type SocketEvidenceCounters } from './socket-evidence';
 import { GuardClosedError, RouteGoneError } from './errors';
 import { INERT_CODE, INERT_JUDGE, INERT_MESSAGE } from './inert';
-import { emitIsolated } from './isolated-emit';
+import { emitIsolated } from '../isolated-emit';
 import { componentLogger, type Logger } from './logger';
 import { PathGroups, type PathGroup } from './path-groups';
 import {

@@ -44,7 +44,7 @@ import type {
   ServerHealth,
   WebSocketServerLike,
 } from './hardened-server-types';
-import { emitIsolated, isolateListeners, restoreListeners } from './isolated-emit';
+import { emitIsolated, isolateListeners, restoreListeners } from '../isolated-emit';
 import { ListenerPause } from './listener-pause';
 import { componentLogger, ThrottledWarn, type Logger } from './logger';
 import { errorCode, ServerStats } from './server-stats';

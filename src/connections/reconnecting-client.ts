@@ -13,7 +13,7 @@ import type { NetworkSource } from '../netlink/view';
 import type { ConnectionGuard, TrackOptions } from './connection-guard';
 import { RECONNECT_DEFAULTS } from './defaults';
 import type { RouteGoneError } from './errors';
-import { emitIsolated } from './isolated-emit';
+import { emitIsolated } from '../isolated-emit';
 import { componentLogger, type Logger } from './logger';
 import type { TrackedConnection } from './tracked-connection';
 import type { WsClient, WsClientOptions, WsMessageData, WsSendData } from './ws-client-types';

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import type { ProofOfLife } from '../judge/evidence/socket';
 import type { ChangedInfo, EvidenceEntry, GoneInfo, PathSpec, PathState, RecoveredInfo, SuspectInfo, VerdictReason } from '../judge/types';
 import { RouteGoneError } from './errors';
-import { emitIsolated } from './isolated-emit';
+import { emitIsolated } from '../isolated-emit';
 import type { ConnectionKind, GuardableConnection, SocketAddresses, WebSocketLike } from './socket-path';
 import { readTcpInfo, type TcpInfo, type TcpInfoUnavailable } from './tcp-info';
 

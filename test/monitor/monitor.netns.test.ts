@@ -1,8 +1,11 @@
 /**
  * The monitor against the real kernel, inside namespaces these tests create.
  */
+import { getEventListeners, once } from 'node:events';
+import * as path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { NetlinkMonitor, type MonitorOptions } from '../../src/monitor';
+import { runNode } from '../helpers/child';
 import { expectMirrorEqualsKernel as expectEqual, startWatching } from '../helpers/watched-monitor';
 import type { NetworkEvent, RouteEvent, AddressEvent } from '../../src/netlink/types';
 import { createNetns, createVeth, describeNetns, waitFor, type NetNs } from '../helpers/netns';
@@ -268,6 +271,51 @@ describeNetns('NetlinkMonitor errors', () => {
   it('rejects a path that is not a network namespace', async () => {
     const m = new NetlinkMonitor({ netns: '/proc/self/ns/uts' });
     await expect(m.start()).rejects.toMatchObject({ code: 'ERR_BAD_NETNS' });
+  });
+
+  it("a failed start() closes the monitor: 'close' is emitted and the signal's listener removed", async () => {
+    const controller = new AbortController();
+    const m = new NetlinkMonitor({ netns: '/run/netns/routeguard-does-not-exist', signal: controller.signal });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    const closed = once(m, 'close');
+    await expect(m.start()).rejects.toMatchObject({ code: 'ERR_BAD_NETNS' });
+    await closed;
+    expect(m.isClosed).toBe(true);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('a throwing listener surfaces as an uncaught exception after the emit: the others hear, start() resolves', async () => {
+    const ns = createNetns('rgthrow');
+    try {
+      // In a child: the listeners' errors are uncaught exceptions there, by design.
+      const result = await runNode(
+        `
+        const { NetlinkMonitor } = require(${JSON.stringify(path.resolve(__dirname, '..', '..', 'dist'))});
+        const caught = [];
+        process.on('uncaughtException', (err) => caught.push(err.message));
+        const m = new NetlinkMonitor({ netns: process.env.NS });
+        const heard = [];
+        m.on('event', (e) => { if (e.type === 'synced') throw new Error('event listener bug'); });
+        m.on('event', (e) => heard.push(e.type));
+        m.on('close', () => { throw new Error('close listener bug'); });
+        m.on('close', () => heard.push('close'));
+        const pending = setTimeout(() => { console.log('start() still pending'); process.exit(1); }, 5000);
+        m.start().then(() => {
+          clearTimeout(pending);
+          m.close();
+          setImmediate(() => console.log(JSON.stringify({ heard, caught })));
+        });
+      `,
+        { env: { NS: ns.path } },
+      );
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({
+        heard: expect.arrayContaining(['synced', 'close']),
+        caught: ['event listener bug', 'close listener bug'],
+      });
+    } finally {
+      ns.destroy();
+    }
   });
 
   it('validates options with clear messages', () => {
