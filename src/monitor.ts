@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, MonitorClosedError, NetlinkError, RouteguardError } from './errors';
 import { emitIsolated } from './isolated-emit';
+import { isTimerMs, MAX_TIMER_MS } from './timer-ms';
 import { loadBinding } from './native/binding';
 import type { NativeMonitor, NativeMonitorStats } from './native/binding-types';
 import { mapNativeError } from './native/errors';
@@ -379,6 +380,13 @@ function validateOptions(o: MonitorOptions): void {
   if (o.netns !== undefined && (typeof o.netns !== 'string' || o.netns === '')) {
     throw new InvalidArgumentError(`netns must be a path like /run/netns/NAME, got ${JSON.stringify(o.netns)}`);
   }
+  // Read at every batch and at start(): a wrong one would throw inside the addon's callback.
+  if (o.clock !== undefined && typeof (o.clock as { now?: unknown } | null)?.now !== 'function') {
+    throw new InvalidArgumentError('clock must be an object with now() (milliseconds)');
+  }
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError(`signal must be an AbortSignal, got ${String(o.signal)}`);
+  }
   if (
     o.receiveBufferBytes !== undefined &&
     !(Number.isInteger(o.receiveBufferBytes) && o.receiveBufferBytes >= 4096 && o.receiveBufferBytes <= 2 ** 31 - 1)
@@ -399,7 +407,9 @@ function validateOptions(o: MonitorOptions): void {
       throw new InvalidArgumentError('give onDumpedRoute or onDumpedRoutesJson, not both: each dumped route goes to one of them');
     }
   }
-  if (o.confirmDelayMs !== undefined && o.confirmDelayMs !== false && !(Number(o.confirmDelayMs) >= 0)) {
-    throw new InvalidArgumentError(`confirmDelayMs must be a number of milliseconds >= 0 or false, got ${o.confirmDelayMs}`);
+  if (o.confirmDelayMs !== undefined && o.confirmDelayMs !== false && !isTimerMs(o.confirmDelayMs)) {
+    throw new InvalidArgumentError(
+      `confirmDelayMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS} (Node's longest timer) or false, got ${String(o.confirmDelayMs)}`,
+    );
   }
 }

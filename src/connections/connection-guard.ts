@@ -16,7 +16,7 @@ import { PathJudge } from '../judge/path-judge';
 import type { ChangedInfo, Clock, GoneInfo, JudgeOptions, PathSpec, PathWatch, RecoveredInfo, SuspectInfo } from '../judge/types';
 import type { NetworkSource } from '../netlink/view';
 import { GUARD_DEFAULTS, PROBE_DEFAULTS } from './defaults';
-import { checkGuardOptions, checkMs, checkSettings, settingsOver, suspectProbe } from './guard-options';
+import { checkGuardOptions, checkSettings, settingsOver, suspectProbe } from './guard-options';
 import type { KeepaliveSettings } from './keepalive-probe';
 import { SocketEvidence, type SocketEvidenceCounters } from './socket-evidence';
 import { GuardClosedError, RouteGoneError } from './errors';
@@ -197,14 +197,13 @@ export class ConnectionGuard extends EventEmitter<ConnectionGuardEvents> {
   constructor(options: ConnectionGuardOptions) {
     super();
     checkGuardOptions(options);
+    this.log = componentLogger(options.logger, 'connection-guard');
     this.inert = options.inert ?? GUARD_DEFAULTS.inert;
     this.source = this.inert ? null : options.source ?? null;
     this.ownJudge = options.judge || this.inert ? null : new PathJudge(options.source!, options.judgeOptions);
     this.judge = options.judge ?? this.ownJudge ?? INERT_JUDGE;
     this.mark = options.mark;
     this.defaults = settingsOver(options, GUARD_DEFAULTS);
-    this.log = componentLogger(options.logger, 'connection-guard');
-    checkMs('ConnectionGuard: sampleIntervalMs', options.sampleIntervalMs);
     this.clock = options.clock ?? options.judgeOptions?.clock ?? realClock;
     this.sockets = new SocketEvidence({
       clock: this.clock,

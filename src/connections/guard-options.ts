@@ -3,14 +3,16 @@
  * naming the option) and the per-connection settings resolved over their defaults.
  */
 import { InvalidArgumentError } from '../errors';
+import { checkClock } from '../judge/hold-downs';
+import { isTimerMs, MAX_TIMER_MS } from '../timer-ms';
 import type { ConnectionGuardOptions } from './connection-guard';
 import { GUARD_DEFAULTS, PROBE_DEFAULTS } from './defaults';
-import type { KeepaliveSettings } from './keepalive-probe';
+import { checkKeepaliveOption, type KeepaliveSettings } from './keepalive-probe';
 import type { ConnectionSettings } from './tracked-connection';
 
 export function checkMs(name: string, v: unknown): void {
-  if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
-    throw new InvalidArgumentError(`${name} must be a number of milliseconds >= 0, got ${String(v)}`);
+  if (v !== undefined && !isTimerMs(v)) {
+    throw new InvalidArgumentError(`${name} must be a number of milliseconds from 0 to ${MAX_TIMER_MS} (Node's longest timer), got ${String(v)}`);
   }
 }
 
@@ -19,7 +21,7 @@ export function checkMs(name: string, v: unknown): void {
  * isValidStatusCode): 1004-1006 and 1015 are reserved, 1016-2999 unassigned, and ws's
  * close() throws on them — at a verdict, long after the option was accepted.
  */
-function isSendableCloseCode(code: unknown): boolean {
+export function isSendableCloseCode(code: unknown): boolean {
   if (typeof code !== 'number' || !Number.isInteger(code)) return false;
   return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
 }
@@ -57,6 +59,9 @@ export function checkGuardOptions(options: ConnectionGuardOptions): void {
     throw new InvalidArgumentError('ConnectionGuard: `judge` must have a watch(spec) method (a PathJudge)');
   }
   checkSettings(options, 'ConnectionGuard');
+  checkMs('ConnectionGuard: sampleIntervalMs', options.sampleIntervalMs);
+  checkKeepaliveOption(options.probe, 'ConnectionGuard: probe');
+  checkClock(options.clock, 'ConnectionGuard: clock');
 }
 
 /** Per-connection settings: those given, else `base`'s. */

@@ -3,9 +3,10 @@
  * and resolved against SERVER_DEFAULTS and PROBE_DEFAULTS.
  */
 import { InvalidArgumentError } from '../errors';
+import { isTimerMs, MAX_TIMER_MS } from '../timer-ms';
 import { PROBE_DEFAULTS, SERVER_DEFAULTS } from './defaults';
 import type { HardenOptions } from './hardened-server-types';
-import type { KeepaliveSettings } from './keepalive-probe';
+import { checkKeepaliveOption, type KeepaliveSettings } from './keepalive-probe';
 
 /** How the listener is paused while descriptors are exhausted. */
 export interface PauseSettings {
@@ -23,8 +24,10 @@ export interface ResolvedHardenOptions {
 }
 
 function checkMs(name: string, v: unknown, min = 0): void {
-  if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= min)) {
-    throw new InvalidArgumentError(`hardenServer: ${name} must be a number of milliseconds >= ${min}, got ${String(v)}`);
+  if (v !== undefined && !isTimerMs(v, min)) {
+    throw new InvalidArgumentError(
+      `hardenServer: ${name} must be a number of milliseconds from ${min} to ${MAX_TIMER_MS} (Node's longest timer), got ${String(v)}`,
+    );
   }
 }
 
@@ -35,6 +38,7 @@ export function resolveHardenOptions(options: HardenOptions): ResolvedHardenOpti
   checkMs('pauseInitialMs', options.pauseInitialMs, 1);
   checkMs('pauseMaxMs', options.pauseMaxMs, 1);
   checkMs('pauseResetMs', options.pauseResetMs);
+  checkKeepaliveOption(options.keepaliveProbe, 'hardenServer: keepaliveProbe');
   const probe = options.keepaliveProbe;
   return {
     pause: {

@@ -6,7 +6,9 @@
  * without any cooperation from the application protocol, for net, TLS and ws
  * connections alike.
  */
+import { InvalidArgumentError } from '../errors';
 import { loadBinding } from '../native/binding';
+import { isTimerMs, MAX_TIMER_MS } from '../timer-ms';
 import { socketFd, type TcpInfoUnavailable } from './tcp-info';
 import type { GuardableConnection } from './socket-path';
 
@@ -19,6 +21,34 @@ export interface KeepaliveSettings {
   count: number;
   /** TCP_USER_TIMEOUT in ms: unacknowledged data older than this drops the connection; null leaves it. */
   userTimeoutMs: number | null;
+}
+
+/** TCP_KEEPIDLE and TCP_KEEPINTVL take at most 32767 s (MAX_TCP_KEEPIDLE, MAX_TCP_KEEPINTVL). */
+const MAX_KEEPALIVE_MS = 32767 * 1000;
+
+/**
+ * Checks a keepalive option (`true`, `false` or some of KeepaliveSettings) when it is
+ * given, not when a socket is probed: a value setsockopt() refuses would only show as a
+ * probe that never runs. Throws InvalidArgumentError naming the field.
+ */
+export function checkKeepaliveOption(v: unknown, where: string): void {
+  if (v === undefined || typeof v === 'boolean') return;
+  if (v === null || typeof v !== 'object') {
+    throw new InvalidArgumentError(`${where} must be true, false or an object of keepalive settings, got ${String(v)}`);
+  }
+  const s = v as Partial<Record<keyof KeepaliveSettings, unknown>>;
+  for (const name of ['idleMs', 'intervalMs'] as const) {
+    const ms = s[name];
+    if (ms !== undefined && !(typeof ms === 'number' && ms >= 0 && ms <= MAX_KEEPALIVE_MS)) {
+      throw new InvalidArgumentError(`${where}.${name} must be a number of milliseconds from 0 to ${MAX_KEEPALIVE_MS} (the kernel takes at most 32767 s), got ${String(ms)}`);
+    }
+  }
+  if (s.count !== undefined && !(Number.isInteger(s.count) && (s.count as number) >= 1 && (s.count as number) <= 127)) {
+    throw new InvalidArgumentError(`${where}.count must be an integer from 1 to 127 (TCP_KEEPCNT), got ${String(s.count)}`);
+  }
+  if (s.userTimeoutMs !== undefined && s.userTimeoutMs !== null && !isTimerMs(s.userTimeoutMs)) {
+    throw new InvalidArgumentError(`${where}.userTimeoutMs must be null or a number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${String(s.userTimeoutMs)}`);
+  }
 }
 
 /** The five options as they were: SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT. */

@@ -3,6 +3,8 @@
  * as it is). Quiet by default: without a logger nothing is written anywhere.
  */
 
+import { InvalidArgumentError } from '../errors';
+
 /** `log(obj, msg?)` or `log(msg)`, as pino does. */
 export type LogFn = (objOrMsg: object | string, msg?: string, ...args: unknown[]) => void;
 
@@ -29,9 +31,25 @@ export const silentLogger: Logger = {
   child: () => silentLogger,
 };
 
-/** A child of `logger` (or of the silent logger) bound to a component name. */
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'child'] as const;
+
+/**
+ * A child of `logger` (or of the silent logger) bound to a component name. A logger
+ * without pino's methods is refused here, when it is given: at the first verdict or
+ * bad connection it would throw inside the code that must not.
+ */
 export function componentLogger(logger: Logger | undefined, component: string): Logger {
-  return (logger ?? silentLogger).child({ component });
+  if (logger !== undefined) {
+    const missing = LEVELS.filter((m) => typeof (logger as unknown as Record<string, unknown> | null)?.[m] !== 'function');
+    if (missing.length > 0) {
+      throw new InvalidArgumentError(`logger must be a pino-like logger; it lacks ${missing.join(', ')}()`);
+    }
+  }
+  const child = (logger ?? silentLogger).child({ component });
+  if (child === null || typeof child !== 'object' || typeof child.error !== 'function') {
+    throw new InvalidArgumentError('logger: its child() must return a logger');
+  }
+  return child;
 }
 
 const LOG_BURST = 10;

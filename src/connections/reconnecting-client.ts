@@ -7,6 +7,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError } from '../errors';
+import { MAX_TIMER_MS } from '../timer-ms';
+import { isSendableCloseCode } from './guard-options';
 import { normalizeIp } from '../netlink/ip';
 import type { NetworkEvent } from '../netlink/types';
 import type { NetworkSource } from '../netlink/view';
@@ -68,6 +70,9 @@ export interface ReconnectingWebSocketEvents {
   /** maxAttempts attempts in a row failed. */
   'gave-up': [{ attempts: number }];
 }
+
+/** URL schemes ws connects to (ws+unix: is not a network path). */
+const WS_PROTOCOLS = new Set(['ws:', 'wss:', 'http:', 'https:']);
 
 function checkNumber(name: string, v: unknown, min: number, max = Infinity): void {
   if (v !== undefined && !(typeof v === 'number' && v >= min && v <= max)) {
@@ -132,11 +137,12 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
     if (options.reconnectOn !== undefined && options.reconnectOn !== 'gone' && options.reconnectOn !== 'unexpected') {
       throw new InvalidArgumentError(`ReconnectingWebSocket: reconnectOn must be 'gone' or 'unexpected', got ${String(options.reconnectOn)}`);
     }
-    checkNumber('initialDelayMs', options.initialDelayMs, 0);
-    checkNumber('maxDelayMs', options.maxDelayMs, 0);
+    // Delays wait on Node timers: a longer one would fire after 1 ms.
+    checkNumber('initialDelayMs', options.initialDelayMs, 0, MAX_TIMER_MS);
+    checkNumber('maxDelayMs', options.maxDelayMs, 0, MAX_TIMER_MS);
     checkNumber('factor', options.factor, 1);
     checkNumber('jitter', options.jitter, 0, 1);
-    checkNumber('routeCheckMs', options.routeCheckMs, 10);
+    checkNumber('routeCheckMs', options.routeCheckMs, 10, MAX_TIMER_MS);
     checkNumber('maxAttempts', options.maxAttempts, 1);
     this.address = String(address);
     this.options = options;
@@ -153,14 +159,17 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
     this.source = options.source ?? options.guard.source;
     this.log = componentLogger(options.logger, 'reconnecting-websocket').child({ address: this.address });
     this.random = options.random ?? Math.random;
-    let host: string | null = null;
+    let url: URL;
     try {
-      host = new URL(this.address).hostname.replace(/^\[|\]$/g, '');
+      url = new URL(this.address);
     } catch {
       throw new InvalidArgumentError(`ReconnectingWebSocket: not a URL: ${this.address}`);
     }
-    this.remote = normalizeIp(host);
-    this.connect();
+    if (!WS_PROTOCOLS.has(url.protocol)) {
+      throw new InvalidArgumentError(`ReconnectingWebSocket: the URL must be ws:, wss:, http: or https:, got ${url.protocol} (${this.address})`);
+    }
+    this.remote = normalizeIp(url.hostname.replace(/^\[|\]$/g, ''));
+    this.connect(true);
   }
 
   override emit<K extends keyof ReconnectingWebSocketEvents>(event: K, ...args: ReconnectingWebSocketEvents[K]): boolean {
@@ -195,28 +204,46 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
     return true;
   }
 
-  /** Closes the connection and stops reconnecting. Idempotent. */
+  /**
+   * Closes the connection and stops reconnecting. Idempotent. A code or reason the
+   * WebSocket could not send is refused before anything changes.
+   */
   close(code = 1000, reason = ''): void {
     if (this.userClosed) return;
+    if (!isSendableCloseCode(code)) {
+      throw new InvalidArgumentError(`ReconnectingWebSocket.close: code must be 1000-1003, 1007-1014 or 3000-4999, got ${String(code)}`);
+    }
+    if (typeof reason !== 'string' || Buffer.byteLength(reason) > 123) {
+      throw new InvalidArgumentError('ReconnectingWebSocket.close: reason must be a string of at most 123 bytes (UTF-8), as a close frame holds');
+    }
     this.userClosed = true;
     this.stopWaiting();
     const ws = this.ws;
     const wasOpen = this.current === 'open' || this.current === 'connecting';
     this.current = 'closed';
     if (ws && wasOpen) {
-      ws.close(code, reason);
+      try {
+        ws.close(code, reason);
+      } catch (err) {
+        this.log.warn({ err }, 'close() threw: terminated instead');
+        ws.terminate();
+      }
     } else {
       this.emit('close', { code, reason, gone: null, willReconnect: false });
     }
   }
 
-  private connect(): void {
+  /** `first`: from the constructor, where a WebSocket that cannot even be made is the caller's error. */
+  private connect(first = false): void {
     this.current = 'connecting';
     this.attempts++;
     let ws: WsClient;
     try {
       ws = new this.WebSocketClass(this.address, this.options.protocols, this.options.ws);
     } catch (err) {
+      // Bad protocols or ws options throw at once: reported as events here, they would
+      // fire before the caller could listen, and the object would come back closed.
+      if (first) throw new InvalidArgumentError(`ReconnectingWebSocket: ${(err as Error)?.message ?? String(err)}`);
       this.onAttemptFailed(err as Error);
       return;
     }

@@ -3,6 +3,7 @@
  * monitor's event times) and Node's timers; `VirtualClock` only moves when told
  * to, so a whole churn scenario runs in microseconds and deterministically.
  */
+import { MAX_TIMER_MS } from '../timer-ms';
 import type { Clock } from './types';
 
 /** Timers at least this long wake early and sleep the rest (below, the padding is under 0.03 ms). */
@@ -20,8 +21,6 @@ function leadMs(ms: number): number {
   return 2 * Math.min(100, ms / 1000) + 5;
 }
 
-/** Node's longest timer (a longer one fires after 1 ms, with a warning): longer waits sleep in steps. */
-const MAX_SLEEP_MS = 0x7fffffff;
 
 /** One timer of `realClock`: the Node timer it is waiting on now (the early wake, then the rest). */
 interface PreciseTimer {
@@ -29,7 +28,8 @@ interface PreciseTimer {
 }
 
 function sleep(timer: PreciseTimer, fn: () => void, ms: number): void {
-  timer.node = setTimeout(fn, Math.min(ms, MAX_SLEEP_MS));
+  // Longer waits than Node's longest timer sleep in steps (wake() sleeps again).
+  timer.node = setTimeout(fn, Math.min(ms, MAX_TIMER_MS));
   timer.node.unref();
 }
 

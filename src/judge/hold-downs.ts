@@ -85,6 +85,27 @@ function checkMs(name: string, value: unknown): number {
   return value;
 }
 
+/**
+ * The judge's source and clock, checked before anything subscribes: an object without
+ * their methods would throw a TypeError at the first event or timer instead.
+ */
+export function checkJudgeInputs(source: unknown, options: JudgeOptions | undefined): void {
+  const s = source as Record<string, unknown> | null;
+  if (s === null || typeof s !== 'object' || typeof s.on !== 'function' || typeof s.off !== 'function' || typeof s.lookupRoute !== 'function' || typeof s.state !== 'object') {
+    throw new InvalidArgumentError('the judge needs a network source: a NetlinkMonitor (state, lookupRoute(), on(), off())');
+  }
+  checkClock(options?.clock, 'clock');
+}
+
+/** A Clock option, when given: now(), setTimeout() and clearTimeout(). */
+export function checkClock(clock: unknown, name: string): void {
+  if (clock === undefined) return;
+  const c = clock as Record<string, unknown> | null;
+  if (c === null || typeof c !== 'object' || typeof c.now !== 'function' || typeof c.setTimeout !== 'function' || typeof c.clearTimeout !== 'function') {
+    throw new InvalidArgumentError(`${name} must have now(), setTimeout(fn, ms) and clearTimeout(handle), got ${String(clock)}`);
+  }
+}
+
 /** Merges options with the defaults; throws InvalidArgumentError naming the bad option. */
 export function resolveJudgeOptions(options: JudgeOptions = {}): ResolvedJudgeOptions {
   const holdDowns: HoldDowns = { ...DEFAULT_HOLD_DOWNS };

@@ -16,7 +16,7 @@ import { realClock } from './clock';
 import { describeEvent } from './evidence-log';
 import { Lifetimes } from './evidence/lifetimes';
 import { LocalRoutes } from './evidence/routes';
-import { resolveJudgeOptions, type ResolvedJudgeOptions } from './hold-downs';
+import { checkJudgeInputs, resolveJudgeOptions, type ResolvedJudgeOptions } from './hold-downs';
 import { InterfaceHistory } from './interface-history';
 import { Pass, SourceFailure } from './pass';
 import { checkDue, checkEvent, type DeadlineItem, type PassParts, type TimerItem } from './pass-checks';
@@ -61,6 +61,7 @@ export class PathJudge {
     private readonly source: NetworkSource,
     options: JudgeOptions = {},
   ) {
+    checkJudgeInputs(source, options);
     this.options = resolveJudgeOptions(options);
     this.clock = options.clock ?? realClock;
     this.intake = new WatchIntake((evs, quiet) => this.run(() => this.checkNew(evs, quiet)));

@@ -4,7 +4,7 @@
  * modes, isolation of failing callbacks and listeners, lifecycle edge cases.
  * Two paths on one host: 127.0.0.2 -> 127.0.0.1 and 127.0.0.3 -> 127.0.0.1.
  */
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -125,6 +125,32 @@ describe('ConnectionGuard: tracking', () => {
     expect(() => new ConnectionGuard({} as never)).toThrow(/source.*judge/);
     guard.close();
     expect(() => guard.track(new net.Socket())).toThrow(GuardClosedError);
+  });
+
+  it('refuses bad options when they are given, before it subscribes to anything', () => {
+    const judge = new FakeJudge();
+    const bad: Array<[Record<string, unknown>, RegExp]> = [
+      // Node's timers fire after 1 ms past 2^31 - 1: a 30-day timeout would act at once.
+      [{ closeTimeoutMs: 2 ** 31 }, /closeTimeoutMs must be a number of milliseconds from 0 to 2147483647/],
+      [{ sampleIntervalMs: 1e10 }, /sampleIntervalMs/],
+      [{ sampleIntervalMs: Infinity }, /sampleIntervalMs/],
+      [{ probe: { idleMs: 'x' } }, /probe\.idleMs/],
+      [{ probe: { count: 0 } }, /probe\.count must be an integer from 1 to 127/],
+      [{ probe: { userTimeoutMs: -1 } }, /probe\.userTimeoutMs/],
+      [{ probe: 'yes' }, /probe must be true, false or an object/],
+      [{ logger: {} }, /logger must be a pino-like logger; it lacks trace, debug/],
+      [{ clock: 5 }, /clock must have now\(\), setTimeout/],
+    ];
+    for (const [options, message] of bad) {
+      expect(() => new ConnectionGuard({ judge, ...options } as never)).toThrow(message);
+      expect(() => new ConnectionGuard({ judge, ...options } as never)).toThrow(InvalidArgumentError);
+    }
+    // A source that is not one, and a bad option next to a good source: nothing stays subscribed.
+    expect(() => new ConnectionGuard({ source: {} as never })).toThrow(/needs a network source/);
+    const source = Object.assign(new EventEmitter(), { state: {}, synced: true, lookupRoute: () => ({ ok: false }) });
+    expect(() => new ConnectionGuard({ source: source as never, logger: {} as never })).toThrow(InvalidArgumentError);
+    expect(() => new ConnectionGuard({ source: source as never, judgeOptions: { clock: {} as never } })).toThrow(/clock must have/);
+    expect(source.listenerCount('event') + source.listenerCount('close')).toBe(0);
   });
 });
 

@@ -7,6 +7,7 @@ import { EventEmitter, once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
+import { InvalidArgumentError } from '../../src/errors';
 import { ConnectionGuard } from '../../src/connections/connection-guard';
 import { ReconnectingWebSocket } from '../../src/connections/reconnecting-client';
 import { MemoryNetworkState } from '../../src/replay/memory-network';
@@ -155,5 +156,34 @@ describe('ReconnectingWebSocket', () => {
     expect(() => new ReconnectingWebSocket('ws://127.0.0.1:1', { ...options, guard: undefined as never })).toThrow(/guard/);
     expect(() => new ReconnectingWebSocket('ws://127.0.0.1:1', { ...options, jitter: 2 })).toThrow(/jitter/);
     expect(() => new ReconnectingWebSocket('not a url', options)).toThrow(/URL/);
+    // Refused when given, with a code: none of these makes a socket, nor fires an event nobody can hear yet.
+    const refused: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['ftp://127.0.0.1:1', {}, /must be ws:, wss:, http: or https:, got ftp:/],
+      ['ws://127.0.0.1:1', { protocols: ['bad protocol'] }, /ReconnectingWebSocket: .*subprotocol/i],
+      ['ws://127.0.0.1:1', { maxDelayMs: 2 ** 31 }, /maxDelayMs must be a number from 0 to 2147483647/],
+      ['ws://127.0.0.1:1', { routeCheckMs: Infinity }, /routeCheckMs/],
+      ['ws://127.0.0.1:1', { logger: {} }, /logger must be a pino-like logger/],
+    ];
+    for (const [url, extra, message] of refused) {
+      expect(() => new ReconnectingWebSocket(url, { ...options, ...extra } as never)).toThrow(message);
+      expect(() => new ReconnectingWebSocket(url, { ...options, ...extra } as never)).toThrow(InvalidArgumentError);
+    }
+  });
+
+  it('close() with a code or reason a close frame cannot carry throws and changes nothing', async () => {
+    const { port } = await server();
+    const { options } = setup();
+    const client = new ReconnectingWebSocket(`ws://127.0.0.1:${port}`, options);
+    cleanup.push(() => client.close());
+    const log = record(client);
+    await waitUntil(() => client.state === 'open');
+    expect(() => client.close(1005)).toThrow(InvalidArgumentError);
+    expect(() => client.close(2000)).toThrow(/code must be 1000-1003, 1007-1014 or 3000-4999/);
+    expect(() => client.close(1000, 'x'.repeat(124))).toThrow(/at most 123 bytes/);
+    expect(client.state).toBe('open');
+    expect(client.send('still here')).toBe(true);
+    client.close(4000, 'done');
+    await waitUntil(() => client.state === 'closed' && log.length === 2);
+    expect(log).toEqual(['open', 'close:4000:false']);
   });
 });

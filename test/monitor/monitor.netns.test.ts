@@ -322,5 +322,11 @@ describeNetns('NetlinkMonitor errors', () => {
     expect(() => new NetlinkMonitor({ netns: '' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
     expect(() => new NetlinkMonitor({ receiveBufferBytes: 12 })).toThrow(/receiveBufferBytes/);
     expect(() => new NetlinkMonitor({ confirmDelayMs: -1 })).toThrow(/confirmDelayMs/);
+    // Node's timers fire after 1 ms past 2^31 - 1 ms; a string or boolean is not a delay.
+    for (const confirmDelayMs of [2 ** 31, Infinity, true, '5']) {
+      expect(() => new NetlinkMonitor({ confirmDelayMs } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('confirmDelayMs') }));
+    }
+    expect(() => new NetlinkMonitor({ clock: {} as never })).toThrow(/clock must be an object with now\(\)/);
+    expect(() => new NetlinkMonitor({ signal: {} as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('AbortSignal') }));
   });
 });
