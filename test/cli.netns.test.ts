@@ -14,6 +14,17 @@ import { NetlinkMonitor } from '../src/monitor';
 const bin = path.resolve(__dirname, '..', 'bin', 'routeguard.js');
 const run = promisify(execFile);
 
+/** Runs the CLI expecting it to fail: its exit status and what it wrote to stderr. */
+function runFailing(args: string[]): { status: number | null; stderr: string } {
+  try {
+    execFileSync(process.execPath, [bin, ...args], { stdio: 'pipe', encoding: 'utf8', timeout: 20_000 });
+  } catch (e) {
+    const { status, stderr } = e as { status: number | null; stderr: string };
+    return { status, stderr };
+  }
+  return { status: 0, stderr: '' };
+}
+
 describeNetns('routeguard CLI', () => {
   let ns: NetNs;
 
@@ -157,25 +168,26 @@ describeNetns('routeguard CLI', () => {
     expect(lines.find((l) => l.type === 'neighbour')).toMatchObject({ action: 'added', neighbour: { stateName: 'stale' } });
   });
 
-  it('fails with a clear message and exit code 1 for a bad namespace', () => {
-    let err: { status: number; stderr: string } | undefined;
-    try {
-      execFileSync(process.execPath, [bin, 'dump', '--netns', '/run/netns/routeguard-nope'], { stdio: 'pipe', encoding: 'utf8' });
-    } catch (e) {
-      err = e as { status: number; stderr: string };
+  it('fails with a clear message and exit code 1 for a bad namespace, in dump and in monitor', () => {
+    for (const command of ['dump', 'monitor']) {
+      const failure = runFailing([command, '--netns', '/run/netns/routeguard-nope']);
+      expect(failure.status).toBe(1);
+      expect(failure.stderr).toMatch(new RegExp(`^routeguard ${command}: .*routeguard-nope.*ERR_BAD_NETNS`, 's'));
     }
-    expect(err?.status).toBe(1);
-    expect(err?.stderr).toMatch(/routeguard-nope.*ERR_BAD_NETNS/s);
+  });
+
+  it('names a file it cannot write or read, with exit code 1 and no stack trace', () => {
+    const record = runFailing(['record', '/routeguard-no-such-dir/rec.jsonl', '--duration', '100']);
+    expect(record.status).toBe(1);
+    expect(record.stderr).toBe("routeguard record: ENOENT: no such file or directory, open '/routeguard-no-such-dir/rec.jsonl'\n");
+    const replay = runFailing(['replay', '/routeguard-no-such-dir/rec.jsonl']);
+    expect(replay.status).toBe(1);
+    expect(replay.stderr).toBe("routeguard replay: ENOENT: no such file or directory, open '/routeguard-no-such-dir/rec.jsonl'\n");
   });
 
   it('rejects unknown options with usage and exit code 2', () => {
-    let err: { status: number; stderr: string } | undefined;
-    try {
-      execFileSync(process.execPath, [bin, 'dump', '--bogus'], { stdio: 'pipe', encoding: 'utf8' });
-    } catch (e) {
-      err = e as { status: number; stderr: string };
-    }
-    expect(err?.status).toBe(2);
-    expect(err?.stderr).toContain('usage: routeguard dump');
+    const failure = runFailing(['dump', '--bogus']);
+    expect(failure.status).toBe(2);
+    expect(failure.stderr).toContain('usage: routeguard dump');
   });
 });

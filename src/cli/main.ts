@@ -54,6 +54,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`routeguard ${name}: ${err.message} [${err.code}]\n`);
       return 1;
     }
+    // A system error of the command's own I/O (a file that does not exist, no permission,
+    // a full disk): its message names the path; a stack trace would say nothing more.
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    if (typeof code === 'string' && typeof (err as NodeJS.ErrnoException).syscall === 'string') {
+      io.stderr.write(`routeguard ${name}: ${(err as Error).message}\n`);
+      return 1;
+    }
     throw err;
   }
 }

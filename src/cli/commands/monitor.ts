@@ -28,6 +28,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       io.stdout.write(`${new Date(event.time).toISOString()} ${formatEvent(event, dev)}\n`);
     }
   }
-  await started.catch(() => undefined);
+  try {
+    await started;
+  } catch (err) {
+    // Interrupted before the first sync is an ordinary end; a monitor that could not
+    // start (a bad namespace, no permission, not Linux) is the command's error.
+    if (io.signal.aborted) return 0;
+    throw err;
+  }
   return 0;
 }

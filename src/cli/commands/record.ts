@@ -1,5 +1,7 @@
 /** `routeguard record FILE`: live events and the kernel lookups a replay needs, as NDJSON. */
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
+import { MAX_TIMER_MS } from '../../timer-ms';
 import { realClock } from '../../judge/clock';
 import { boundQuery, unboundQuery } from '../../judge/path-queries';
 import { PathJudge } from '../../judge/path-judge';
@@ -26,7 +28,9 @@ so that \`routeguard replay\` answers them exactly as the kernel did.
 function milliseconds(name: string, text: string | undefined, fallback: number | null): number | null {
   if (text === undefined) return fallback;
   const ms = Number(text);
-  if (!Number.isFinite(ms) || ms <= 0) throw new UsageError(`${name} must be a number of milliseconds > 0, got "${text}"\n\n${HELP}`);
+  if (!Number.isFinite(ms) || ms <= 0 || ms > MAX_TIMER_MS) {
+    throw new UsageError(`${name} must be a number of milliseconds from 1 to ${MAX_TIMER_MS}, got "${text}"\n\n${HELP}`);
+  }
   return ms;
 }
 
@@ -52,8 +56,18 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const probeMs = milliseconds('--probe-interval', values['probe-interval'] as string | undefined, 1000)!;
   const durationMs = milliseconds('--duration', values.duration as string | undefined, null);
 
-  const monitor = new NetlinkMonitor({ netns, signal: io.signal });
+  // Opened first: a path that cannot be written (no such directory, no permission) fails
+  // here with its errno, before anything is started.
   const out = createWriteStream(file);
+  await once(out, 'open');
+  // A write that fails later (disk full) stops the recording; its error is the command's.
+  let writeError: Error | null = null;
+  let stop = (): void => undefined;
+  out.on('error', (err) => {
+    writeError ??= err;
+    stop();
+  });
+  const monitor = new NetlinkMonitor({ netns, signal: io.signal });
   const counts = { event: 0, lookup: 0 };
   try {
     await monitor.start();
@@ -81,7 +95,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       : null;
     io.stderr.write(`recording to ${file}${durationMs ? ` for ${durationMs} ms` : ' (Ctrl-C to stop)'}\n`);
     await new Promise<void>((resolve) => {
-      if (io.signal.aborted) return resolve();
+      stop = resolve;
+      if (io.signal.aborted || writeError) return resolve();
       io.signal.addEventListener('abort', () => resolve(), { once: true });
       if (durationMs !== null) setTimeout(resolve, durationMs).unref();
     });
@@ -90,8 +105,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     recorder.end();
   } finally {
     monitor.close();
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (!writeError) await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    else out.destroy();
   }
+  if (writeError) throw writeError;
   io.stderr.write(`recorded ${counts.event} events and ${counts.lookup} lookups to ${file}\n`);
   return 0;
 }
