@@ -118,11 +118,14 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
   private incompleteStreak = 0;
   private incompleteInSequence = false;
   private readonly abortListener = () => this.close();
+  /** Whether the open monitor holds the process: the `ref` option, then ref()/unref(). */
+  private refd: boolean;
 
   constructor(options: MonitorOptions = {}) {
     super();
     validateOptions(options);
     this.options = options;
+    this.refd = options.ref !== false;
     const json = options.onDumpedRoutesJson;
     this.state = new NetworkState({
       routes: options.routes ?? MONITOR_DEFAULTS.routes,
@@ -174,7 +177,7 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
           },
           (batch, byteLength) => this.onBatch(batch, byteLength),
         );
-        if (this.options.ref === false) this.native.unref();
+        if (!this.refd) this.native.unref();
         this.native.start();
       } catch (err) {
         this.off('event', onEvent);
@@ -315,12 +318,16 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
     return this.lookups.batch(batch);
   }
 
+  /** Holds the process open while the monitor is (the default). Before start() it sets what start() does. */
   ref(): this {
+    this.refd = true;
     this.native?.ref();
     return this;
   }
 
+  /** Lets the process exit while the monitor is open; before start(), start() honours it. */
   unref(): this {
+    this.refd = false;
     this.native?.unref();
     return this;
   }

@@ -14,6 +14,7 @@ import { ConnectionGuard } from '../src/connections/connection-guard';
 import { hardenServer } from '../src/connections/hardened-server';
 import { realClock } from '../src/judge/clock';
 import type { EvidenceEntry } from '../src/judge/types';
+import type { NetworkEvent } from '../src/netlink/types';
 import { METRICS } from '../src/metrics/catalog';
 import { registerMetrics } from '../src/metrics/register';
 import { NetlinkMonitor } from '../src/monitor';
@@ -92,8 +93,17 @@ describe('registerMetrics', () => {
     const registry = new Registry();
     const handle = registerMetrics({ registry, monitor, judge: undefined, guards: [guard], servers: [hardened] });
     expect(handle.names).toContain(METRICS.connectionsClosed.name);
+    // The resync's own notice comes after the differences it found (events of any type).
+    const resynced = new Promise<void>((resolve) => {
+      const onEvent = (e: NetworkEvent) => {
+        if (e.type !== 'resync') return;
+        monitor.off('event', onEvent);
+        resolve();
+      };
+      monitor.on('event', onEvent);
+    });
     monitor.resync();
-    await new Promise((resolve) => monitor.once('event', (e) => e.type === 'resync' && resolve(undefined)));
+    await resynced;
     // One connection shows life after the evidence began; the other two are closed.
     const w = judge.watchesOf('127.0.0.5')[0];
     const since = realClock.now();
@@ -146,6 +156,18 @@ describe('registerMetrics', () => {
     registerMetrics({ registry, judge: h.judge });
     expect(() => registerMetrics({ registry, judge: h.judge })).toThrow(/already been registered/);
     expect(registry.getSingleMetric('routeguard_events_total')).toBeDefined();
+  });
+
+  it("takes a guard's own judge as guard.judge is typed, and refuses a judge without counters()", () => {
+    const h = makeHost();
+    const guard = new ConnectionGuard({ judge: h.judge });
+    cleanup.push(() => guard.close());
+    const registry = new Registry();
+    registerMetrics({ registry, judge: guard.judge }); // PathJudgeLike: type-checks, and is a PathJudge here
+    expect(registry.getSingleMetric('routeguard_events_total')).toBeDefined();
+    expect(() => registerMetrics({ registry: new Registry(), judge: new FakeJudge() })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('no counters()') }),
+    );
   });
 
   it('routeguard loads without prom-client; registerMetrics then fails with ERR_PROM_CLIENT_MISSING', () => {

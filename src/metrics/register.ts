@@ -12,7 +12,7 @@ import type * as PromClient from 'prom-client';
 import { RouteguardError, InvalidArgumentError } from '../errors';
 import { realClock } from '../judge/clock';
 import type { Clock, EvidenceEntry, JudgeCounters } from '../judge/types';
-import type { ConnectionGuard, PathVerdictEvent } from '../connections/connection-guard';
+import type { ConnectionGuard, PathJudgeLike, PathVerdictEvent } from '../connections/connection-guard';
 import type { HardenedServer } from '../connections/hardened-server';
 import type { AliveInfo, ClosedInfo, TrackedConnection } from '../connections/tracked-connection';
 import type { MonitorStats } from '../monitor';
@@ -46,7 +46,11 @@ export interface RegisterMetricsOptions {
   /** The application's prom-client Registry (e.g. `client.register`). */
   registry: RegistryLike;
   monitor?: MonitorLike;
-  judge?: { counters(): JudgeCounters };
+  /**
+   * A PathJudge: its counters. `guard.judge` is accepted as it is typed (the guard's own
+   * judge is a PathJudge); a stand-in without counters() is refused.
+   */
+  judge?: { counters(): JudgeCounters } | PathJudgeLike;
   guards?: readonly ConnectionGuard[];
   servers?: readonly HardenedServer[];
   /** Clock of the event times (the monitor's and the judge's). Default realClock. */
@@ -112,7 +116,11 @@ export function registerMetrics(options: RegisterMetricsOptions): MetricsHandle 
     throw new InvalidArgumentError('registerMetrics(): `registry` must be a prom-client Registry');
   }
   const prom = loadPromClient();
-  const { registry, monitor, judge } = options;
+  const { registry, monitor } = options;
+  const judge = options.judge as { counters(): JudgeCounters } | undefined;
+  if (judge !== undefined && typeof judge?.counters !== 'function') {
+    throw new InvalidArgumentError('registerMetrics(): `judge` must be a PathJudge (it has no counters())');
+  }
   const guards = options.guards ?? [];
   const servers = options.servers ?? [];
   const clock = options.clock ?? realClock;

@@ -129,4 +129,21 @@ describeNetns('NetlinkMonitor lifetime under garbage collection', () => {
     expect(result).toMatchObject({ code: 0, timedOut: false });
     expect(result.stdout).toBe('alive true\n');
   });
+
+  it('unref() before start() is honoured by start(): the process exits with the monitor open', async () => {
+    const result = await runNode(
+      prelude +
+        `
+      const m = new NetlinkMonitor({ netns: process.env.NS }).unref();
+      // Only this timer holds the process: the monitor starts meanwhile, then lets it exit.
+      setTimeout(() => console.log('timer'), 500);
+      m.start().then(() => console.log('started', m.isClosed));
+      process.on('exit', () => console.log('exit, open', !m.isClosed));
+    `,
+      { env: { NS: ns.path }, timeoutMs: 10_000 },
+    );
+    expect(result.stderr).toBe('');
+    expect(result).toMatchObject({ code: 0, timedOut: false });
+    expect(result.stdout).toBe('started false\ntimer\nexit, open true\n');
+  });
 });
