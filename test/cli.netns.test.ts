@@ -1,7 +1,7 @@
 /**
  * The CLI as a user runs it (bin/routeguard.js), against a private namespace.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -40,7 +40,18 @@ describeNetns('routeguard CLI', () => {
     ns.ip('neigh add 192.0.2.2 lladdr 02:00:5e:00:53:02 dev v0');
   });
 
-  afterEach(() => ns.destroy());
+  /** CLI processes of a test: one still running after it (a failed expectation) is killed before its namespace goes. */
+  const children: ChildProcessWithoutNullStreams[] = [];
+  const cli = (args: string[]): ChildProcessWithoutNullStreams => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: 'pipe' });
+    children.push(child);
+    return child;
+  };
+
+  afterEach(() => {
+    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    ns.destroy();
+  });
 
   it('dump --json prints { links, addresses, routes, nexthops, rules, neighbours } equal to ip -j', async () => {
     const { stdout } = await run(process.execPath, [bin, 'dump', '--json', '--netns', ns.path]);
@@ -108,7 +119,7 @@ describeNetns('routeguard CLI', () => {
   it('dump --json into a reader that stops early (| head) ends quietly with status 0', async () => {
     // 20k routes: far more output than a pipe holds, so the write after the reader left fails (EPIPE).
     ns.ipBatch(Array.from({ length: 20_000 }, (_, i) => `route add blackhole 10.9.${i >> 8}.${i & 0xff}/32`));
-    const child = spawn(process.execPath, [bin, 'dump', '--json', '--netns', ns.path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = cli(['dump', '--json', '--netns', ns.path]);
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     // Read the first chunk, then close the pipe, as head does.
@@ -149,7 +160,7 @@ describeNetns('routeguard CLI', () => {
   });
 
   it('monitor --json streams NDJSON events with timestamps until interrupted', async () => {
-    const child = spawn(process.execPath, [bin, 'monitor', '--json', '--netns', ns.path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = cli(['monitor', '--json', '--netns', ns.path]);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     await waitFor(() => out.includes('"synced"'), 10_000, 'synced line');

@@ -6,13 +6,19 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { loaderOptions } from '../../src/cli/demo/peer-process';
 import { DEFAULT_HOLD_DOWNS } from '../../src/judge/hold-downs';
 import { describeNetns, waitFor } from '../helpers/netns';
 
 const REGISTER = path.join(__dirname, 'fixtures', 'ts-register.cjs');
 const DEMO = path.join(__dirname, '..', '..', 'src', 'cli', 'commands', 'demo.ts');
+
+/** Demos started by a test: one still running after it (a failed expectation) is interrupted, so it removes its namespaces. */
+const running: ReturnType<typeof spawn>[] = [];
+afterEach(() => {
+  for (const child of running.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+});
 
 function startDemo(args: string[] = []) {
   const child = spawn(
@@ -26,6 +32,7 @@ function startDemo(args: string[] = []) {
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  running.push(child);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));

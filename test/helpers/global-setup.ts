@@ -16,7 +16,8 @@ function removeStaleNamespaces(): void {
   }
   for (const line of list.split('\n')) {
     const name = line.split(' ')[0];
-    const m = /^rg[a-z]+-(\d+)-\d+$/.exec(name);
+    // rgXXX-<pid>-<n> (test/helpers/netns.ts; XXX may hold digits: rg10ks), rgdemo-<pid>-srv (the demo).
+    const m = /^rg[a-z0-9]+-(\d+)-[a-z0-9]+$/.exec(name);
     if (!m) continue;
     try {
       process.kill(Number(m[1]), 0);

@@ -125,7 +125,12 @@ export function createNetns(prefix = 'rgt'): NetNs {
   const name = `${prefix}-${process.pid}-${++counter}`;
   execFileSync('ip', ['netns', 'add', name], { stdio: 'pipe', env: TOOL_ENV });
   const ns = new NetNs(name);
-  ns.ip('link set lo up');
+  try {
+    ns.ip('link set lo up');
+  } catch (err) {
+    ns.destroy(); // the caller never gets it to destroy
+    throw err;
+  }
   return ns;
 }
 

@@ -163,6 +163,7 @@ describeHostModes('PathJudge on the real kernel (private namespaces)', () => {
   });
 
   it('`routeguard path` watches a live path and ends with its verdict', async () => {
+    const stop = new AbortController(); // ends the command if the test fails before it does
     const ns = createNetns('rgjudge');
     try {
       createVeth(ns, 'v0', null, 'v1');
@@ -176,7 +177,7 @@ describeHostModes('PathJudge on the real kernel (private namespaces)', () => {
       const stdout = new PassThrough();
       let text = '';
       stdout.on('data', (d) => (text += d));
-      const io = { stdout, stderr: new PassThrough(), signal: new AbortController().signal };
+      const io = { stdout, stderr: new PassThrough(), signal: stop.signal };
       const done = pathCommand(['--to', V4.peer, '--netns', ns.path, '--hold-down', 'link-removed=100', '--evidence'], io);
       await waitFor(() => text.includes('viable'), 3000, 'first line');
       expect(text).toMatch(/viable +192\.0\.2\.10 -> 198\.51\.100\.7: dev v0 \(index \d+\) via 192\.0\.2\.1/);
@@ -186,12 +187,14 @@ describeHostModes('PathJudge on the real kernel (private namespaces)', () => {
       expect(text).toMatch(/gone +link-removed/);
       expect(text).toMatch(/link v0 \(index \d+\) removed/);
     } finally {
+      stop.abort();
       ns.destroy();
     }
   });
 
   it('`routeguard record` then `routeguard replay` reproduce the live verdicts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rg-record-'));
+    const controller = new AbortController(); // ends the recording if the test fails before it does
     const ns = createNetns('rgjudge');
     try {
       createVeth(ns, 'v0', null, 'v1');
@@ -203,7 +206,6 @@ describeHostModes('PathJudge on the real kernel (private namespaces)', () => {
         `route add default via ${W.gateway4} dev w0 metric 200`,
       ]);
       const file = join(dir, 'rec.ndjson');
-      const controller = new AbortController();
       const io = { stdout: new PassThrough(), stderr: new PassThrough(), signal: controller.signal };
       const recording = recordCommand([file, '--netns', ns.path, '--path', `${V4.local},${V4.peer}`, '--probe-interval', '200'], io);
       await waitFor(() => {
@@ -240,6 +242,7 @@ describeHostModes('PathJudge on the real kernel (private namespaces)', () => {
         { at: afterRecovery[0].at + HOLD['source-mismatch'], event: 'gone', reason: 'source-mismatch' },
       ]);
     } finally {
+      controller.abort();
       ns.destroy();
       rmSync(dir, { recursive: true, force: true });
     }
