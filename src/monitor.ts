@@ -97,6 +97,17 @@ function rethrowLater(err: unknown): void {
   });
 }
 
+/** An application callback run mid-batch: what it throws surfaces once the batch is applied (rethrowLater). */
+function isolated<A>(fn: (arg: A) => void): (arg: A) => void {
+  return (arg) => {
+    try {
+      fn(arg);
+    } catch (err) {
+      rethrowLater(err);
+    }
+  };
+}
+
 export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implements NetworkSource {
   readonly state: NetworkState;
   private readonly options: MonitorOptions;
@@ -129,8 +140,8 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
     const json = options.onDumpedRoutesJson;
     this.state = new NetworkState({
       routes: options.routes ?? MONITOR_DEFAULTS.routes,
-      onDumpedRoute: options.onDumpedRoute,
-      onDumpedRouteRecords: json && routeJsonChunker(json),
+      onDumpedRoute: options.onDumpedRoute && isolated(options.onDumpedRoute),
+      onDumpedRouteRecords: json && routeJsonChunker(isolated(json)),
     });
     this.clock = options.clock ?? monotonicClock;
     this.lookups = new RouteLookups(options.netns, () => this.native);

@@ -5,6 +5,7 @@
 import { InvalidArgumentError } from '../errors';
 import { isTimerMs, MAX_TIMER_MS } from '../timer-ms';
 import { PROBE_DEFAULTS, SERVER_DEFAULTS } from './defaults';
+import { checkSettings } from './guard-options';
 import type { HardenOptions } from './hardened-server-types';
 import { checkKeepaliveOption, type KeepaliveSettings } from './keepalive-probe';
 
@@ -39,6 +40,14 @@ export function resolveHardenOptions(options: HardenOptions): ResolvedHardenOpti
   checkMs('pauseMaxMs', options.pauseMaxMs, 1);
   checkMs('pauseResetMs', options.pauseResetMs);
   checkKeepaliveOption(options.keepaliveProbe, 'hardenServer: keepaliveProbe');
+  // Used for every accepted connection: a wrong one would fail each tracking, only logged.
+  if (options.guard !== undefined && typeof (options.guard as { track?: unknown } | null)?.track !== 'function') {
+    throw new InvalidArgumentError('hardenServer: guard must be a ConnectionGuard');
+  }
+  if (options.track !== undefined) {
+    if (options.track === null || typeof options.track !== 'object') throw new InvalidArgumentError('hardenServer: track must be an object of track() options');
+    checkSettings(options.track, 'hardenServer: track');
+  }
   const probe = options.keepaliveProbe;
   return {
     pause: {

@@ -343,6 +343,11 @@ export class ReconnectingWebSocket extends EventEmitter<ReconnectingWebSocketEve
       const answer = this.source!.lookupRoute({ to: remote });
       return answer.ok && (answer.route.type === 'unicast' || answer.route.type === 'local');
     } catch (err) {
+      // A closed monitor cannot say: the attempt itself will (waiting would never end).
+      if ((err as { code?: unknown } | null)?.code === 'ERR_MONITOR_CLOSED') {
+        this.log.debug({ err }, 'the route source is closed: connecting without its answer');
+        return true;
+      }
       this.log.debug({ err }, 'route lookup failed');
       return false;
     }

@@ -321,6 +321,22 @@ describe('hardenServer: accept errors and pausing', () => {
     await expect(echoClient(port, 'x')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
+  it('refuses bad options when they are given, with ERR_INVALID_ARG', () => {
+    const bad: Array<[Record<string, unknown>, RegExp]> = [
+      [{ descriptorProbeMs: 2 ** 31 }, /descriptorProbeMs must be a number of milliseconds from 10 to 2147483647/],
+      [{ pauseMaxMs: Infinity }, /pauseMaxMs/],
+      [{ keepaliveProbe: { intervalMs: 4e7 } }, /keepaliveProbe\.intervalMs .*32767 s/],
+      [{ guard: {} }, /guard must be a ConnectionGuard/],
+      [{ track: { closeMode: 'slam' } }, /hardenServer: track: closeMode/],
+      [{ track: 5 }, /track must be an object/],
+      [{ logger: { info: () => undefined } }, /logger must be a pino-like logger/],
+    ];
+    for (const [options, message] of bad) {
+      const server = net.createServer();
+      expect(() => hardenServer(server, options as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringMatching(message) }));
+    }
+  });
+
   it('leaves other server errors to the application, and dispose() restores the server', async () => {
     const first = net.createServer();
     const port = await listening(first);

@@ -7,7 +7,7 @@ import { EventEmitter, once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
-import { InvalidArgumentError } from '../../src/errors';
+import { InvalidArgumentError, MonitorClosedError } from '../../src/errors';
 import { ConnectionGuard } from '../../src/connections/connection-guard';
 import { ReconnectingWebSocket } from '../../src/connections/reconnecting-client';
 import { MemoryNetworkState } from '../../src/replay/memory-network';
@@ -26,9 +26,12 @@ class ScriptedSource extends EventEmitter implements NetworkSource {
   readonly state = new MemoryNetworkState();
   readonly synced = true;
   routed = true;
+  closed = false;
   lookups: RouteQuery[] = [];
   lookupRoute(query: RouteQuery): RouteLookupResult {
     this.lookups.push(query);
+    // As a closed NetlinkMonitor does.
+    if (this.closed) throw new MonitorClosedError('lookupRoute()');
     return this.routed
       ? { ok: true, route: { type: 'unicast', oif: 1 } as never }
       : { ok: false, code: 'ENETUNREACH', errno: 101, message: 'Network is unreachable' };
@@ -149,6 +152,21 @@ describe('ReconnectingWebSocket', () => {
     expect(client.state).toBe('closed');
     expect(log).toEqual(['open', 'close:ERR_ROUTE_GONE:true', 'waiting', 'close:1000:false']);
     expect(source.listenerCount('event')).toBe(0);
+  });
+
+  it('a route source that closes while waiting for a route does not leave it waiting: it tries to connect', async () => {
+    const { port } = await server();
+    const { judge, source, options } = setup();
+    const client = new ReconnectingWebSocket(`ws://127.0.0.1:${port}`, { ...options, routeCheckMs: 20, initialDelayMs: 20 });
+    cleanup.push(() => client.close());
+    const log = record(client);
+    await waitUntil(() => client.state === 'open');
+    source.routed = false;
+    judge.gone('127.0.0.2');
+    await waitUntil(() => client.state === 'waiting-for-route');
+    source.closed = true;
+    await waitUntil(() => client.state === 'open');
+    expect(log).toEqual(['open', 'close:ERR_ROUTE_GONE:true', 'waiting', 'route', 'reconnecting:20', 'open']);
   });
 
   it('validates its options', () => {

@@ -318,6 +318,40 @@ describeNetns('NetlinkMonitor errors', () => {
     }
   });
 
+  it("a throwing onDumpedRoute ('stream') surfaces after the batch: every route still comes, start() resolves", async () => {
+    const ns = createNetns('rgthrow');
+    try {
+      createVeth(ns, 'v0', null, 'v1');
+      ns.ipBatch(['addr add 192.0.2.1/24 dev v0', ...[1, 2, 3, 4, 5].map((i) => `route add 203.0.113.${i * 16}/28 via 192.0.2.9`)]);
+      const result = await runNode(
+        `
+        const { NetlinkMonitor } = require(${JSON.stringify(path.resolve(__dirname, '..', '..', 'dist'))});
+        const caught = [];
+        process.on('uncaughtException', (err) => caught.push(err.message));
+        const routes = [];
+        const m = new NetlinkMonitor({ netns: process.env.NS, routes: 'stream', onDumpedRoute: (r) => {
+          routes.push(r.destination + '/' + r.destinationLength);
+          if (routes.length === 1) throw new Error('onDumpedRoute bug');
+        } });
+        const pending = setTimeout(() => { console.log('start() still pending'); process.exit(1); }, 5000);
+        m.start().then(() => {
+          clearTimeout(pending);
+          m.close();
+          setImmediate(() => console.log(JSON.stringify({ routes: routes.filter((r) => r.startsWith('203.0.113.')).sort(), caught })));
+        });
+      `,
+        { env: { NS: ns.path } },
+      );
+      expect(result.stderr).toBe('');
+      expect(JSON.parse(result.stdout)).toEqual({
+        routes: ['203.0.113.16/28', '203.0.113.32/28', '203.0.113.48/28', '203.0.113.64/28', '203.0.113.80/28'],
+        caught: ['onDumpedRoute bug'],
+      });
+    } finally {
+      ns.destroy();
+    }
+  });
+
   it('validates options with clear messages', () => {
     expect(() => new NetlinkMonitor({ netns: '' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
     expect(() => new NetlinkMonitor({ receiveBufferBytes: 12 })).toThrow(/receiveBufferBytes/);
