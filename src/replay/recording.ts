@@ -12,6 +12,7 @@ import type { NetworkEvent, RouteQuery } from '../netlink/types';
 import type { NetworkSource, RouteLookupResult } from '../netlink/view';
 import type { NetworkSnapshot } from './memory-network';
 import type { PathSpec } from '../judge/types';
+import { eventProblem, headerProblem, lookupProblem, snapshotProblem } from './recording-shapes';
 
 export const RECORDING_FORMAT = 'routeguard-record';
 export const RECORDING_VERSION = 1;
@@ -57,45 +58,84 @@ function bad(lineNo: number, what: string): never {
   throw new RouteguardError('ERR_BAD_RECORDING', `recording line ${lineNo}: ${what}`);
 }
 
-/** Parses and checks a recording; errors (code ERR_BAD_RECORDING) name the line. */
+/** A line left out of a replay, and why. */
+export interface SkippedLine {
+  line: number;
+  why: string;
+}
+
+/**
+ * Parses and checks a recording; errors (code ERR_BAD_RECORDING) name the line and
+ * the field. Every line must be good: see readRecording for a recording to replay
+ * around its bad lines.
+ */
 export function parseRecording(text: string): RecordingLine[] {
+  return scanRecording(text, (lineNo, why) => bad(lineNo, why));
+}
+
+/**
+ * Reads a recording for replay. A bad header or snapshot is an error (nothing can be
+ * replayed without them); a bad line after them (a last line cut short by a recorder
+ * that was killed, one edited by hand) is left out and listed in `skipped`.
+ */
+export function readRecording(text: string): { lines: RecordingLine[]; skipped: SkippedLine[] } {
+  const skipped: SkippedLine[] = [];
+  const lines = scanRecording(text, (lineNo, why, afterSnapshot) => {
+    if (!afterSnapshot) bad(lineNo, why);
+    skipped.push({ line: lineNo, why });
+  });
+  return { lines, skipped };
+}
+
+/** `onBad` throws, or returns to leave the line out. */
+function scanRecording(text: string, onBad: (lineNo: number, why: string, afterSnapshot: boolean) => void): RecordingLine[] {
   const lines: RecordingLine[] = [];
+  let lastTime = -Infinity;
   text.split('\n').forEach((raw, i) => {
-    const lineNo = i + 1;
     if (raw.trim() === '') return;
-    let line: RecordingLine;
-    try {
-      line = JSON.parse(raw) as RecordingLine;
-    } catch {
-      bad(lineNo, 'not JSON');
+    const why = lineProblem(raw, lines, lastTime);
+    if (typeof why === 'string') {
+      onBad(i + 1, why, lines.length >= 2);
+      return;
     }
-    if (typeof line !== 'object' || line === null || typeof line.time !== 'number') bad(lineNo, 'missing "time"');
-    switch (line.kind) {
-      case 'header':
-        if (lines.length !== 0) bad(lineNo, 'header must be the first line');
-        if (line.format !== RECORDING_FORMAT || line.version !== RECORDING_VERSION) {
-          bad(lineNo, `not a ${RECORDING_FORMAT} version ${RECORDING_VERSION} file`);
-        }
-        break;
-      case 'snapshot':
-        if (lines.length !== 1) bad(lineNo, 'snapshot must follow the header');
-        break;
-      case 'event':
-        if (!line.event || typeof line.event.type !== 'string') bad(lineNo, 'event without a type');
-        break;
-      case 'lookup':
-        if (!line.query || !line.result) bad(lineNo, 'lookup without query or result');
-        break;
-      case 'end':
-        break;
-      default:
-        bad(lineNo, `unknown kind ${JSON.stringify((line as { kind?: unknown }).kind)}`);
-    }
-    if (lines.length === 0 && line.kind !== 'header') bad(lineNo, `starts with "${line.kind}", not a header`);
-    lines.push(line);
+    lines.push(why);
+    lastTime = why.time;
   });
   if (lines.length < 2) bad(lines.length + 1, 'a recording needs a header and a snapshot');
   return lines;
+}
+
+/** The parsed line, or why it is bad. */
+function lineProblem(raw: string, before: readonly RecordingLine[], lastTime: number): RecordingLine | string {
+  let line: RecordingLine;
+  try {
+    line = JSON.parse(raw) as RecordingLine;
+  } catch {
+    return 'not JSON';
+  }
+  if (typeof line !== 'object' || line === null || typeof line.time !== 'number') return 'missing "time"';
+  // Replayed on a clock that only moves forward: a time from the past would be read as now.
+  if (!Number.isFinite(line.time) || line.time < lastTime) return `time ${line.time} is not a finite time at or after the line before (${lastTime})`;
+  if (before.length === 0 && line.kind !== 'header') return `starts with "${String(line.kind)}", not a header`;
+  switch (line.kind) {
+    case 'header':
+      if (before.length !== 0) return 'header must be the first line';
+      if (line.format !== RECORDING_FORMAT || line.version !== RECORDING_VERSION) return `not a ${RECORDING_FORMAT} version ${RECORDING_VERSION} file`;
+      return headerProblem(line as unknown as Record<string, unknown>) ?? line;
+    case 'snapshot':
+      if (before.length !== 1) return 'snapshot must follow the header';
+      return snapshotProblem(line as unknown as Record<string, unknown>) ?? line;
+    case 'event':
+      if (before.length < 2) return 'an event before the snapshot';
+      return eventProblem(line.event) ?? line;
+    case 'lookup':
+      if (before.length < 2) return 'a lookup before the snapshot';
+      return lookupProblem(line.query, line.result) ?? line;
+    case 'end':
+      return line;
+    default:
+      return `unknown kind ${JSON.stringify((line as { kind?: unknown }).kind)}`;
+  }
 }
 
 /** Wraps a live source, writing what flows through it as recording lines. */

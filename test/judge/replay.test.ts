@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run as replayCommand } from '../../src/cli/commands/replay';
 import { PathJudge } from '../../src/judge/path-judge';
-import { parseRecording, RecordingSource, type RecordingLine } from '../../src/replay/recording';
+import { parseRecording, readRecording, RecordingSource, type RecordingLine } from '../../src/replay/recording';
 import { ReplaySource } from '../../src/replay/replay';
 import type { PathSpec, PathWatch } from '../../src/judge/types';
 import { IFA_F_PERMANENT, IFA_F_TENTATIVE } from '../../src/netlink/flags';
@@ -93,7 +93,41 @@ describe('record and replay', () => {
     const { lines } = recordScenario([]);
     const text = lines.map((l) => JSON.stringify(l)).join('\n');
     expect(() => parseRecording(`${text}\nnot json\n`)).toThrow(new RegExp(`line ${lines.length + 1}: not JSON`));
-    expect(() => parseRecording(`${text}\n{"kind":"weird","time":1}`)).toThrow(/unknown kind "weird"/);
+    expect(() => parseRecording(`${text}\n{"kind":"weird","time":${lines[lines.length - 1].time}}`)).toThrow(/unknown kind "weird"/);
+  });
+
+  it('names the field of a malformed object, and refuses times that run backwards or are not finite', () => {
+    const { lines } = recordScenario(paths);
+    const text = lines.map((l) => JSON.stringify(l)).join('\n');
+    const end = lines[lines.length - 1].time;
+    const header = JSON.stringify(lines[0]);
+    const snapshot = lines[1] as unknown as Record<string, unknown>;
+    const cases: Array<[string, RegExp]> = [
+      [`${text}\n{"kind":"event","time":${end},"event":{"type":"link","action":"removed"}}`, /link event: link must be an object/],
+      [`${text}\n{"kind":"event","time":${end},"event":{"type":"route","action":"added","route":{"family":4,"table":254,"type":"unicast","protocol":3,"scope":0,"destination":"0.0.0.0","destinationLength":0,"multipath":5}}}`, /route\.multipath must be an array or null, got 5/],
+      [`${text}\n{"kind":"lookup","time":${end},"query":{"to":"192.0.2.1"},"result":{"ok":true}}`, /lookup: result\.route must be an object/],
+      [`${text}\n{"kind":"lookup","time":${end},"query":{"to":"192.0.2.1"},"result":"x"}`, /result must be an object with ok true or false/],
+      [`${text}\n{"kind":"end","time":${end - 1}}`, /is not a finite time at or after the line before/],
+      [`${text}\n{"kind":"end","time":1e400}`, /not a finite time/],
+      [`${header}\n${JSON.stringify({ ...snapshot, links: 5 })}`, /line 2: snapshot: links must be an array/],
+      [`${header}\n${JSON.stringify({ ...snapshot, rules: [{}] })}`, /snapshot: rules\[0\]\.family must be 4 or 6/],
+      [`${JSON.stringify({ ...lines[0], paths: undefined })}\n${JSON.stringify(snapshot)}`, /line 1: header: paths must be an array/],
+    ];
+    for (const [bad, message] of cases) {
+      expect(() => parseRecording(bad)).toThrow(message);
+      expect(() => parseRecording(bad)).toThrow(expect.objectContaining({ code: 'ERR_BAD_RECORDING' }));
+    }
+  });
+
+  it('readRecording replays around bad lines after the snapshot (a last line cut short) and lists them', () => {
+    const { lines } = recordScenario(paths);
+    const text = lines.map((l) => JSON.stringify(l)).join('\n');
+    const cut = `${text}\n{"kind":"end","ti`;
+    const { lines: read, skipped } = readRecording(cut);
+    expect(read).toEqual(lines);
+    expect(skipped).toEqual([{ line: lines.length + 1, why: 'not JSON' }]);
+    // A bad header or snapshot still refuses the file: nothing could be replayed.
+    expect(() => readRecording(`${JSON.stringify(lines[0])}\n{"kind":"snapshot","time":${lines[0].time},"links":5}`)).toThrow(/line 2: snapshot: links must be an array/);
   });
 
   it('`routeguard replay FILE --path ...` prints the timeline and the end state', async () => {
@@ -125,5 +159,16 @@ describe('record and replay', () => {
     await expect(replayCommand([file, '--path', `${V4.local},${V4.peer}`, '--hold-down', 'link-sad=5'], io)).rejects.toThrow(
       /unknown reason "link-sad"/,
     );
+
+    // A recording whose recorder was killed mid-line: replayed, the cut line named on stderr.
+    const cut = join(dir, 'cut.ndjson');
+    writeFileSync(cut, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n{"kind":"lookup","time":`);
+    const stderr = new PassThrough();
+    let warnings = '';
+    stderr.on('data', (d) => (warnings += d));
+    json = '';
+    expect(await replayCommand([cut, '--path', `${V4.local},${V4.peer}`, '--json', '--hold-down', '500'], { ...io, stderr })).toBe(0);
+    expect(warnings).toBe(`routeguard replay: ${cut} line ${lines.length + 1} left out: not JSON\n`);
+    expect(json.trim().split('\n').map((l) => JSON.parse(l).event)).toEqual(['viable', 'suspect', 'gone', 'end']);
   });
 });

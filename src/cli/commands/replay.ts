@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { parseHoldDowns } from '../../judge/hold-downs';
 import { PathJudge } from '../../judge/path-judge';
 import { parsePathArgument } from '../../judge/path-spec';
-import { parseRecording } from '../../replay/recording';
+import { readRecording } from '../../replay/recording';
 import { ReplaySource } from '../../replay/replay';
 import { printTimeline } from '../timeline';
 import { UsageError, type CliIo } from '../io';
@@ -37,7 +37,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(`give one FILE to replay\n\n${HELP}`);
-  const source = new ReplaySource(parseRecording(await readFile(positionals[0], 'utf8')));
+  const { lines, skipped } = readRecording(await readFile(positionals[0], 'utf8'));
+  // Replayed around its bad lines (a last line cut short when the recorder was killed), said first.
+  for (const { line, why } of skipped) io.stderr.write(`routeguard replay: ${positionals[0]} line ${line} left out: ${why}\n`);
+  const source = new ReplaySource(lines);
   const pathText = values.path as string | undefined;
   const recorded = source.header.paths;
   if (!pathText && recorded.length !== 1) {
