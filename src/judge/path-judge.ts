@@ -52,6 +52,8 @@ export class PathJudge {
   private readonly stats = { watches: 0, events: 0 };
   private started = false;
   private closed = false;
+  /** Why the source ended the judge, once it has. */
+  private endedWith: EndedInfo | null = null;
   private readonly listener = (event: NetworkEvent) => this.run(() => this.onEvent(event));
   private readonly resolveAtom = (s: PathSpec, field: 'local' | 'remote') => this.atoms.resolve(s, field);
   private readonly onSourceClosed = () =>
@@ -128,9 +130,21 @@ export class PathJudge {
     return WatchHandle.open(ev);
   }
 
-  /** A first check on its own pass (a source without batches). Not inline in watch(): its closure would cost every watch a context. */
+  /**
+   * A first check on its own pass (a source without batches). Not inline in watch(): its
+   * closure would cost every watch a context. Its failure is the watch's: the path is
+   * dropped, and a source that failed under it (which ended the judge before the handle
+   * existed to hear 'ended') is thrown with its code, not left as a handle that says viable.
+   */
   private checkAlone(ev: PathEvaluation): void {
-    this.run(() => this.checkNew([ev], true));
+    try {
+      this.run(() => this.checkNew([ev], true));
+    } catch (err) {
+      this.forget(ev);
+      throw err;
+    }
+    const ended = this.endedWith;
+    if (ended) throw new RouteguardError(ended.code, `watch(): ${ended.message}`);
   }
 
   counters(): JudgeCounters {
@@ -170,6 +184,7 @@ export class PathJudge {
   /** The source is gone: every watch hears 'ended' once, then the judge closes. */
   private end(info: EndedInfo): void {
     if (this.closed) return;
+    this.endedWith = info;
     const evaluations = this.allEvaluations();
     this.close();
     for (const ev of evaluations) {

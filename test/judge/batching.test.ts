@@ -189,4 +189,27 @@ describe('batched lookups', () => {
     expect(ended).toEqual(Array(10).fill('ERR_MONITOR_CLOSED'));
     expect(() => judge.watch({ local: V4.local, remote: V4.peer })).toThrow(/closed/);
   });
+
+  it('a source without batches that fails at a first check: watch() throws its code, no handle says viable', () => {
+    const { plain } = hosts();
+    plain.net.lookupRoute = () => {
+      throw Object.assign(new Error('the lookup socket is closed'), { code: 'ERR_MONITOR_CLOSED' });
+    };
+    expect(() => plain.judge.watch({ local: V4.local, remote: V4.peer })).toThrow(
+      expect.objectContaining({ code: 'ERR_MONITOR_CLOSED', message: expect.stringContaining('watch(): a kernel lookup failed') }),
+    );
+    expect(() => plain.judge.watch({ local: V4.local, remote: V4.peer })).toThrow(expect.objectContaining({ code: 'ERR_JUDGE_CLOSED' }));
+  });
+
+  it('a first check that throws something else drops its path: counters stay true, the next watch is checked', () => {
+    const { plain } = hosts();
+    const lookup = plain.net.lookupRoute.bind(plain.net);
+    plain.net.lookupRoute = () => ({ ok: true, route: null }) as never; // bad data from a source, not a failure of it
+    expect(() => plain.judge.watch({ local: V4.local, remote: V4.peer })).toThrow(TypeError);
+    expect(plain.judge.counters()).toMatchObject({ paths: 0, watches: 0 });
+    plain.net.lookupRoute = lookup;
+    const w = plain.judge.watch({ local: V4.local, remote: V4.peer });
+    expect(w.state).toBe('viable');
+    expect(w.route).not.toBeNull();
+  });
 });
