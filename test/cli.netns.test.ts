@@ -200,5 +200,12 @@ describeNetns('routeguard CLI', () => {
     const failure = runFailing(['dump', '--bogus']);
     expect(failure.status).toBe(2);
     expect(failure.stderr).toContain('usage: routeguard dump');
+    // Arguments a command does not take are refused, not ignored.
+    const extra = runFailing(['dump', 'junk']);
+    expect(extra.status).toBe(2);
+    expect(extra.stderr).toMatch(/^routeguard dump: unexpected argument "junk"/);
+    const mark = runFailing(['path', '--to', '198.51.100.7', '--mark', '0x10']);
+    expect(mark.status).toBe(2);
+    expect(mark.stderr).toMatch(/--mark must be an integer >= 0 in decimal digits, got "0x10"/);
   });
 });

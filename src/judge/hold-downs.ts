@@ -80,7 +80,7 @@ export interface ResolvedJudgeOptions {
 
 function checkMs(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(`${name} must be a number of milliseconds >= 0, got ${String(value)}`);
+    throw new InvalidArgumentError(`${name} must be a number of milliseconds >= 0, got ${JSON.stringify(value) ?? String(value)}`);
   }
   return value;
 }
@@ -109,8 +109,13 @@ export function checkClock(clock: unknown, name: string): void {
 /** Merges options with the defaults; throws InvalidArgumentError naming the bad option. */
 export function resolveJudgeOptions(options: JudgeOptions = {}): ResolvedJudgeOptions {
   const holdDowns: HoldDowns = { ...DEFAULT_HOLD_DOWNS };
+  const given: unknown = options.holdDowns;
+  if (given !== undefined && (given === null || typeof given !== 'object' || Array.isArray(given))) {
+    throw new InvalidArgumentError(`holdDowns must be an object of milliseconds by reason, got ${JSON.stringify(given)}`);
+  }
   for (const [reason, ms] of Object.entries(options.holdDowns ?? {})) {
-    if (!(reason in DEFAULT_HOLD_DOWNS)) {
+    // Own keys only: "toString" or "__proto__" is no reason.
+    if (!Object.hasOwn(DEFAULT_HOLD_DOWNS, reason)) {
       throw new InvalidArgumentError(
         `holdDowns: unknown reason "${reason}"; the reasons are ${VERDICT_REASONS.join(', ')}`,
       );
@@ -150,7 +155,7 @@ export function parseHoldDowns(args: readonly string[]): Partial<HoldDowns> {
         continue;
       }
       const reason = part.slice(0, eq) as VerdictReason;
-      if (!(reason in DEFAULT_HOLD_DOWNS)) {
+      if (!Object.hasOwn(DEFAULT_HOLD_DOWNS, reason)) {
         throw new InvalidArgumentError(
           `--hold-down: unknown reason "${reason}"; the reasons are ${VERDICT_REASONS.join(', ')}`,
         );

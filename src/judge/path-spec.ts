@@ -209,9 +209,14 @@ export function parsePathArgument(text: string): PathSpec {
     throw new InvalidArgumentError(`--path must be LOCAL,REMOTE[,IFINDEX[,MARK[,BOUND_IFINDEX]]], got "${text}"`);
   }
   const spec: PathSpec = { local, remote };
-  if (ifindex) spec.ifindex = Number(ifindex);
-  if (mark) spec.mark = Number(mark);
-  if (bound) spec.boundIfindex = Number(bound);
+  // Decimal digits only (Number() would read " " as 0 and take 0x10 or 1e3); an empty field is absent.
+  const field = (name: string, v: string): number => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`--path: ${name} must be an integer in decimal digits, got "${v}" in "${text}"`);
+    return Number(v);
+  };
+  if (ifindex) spec.ifindex = field('IFINDEX', ifindex);
+  if (mark) spec.mark = field('MARK', mark);
+  if (bound) spec.boundIfindex = field('BOUND_IFINDEX', bound);
   normalizePathSpec(spec);
   return spec;
 }

@@ -371,6 +371,10 @@ describe('argument parsing', () => {
     expect(parsePathArgument('fe80::10,fe80::1,4,7')).toEqual({ local: 'fe80::10', remote: 'fe80::1', ifindex: 4, mark: 7 });
     expect(() => parsePathArgument('192.0.2.10')).toThrow(/LOCAL,REMOTE/);
     expect(() => parsePathArgument('fe80::10,fe80::1')).toThrow(/needs ifindex/);
+    // Decimal digits only: Number() would read a blank as 0 and take hex, binary or exponents.
+    for (const bad of ['192.0.2.10,198.51.100.7,,  ', '192.0.2.10,198.51.100.7,,0x10', '192.0.2.10,198.51.100.7,1e1', '192.0.2.10,198.51.100.7,, 3']) {
+      expect(() => parsePathArgument(bad)).toThrow(/must be an integer in decimal digits/);
+    }
   });
 });
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { RouteguardError } from '../../src/errors';
 import { PathJudge } from '../../src/judge/path-judge';
 import { VirtualClock } from '../../src/judge/clock';
+import { parseHoldDowns } from '../../src/judge/hold-downs';
 import { FakeNetwork } from '../helpers/fake-network';
 import { addSecondUplink, CAP, makeHost, V4, V6 } from './scenario-helpers';
 
@@ -50,6 +51,13 @@ describe('PathSpec validation', () => {
     const net = new FakeNetwork(new VirtualClock());
     expect(() => new PathJudge(net, { holdDowns: { 'link-sad': 1 } as never })).toThrow(/unknown reason "link-sad"/);
     expect(() => new PathJudge(net, { holdDowns: { 'link-down': -5 } })).toThrow(/milliseconds >= 0/);
+    // Names every object has are no reasons; a hold-down that is not an object is refused, not ignored.
+    for (const name of ['toString', 'constructor', 'hasOwnProperty']) {
+      expect(() => new PathJudge(net, { holdDowns: { [name]: 5 } as never })).toThrow(new RegExp(`unknown reason "${name}"`));
+      expect(() => parseHoldDowns([`${name}=5`])).toThrow(/unknown reason/);
+    }
+    expect(() => new PathJudge(net, { holdDowns: 5 as never })).toThrow(/holdDowns must be an object/);
+    expect(() => new PathJudge(net, { holdDowns: { 'link-down': '5' } as never })).toThrow(/got "5"/);
   });
 });
 

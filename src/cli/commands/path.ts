@@ -28,8 +28,9 @@ REMOTE and prints each change of state (suspect, recovered, gone) and of route
 
 function integer(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be an integer >= 0, got "${text}"\n\n${HELP}`);
+  // Decimal digits only: Number() would read "" as 0 and take 0x10 or 1e3.
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n)) throw new UsageError(`${name} must be an integer >= 0 in decimal digits, got "${text}"\n\n${HELP}`);
   return n;
 }
 

@@ -28,7 +28,7 @@ so that \`routeguard replay\` answers them exactly as the kernel did.
 function milliseconds(name: string, text: string | undefined, fallback: number | null): number | null {
   if (text === undefined) return fallback;
   const ms = Number(text);
-  if (!Number.isFinite(ms) || ms <= 0 || ms > MAX_TIMER_MS) {
+  if (!Number.isFinite(ms) || ms < 1 || ms > MAX_TIMER_MS) {
     throw new UsageError(`${name} must be a number of milliseconds from 1 to ${MAX_TIMER_MS}, got "${text}"\n\n${HELP}`);
   }
   return ms;
@@ -44,6 +44,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       duration: { type: 'string' },
     },
     HELP,
+    Infinity, // one FILE: checked below, with its own message
   );
   if (help) {
     io.stdout.write(help);

@@ -31,6 +31,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       evidence: { type: 'boolean' },
     },
     HELP,
+    Infinity, // one FILE: checked below, with its own message
   );
   if (help) {
     io.stdout.write(help);
