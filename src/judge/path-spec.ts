@@ -77,12 +77,13 @@ export function parseAddress(spec: PathSpec, field: 'local' | 'remote'): Address
   return { text: canonical, family, bytes, linkLocal: family === 6 && bytes[0] === 0xfe && (bytes[1] & 0xc0) === 0x80, refs: 0, way: null, wayGen: 0 };
 }
 
-function unsigned(spec: PathSpec, field: 'ifindex' | 'mark' | 'boundIfindex', min: number): number | null {
+/** `max`: a mark is any u32; an interface index is the kernel's int (2^31 - 1 at most). */
+function unsigned(spec: PathSpec, field: 'ifindex' | 'mark' | 'boundIfindex', min: number, max: number): number | null {
   const v = spec[field];
   if (v === undefined || v === null) return null;
-  if (!Number.isInteger(v) || v < min || v > 0xffffffff) {
+  if (!Number.isInteger(v) || v < min || v > max) {
     throw new InvalidArgumentError(
-      `PathSpec.${field} must be an integer from ${min} to 4294967295, got ${JSON.stringify(v)}`,
+      `PathSpec.${field} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`,
     );
   }
   return v;
@@ -184,9 +185,9 @@ export function canonicalPath(
         'give both as IPv4 or both as IPv6 (an IPv4-mapped "::ffff:a.b.c.d" counts as IPv4)',
     );
   }
-  const ifindex = unsigned(spec, 'ifindex', 1);
-  const mark = unsigned(spec, 'mark', 0);
-  const boundIfindex = unsigned(spec, 'boundIfindex', 1);
+  const ifindex = unsigned(spec, 'ifindex', 1, 0x7fffffff);
+  const mark = unsigned(spec, 'mark', 0, 0xffffffff);
+  const boundIfindex = unsigned(spec, 'boundIfindex', 1, 0x7fffffff);
   if ((l.linkLocal || r.linkLocal) && ifindex === null) {
     throw new InvalidArgumentError(
       `PathSpec with link-local ${l.linkLocal ? `local ${l.text}` : `remote ${r.text}`} needs ifindex ` +

@@ -18,6 +18,8 @@ describe('PathSpec validation', () => {
     ['link-local remote without ifindex', { local: V6.local, remote: 'fe80::1' }, /remote fe80::1 needs ifindex/],
     ['bad ifindex', { local: V4.local, remote: V4.peer, ifindex: 0 }, /ifindex must be an integer from 1/],
     ['bad mark', { local: V4.local, remote: V4.peer, mark: -1 }, /mark must be an integer from 0/],
+    ['ifindex past the kernel int', { local: V4.local, remote: V4.peer, ifindex: 2 ** 31 }, /ifindex must be an integer from 1 to 2147483647/],
+    ['mark past u32', { local: V4.local, remote: V4.peer, mark: 2 ** 32 }, /mark must be an integer from 0 to 4294967295/],
     ['unspecified', { local: '0.0.0.0', remote: V4.peer }, /concrete address/],
     ['not an object', null, /must be an object/],
   ];
