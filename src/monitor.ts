@@ -402,7 +402,9 @@ function validateOptions(o: MonitorOptions): void {
   if (o.clock !== undefined && typeof (o.clock as { now?: unknown } | null)?.now !== 'function') {
     throw new InvalidArgumentError('clock must be an object with now() (milliseconds)');
   }
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) {
+  // What the monitor uses of it (an AbortSignal of another realm or a polyfill has them too).
+  const signal = o.signal as { addEventListener?: unknown; removeEventListener?: unknown } | null | undefined;
+  if (signal !== undefined && (typeof signal?.addEventListener !== 'function' || typeof signal.removeEventListener !== 'function')) {
     throw new InvalidArgumentError(`signal must be an AbortSignal, got ${String(o.signal)}`);
   }
   if (
