@@ -4,17 +4,11 @@
  */
 import { InvalidArgumentError } from '../errors';
 import { checkClock } from '../judge/hold-downs';
-import { isTimerMs, MAX_TIMER_MS } from '../timer-ms';
+import { checkTimerMs } from '../timer-ms';
 import type { ConnectionGuardOptions } from './connection-guard';
 import { GUARD_DEFAULTS, PROBE_DEFAULTS } from './defaults';
 import { checkKeepaliveOption, type KeepaliveSettings } from './keepalive-probe';
 import type { ConnectionSettings } from './tracked-connection';
-
-export function checkMs(name: string, v: unknown): void {
-  if (v !== undefined && !isTimerMs(v)) {
-    throw new InvalidArgumentError(`${name} must be a number of milliseconds from 0 to ${MAX_TIMER_MS} (Node's longest timer), got ${String(v)}`);
-  }
-}
 
 /**
  * The codes a WebSocket endpoint may send (RFC 6455 7.4, IANA's registry; ws's
@@ -33,7 +27,7 @@ export function checkSettings(o: Partial<ConnectionSettings> & { mark?: number }
   if (o.closeMode !== undefined && o.closeMode !== 'terminate' && o.closeMode !== 'close') {
     throw new InvalidArgumentError(`${where}: closeMode must be 'terminate' or 'close', got ${String(o.closeMode)}`);
   }
-  checkMs(`${where}: closeTimeoutMs`, o.closeTimeoutMs);
+  checkTimerMs(`${where}: closeTimeoutMs`, o.closeTimeoutMs);
   if (o.closeCode !== undefined && !isSendableCloseCode(o.closeCode)) {
     throw new InvalidArgumentError(
       `${where}: closeCode must be a close code an endpoint may send (1000-1003, 1007-1014 or 3000-4999), got ${String(o.closeCode)}`,
@@ -59,7 +53,7 @@ export function checkGuardOptions(options: ConnectionGuardOptions): void {
     throw new InvalidArgumentError('ConnectionGuard: `judge` must have a watch(spec) method (a PathJudge)');
   }
   checkSettings(options, 'ConnectionGuard');
-  checkMs('ConnectionGuard: sampleIntervalMs', options.sampleIntervalMs);
+  checkTimerMs('ConnectionGuard: sampleIntervalMs', options.sampleIntervalMs);
   checkKeepaliveOption(options.probe, 'ConnectionGuard: probe');
   checkClock(options.clock, 'ConnectionGuard: clock');
 }

@@ -3,7 +3,7 @@
  * and resolved against SERVER_DEFAULTS and PROBE_DEFAULTS.
  */
 import { InvalidArgumentError } from '../errors';
-import { isTimerMs, MAX_TIMER_MS } from '../timer-ms';
+import { checkTimerMs } from '../timer-ms';
 import { PROBE_DEFAULTS, SERVER_DEFAULTS } from './defaults';
 import { checkSettings } from './guard-options';
 import type { HardenOptions } from './hardened-server-types';
@@ -24,21 +24,13 @@ export interface ResolvedHardenOptions {
   keepalive: KeepaliveSettings | null;
 }
 
-function checkMs(name: string, v: unknown, min = 0): void {
-  if (v !== undefined && !isTimerMs(v, min)) {
-    throw new InvalidArgumentError(
-      `hardenServer: ${name} must be a number of milliseconds from ${min} to ${MAX_TIMER_MS} (Node's longest timer), got ${String(v)}`,
-    );
-  }
-}
-
 /** Throws InvalidArgumentError for bad options. */
 export function resolveHardenOptions(options: HardenOptions): ResolvedHardenOptions {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('hardenServer: options must be an object');
-  checkMs('descriptorProbeMs', options.descriptorProbeMs, 10);
-  checkMs('pauseInitialMs', options.pauseInitialMs, 1);
-  checkMs('pauseMaxMs', options.pauseMaxMs, 1);
-  checkMs('pauseResetMs', options.pauseResetMs);
+  checkTimerMs('hardenServer: descriptorProbeMs', options.descriptorProbeMs, 10);
+  checkTimerMs('hardenServer: pauseInitialMs', options.pauseInitialMs, 1);
+  checkTimerMs('hardenServer: pauseMaxMs', options.pauseMaxMs, 1);
+  checkTimerMs('hardenServer: pauseResetMs', options.pauseResetMs);
   checkKeepaliveOption(options.keepaliveProbe, 'hardenServer: keepaliveProbe');
   // Used for every accepted connection: a wrong one would fail each tracking, only logged.
   if (options.guard !== undefined && typeof (options.guard as { track?: unknown } | null)?.track !== 'function') {
