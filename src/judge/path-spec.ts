@@ -194,7 +194,10 @@ export function canonicalPath(
         '(the interface index the connection uses, e.g. from `ip -j link` or socket.address().scopeid)',
     );
   }
-  const extras = ifindex === null && mark === null && boundIfindex === null ? NO_EXTRAS : { ifindex, mark, boundIfindex };
+  // A zone means something only for a link-local end: the kernel ignores sin6_scope_id
+  // otherwise (__ipv6_addr_needs_scope_id), so one path is one evaluation, zone given or not.
+  const zone = l.linkLocal || r.linkLocal ? ifindex : null;
+  const extras = zone === null && mark === null && boundIfindex === null ? NO_EXTRAS : { ifindex: zone, mark, boundIfindex };
   return new CanonicalPath(l, r, extras);
 }
 

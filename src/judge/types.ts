@@ -25,7 +25,11 @@ export interface PathSpec {
   local: string;
   /** Remote (peer) address. */
   remote: string;
-  /** Interface index; required when either address is IPv6 link-local. */
+  /**
+   * Interface index (the zone); required when either address is IPv6 link-local, and
+   * dropped otherwise, as the kernel ignores a scope id for other addresses (give a
+   * socket's bound device as `boundIfindex`).
+   */
   ifindex?: number;
   /** SO_MARK / fwmark the connection's traffic carries (policy routing). */
   mark?: number;

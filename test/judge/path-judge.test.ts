@@ -44,8 +44,12 @@ describe('PathSpec validation', () => {
     expect(b.path).toEqual(a.path);
     const c = h.judge.watch({ local: '2001:DB8:1::10', remote: V6.peer });
     expect(c.path.local).toBe(V6.local);
+    // A zone on global addresses is dropped (the kernel ignores it there): the same path.
+    const d = h.judge.watch({ local: V6.local, remote: V6.peer, ifindex: h.eth0 });
+    expect(d.path).toEqual({ local: V6.local, remote: V6.peer });
+    expect(d.key).toBe(c.key);
     expect(h.judge.counters().paths).toBe(2);
-    for (const w of [a, b, c]) w.close();
+    for (const w of [a, b, c, d]) w.close();
     expect(h.judge.counters().paths).toBe(0);
   });
 
