@@ -4,8 +4,10 @@
  * Tests the package as a user gets it: packs it (prepack requires the prebuilds), installs the
  * tarball into a fresh consumer project with --ignore-scripts and no compiler on PATH, and checks
  * that the prebuild (not some build/ directory) loads and works, that ESM, CommonJS and the
- * default export agree, that the public types compile with skipLibCheck false without ws, and
- * that @arethetypeswrong/cli finds no problem (node16 CJS and ESM, bundler).
+ * default export agree, that pnpm and Bun installs (scripts skipped) run from the prebuild, that
+ * Bun's runtime gets ERR_UNSUPPORTED_RUNTIME instead of an abort and Deno runs the monitor, that
+ * the public types compile with skipLibCheck false without ws, and that @arethetypeswrong/cli
+ * finds no problem (node16 CJS and ESM, bundler).
  *
  *   node scripts/test-package.js [--report FILE]
  *
@@ -173,6 +175,101 @@ check('ESM and CommonJS share one class identity; the default export is the modu
     console.log(same && err instanceof cjs.RouteguardError ? 'same' : 'different');`;
   const out = expectOk(nodeIn(['--input-type=module', '-e', script]), 'ESM/CJS check');
   if (out.trim() !== 'same') return `ESM and CommonJS disagree: ${out.trim()}`;
+});
+
+// --- other package managers and runtimes ------------------------------------------------------
+// Pinned, fetched by `npm exec` (npm's cache): pnpm 10 and Bun skip the install script, so what
+// they install must run from the prebuild; Bun's runtime lacks uv_poll (the monitor must refuse,
+// not abort the process); Deno's Node layer has it and runs the monitor.
+const PNPM = 'pnpm@10.34.9';
+const BUN = 'bun@1.4.5';
+const DENO = 'deno@2.9.6';
+/** iproute2 by absolute path (the test PATH has only node, npm and sh). */
+const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((p) => fs.existsSync(p)) ?? 'ip';
+
+/** A fresh consumer project in `dir` with the tarball installed by `install` (argv after the tool's name). */
+function consumerWith(dir, tool, pkgSpec, install) {
+  const project = path.join(work, dir);
+  fs.mkdirSync(project);
+  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: `consumer-${dir}`, version: '1.0.0', private: true }));
+  const out = expectOk(run('npm', ['exec', '--yes', `--package=${pkgSpec}`, '--', tool, ...install], { cwd: project, env: cleanEnv }), `${tool} ${install.join(' ')}`);
+  if (fs.existsSync(path.join(project, 'node_modules', 'routeguard', 'build'))) throw new Error(`${tool} ran the install script (build/ exists)`);
+  return { project, out };
+}
+
+/** Runs the smoke test (own namespace) with node in `project`; fails unless the shipped prebuild is what was mapped. */
+function smokeIn(project) {
+  const out = expectOk(run('/usr/bin/unshare', ['-n', process.execPath, path.join(root, 'scripts', 'smoke.js')], { cwd: project, env: cleanEnv }), 'smoke test');
+  const result = JSON.parse(out.trim().split('\n').pop());
+  const pkg = fs.realpathSync(path.join(project, 'node_modules', 'routeguard'));
+  const want = path.join(pkg, 'prebuilds', `linux-${process.arch}`, 'routeguard.glibc.node');
+  if (result.addon !== want) throw new Error(`loaded ${result.addon}, expected ${want}`);
+}
+
+/** The absolute path of a tool's executable from `npm exec` (so it can run where npm cannot fetch). */
+function toolPath(project, pkgSpec, tool) {
+  const out = expectOk(run('npm', ['exec', '--yes', `--package=${pkgSpec}`, '--', '/bin/sh', '-c', `command -v ${tool}`], { cwd: project, env: cleanEnv }), `locating ${tool}`);
+  return out.trim().split('\n').pop();
+}
+
+check(`${PNPM} add of the tarball (build scripts skipped) runs from the prebuild through pnpm's linked store`, () => {
+  const { project, out } = consumerWith('pnpm', 'pnpm', PNPM, ['add', tarball]);
+  if (!/Ignored build scripts: routeguard/.test(out)) return `pnpm did not say it skipped routeguard's install script:\n${out.trim().slice(-1500)}`;
+  smokeIn(project);
+});
+
+let bunProject = null;
+check(`${BUN} add of the tarball (postinstall blocked) runs under node from the prebuild`, () => {
+  const { project, out } = consumerWith('bun', 'bun', BUN, ['add', tarball]);
+  if (!/Blocked 1 postinstall/.test(out)) return `bun did not say it blocked routeguard's postinstall:\n${out.trim().slice(-1500)}`;
+  bunProject = project;
+  smokeIn(project);
+});
+
+check(`under Bun's runtime (${BUN}), start() rejects with ERR_UNSUPPORTED_RUNTIME and the process lives on; the guard is inert`, () => {
+  if (!bunProject) return 'no Bun project (the check above failed)';
+  const script = `
+    const rg = require('routeguard');
+    (async () => {
+      const m = new rg.NetlinkMonitor({ routes: 'events' });
+      const lookup = m.lookupRoute({ to: '127.0.0.1' });  // a lookup socket of its own: no libuv
+      const err = await m.start().then(() => null, (e) => e);
+      const guard = new rg.ConnectionGuard({ source: m });
+      console.log(JSON.stringify({ code: err && err.code, message: err && err.message, closed: m.isClosed,
+        inert: guard.inert, lookup: lookup.ok && lookup.route.type }));
+      guard.close();
+    })();`;
+  const bun = toolPath(bunProject, BUN, 'bun');
+  const out = expectOk(run(bun, ['-e', script], { cwd: bunProject, env: cleanEnv }), 'bun -e');
+  const r = JSON.parse(out.trim().split('\n').pop());
+  if (r.code !== 'ERR_UNSUPPORTED_RUNTIME' || !/run the application with `node`/.test(r.message)) return `start() gave ${r.code}: ${r.message}`;
+  if (!r.closed || !r.inert || r.lookup !== 'local') return `closed ${r.closed}, inert ${r.inert}, lookup ${r.lookup}`;
+  process.stdout.write(`  ${r.code}: ${r.message.slice(0, 90)}...\n`);
+});
+
+check(`under Deno (${DENO}), with the npm install above, the monitor starts, hears an address added in its own namespace and looks up a route`, () => {
+  const script = `
+    import { createRequire } from 'node:module';
+    import { execFileSync } from 'node:child_process';
+    const rg = createRequire(import.meta.url)('routeguard');
+    const m = await new rg.NetlinkMonitor().start();
+    const heard = new Promise((resolve) => m.on('event', (e) => {
+      if (e.type === 'address' && e.action === 'added' && e.address.address === '192.0.2.1') resolve(e);
+    }));
+    execFileSync('${IP}', ['link', 'set', 'lo', 'up']);
+    execFileSync('${IP}', ['address', 'add', '192.0.2.1/24', 'dev', 'lo']);
+    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('no address event in 10 s')), 10000));
+    const e = await Promise.race([heard, timeout]);
+    const lookup = m.lookupRoute({ to: '192.0.2.1' });
+    m.close();
+    console.log(JSON.stringify({ index: e.address.index, lookup: lookup.ok && lookup.route.type }));`;
+  const deno = toolPath(consumer, DENO, 'deno');
+  const file = path.join(consumer, 'deno-smoke.mjs');
+  fs.writeFileSync(file, script);
+  const out = expectOk(run('/usr/bin/unshare', ['-n', deno, 'run', '-A', file], { cwd: consumer, env: { ...cleanEnv, NO_COLOR: '1' } }), 'deno run');
+  const r = JSON.parse(out.trim().split('\n').pop());
+  if (r.lookup !== 'local') return `lookupRoute(192.0.2.1) gave ${r.lookup}`;
+  process.stdout.write(`  ${out.trim().split('\n').pop()}\n`);
 });
 
 // --- types ---------------------------------------------------------------------------------------

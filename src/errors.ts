@@ -20,6 +20,18 @@ export class NotLinuxError extends RouteguardError {
   }
 }
 
+/** The JS runtime lacks what the monitor needs of Node (see platform.ts). */
+export class UnsupportedRuntimeError extends RouteguardError {
+  constructor(runtime: string) {
+    super(
+      'ERR_UNSUPPORTED_RUNTIME',
+      `routeguard's NetlinkMonitor needs Node.js (or Deno): ${runtime} has no libuv uv_poll, which the addon waits on ` +
+        'its netlink socket with, and would abort the process (oven-sh/bun#18546). Installing with Bun is fine; ' +
+        'run the application with `node`.',
+    );
+  }
+}
+
 /**
  * The native addon could not be loaded (not built, wrong ABI, missing libc symbols). The message is
  * one paragraph: the loader's own message spans lines ("No native build was found ...\n    loaded

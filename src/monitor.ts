@@ -4,10 +4,11 @@
  * NetworkState -> 'event' listeners (the judge, your code).
  */
 import { EventEmitter } from 'node:events';
-import { InvalidArgumentError, MonitorClosedError, NetlinkError, RouteguardError } from './errors';
+import { InvalidArgumentError, MonitorClosedError, NetlinkError, RouteguardError, UnsupportedRuntimeError } from './errors';
 import { emitIsolated } from './isolated-emit';
 import { isTimerMs, MAX_TIMER_MS } from './timer-ms';
 import { loadBinding } from './native/binding';
+import { isLinux, unsupportedRuntime } from './platform';
 import type { NativeMonitor, NativeMonitorStats } from './native/binding-types';
 import { mapNativeError } from './native/errors';
 import { routeJsonChunker } from './native/route-json';
@@ -177,6 +178,8 @@ export class NetlinkMonitor extends EventEmitter<NetlinkMonitorEvents> implement
       this.on('event', onEvent);
       this.once('close', onClose);
       try {
+        const runtime = unsupportedRuntime();
+        if (runtime && isLinux()) throw new UnsupportedRuntimeError(runtime);
         const binding = loadBinding();
         this.native = new binding.Monitor(
           {

@@ -101,6 +101,33 @@ describe('off Linux (process.platform reported as darwin / win32)', () => {
     expect(out).toEqual({ platform: 'linux', inert: false, refused: 'ERR_INVALID_ARG' });
   });
 
+  describe("under Bun's runtime (process.versions.bun, as Bun sets it)", () => {
+    const bun = path.join(__dirname, 'helpers', 'fake-bun.cjs');
+    const evalBun = (body: string) => {
+      const script = `const rg = require('routeguard'); (async () => { ${body} })().then((r) => console.log(JSON.stringify(r)), (e) => { console.error(e); process.exit(1); });`;
+      const r = spawnSync(process.execPath, ['--require', bun, '-e', script], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      return JSON.parse(r.stdout) as Record<string, unknown>;
+    };
+
+    it('start() rejects with ERR_UNSUPPORTED_RUNTIME before the addon makes a monitor (Bun aborts at uv_poll_init)', () => {
+      const out = evalBun(`
+        const m = new rg.NetlinkMonitor();
+        let closeHeard = false;
+        m.on('close', () => { closeHeard = true; });
+        const e = await m.start().then(() => null, (err) => err);
+        return { code: e.code, isRouteguard: e instanceof rg.RouteguardError, message: e.message, closed: m.isClosed, closeHeard };`);
+      expect(out).toMatchObject({ code: 'ERR_UNSUPPORTED_RUNTIME', isRouteguard: true, closed: true, closeHeard: true });
+      expect(out.message).toMatch(/Bun 1\.4\.5 has no libuv uv_poll.*run the application with `node`/);
+    });
+
+    it('a guard is inert by default there, as off Linux', () => {
+      const out = evalBun(`const g = new rg.ConnectionGuard({}); const r = { inert: g.inert }; g.close(); return r;`);
+      expect(out).toEqual({ inert: true });
+    });
+  });
+
   describe('the install script', () => {
     const empty = mkdtempSync(path.join(os.tmpdir(), 'routeguard-install-'));
     afterAll(() => rmSync(empty, { recursive: true, force: true }));

@@ -3,11 +3,14 @@
  * hardened servers and the reconnecting client read their options against these.
  */
 
-import { isLinux } from '../platform';
+import { canMonitor } from '../platform';
 
 export const GUARD_DEFAULTS = {
-  /** Watch nothing, close nothing: true where there is no netlink (off Linux), so the same app code runs there. */
-  inert: !isLinux(),
+  /**
+   * Watch nothing, close nothing: true where no monitor can run (off Linux, or under Bun's
+   * runtime, see platform.ts), so the same app code runs there.
+   */
+  inert: !canMonitor(),
   /** What happens to a connection whose path is gone: 'close', 'notify', or a callback. */
   action: 'close',
   /** How a WebSocket is closed: 'terminate' (no handshake over a dead path) or 'close' (1001, then terminate). */
