@@ -427,16 +427,18 @@ class Monitor : public Napi::ObjectWrap<Monitor> {
     LoopHandles* handles = handles_;
     handles_ = nullptr;
     handles->owner = nullptr;
-    // Joins the reader first: after this nothing calls uv_async_send, and
-    // nothing reads the socket.
+    // The poll first, while its descriptor is still open: uv_close stops it at once
+    // (uv__poll_stop takes the descriptor out of epoll), and libuv asks that a polled
+    // descriptor never be closed under it. Its memory lives until OnHandleClosed.
+    const int open = handles->open;
+    if (open >= 1) uv_close(reinterpret_cast<uv_handle_t*>(&handles->poll), OnHandleClosed);
+    // Then the reader is joined: after this nothing calls uv_async_send, and nothing
+    // reads the socket, which Stop() closes.
     if (pipeline_) pipeline_->Stop();
-    // uv_close stops the poll at once (uv__poll_stop): after it, libuv no longer
-    // refers to the descriptor (already closed above, but never polled again).
-    if (handles->open == 0) {
+    if (open == 0) {
       delete handles;
-    } else {
-      if (handles->open >= 1) uv_close(reinterpret_cast<uv_handle_t*>(&handles->poll), OnHandleClosed);
-      if (handles->open >= 2) uv_close(reinterpret_cast<uv_handle_t*>(&handles->async), OnHandleClosed);
+    } else if (open >= 2) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&handles->async), OnHandleClosed);
     }
     if (lookup_) lookup_->Close();
     reuse_.Reset();
@@ -738,8 +740,9 @@ Napi::Value TcpInfo(const Napi::CallbackInfo& info) {
 // order without errno; -1 leaves an option) is applied. errno is the first failure's.
 Napi::Value TcpKeepaliveFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "tcpKeepalive() needs a socket descriptor");
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  // An integer descriptor, not a coerced one: NaN, 1.9 or fd + 2^32 would name another
+  // descriptor (0, 1, fd) and `set` would change a socket the caller never named.
+  const int fd = static_cast<int>(ReadUint32(info[0], "tcpKeepalive(): the socket descriptor", 0, INT32_MAX));
   bool has_set = !info[1].IsUndefined();
   if (has_set && (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
                   info[1].As<Napi::Int32Array>().ElementLength() != 5)) {

@@ -20,10 +20,8 @@ namespace {
 
 // Appends one RTM_GETROUTE request (header, rtmsg, a few small attributes) to `out`.
 void AppendRequest(std::vector<uint8_t>& out, const RouteQuery& query, uint32_t seq, uint32_t port_id) {
-  // At most 6 attributes of <= 16 bytes: 100 bytes with the headers.
-  constexpr size_t kMaxRequest = 128;
   const size_t start = out.size();
-  out.resize(start + kMaxRequest, 0);
+  out.resize(start + RouteLookup::kMaxRequestBytes, 0);
   uint8_t* bytes = out.data() + start;
   auto* header = reinterpret_cast<nlmsghdr*>(bytes);
   auto* rtm = reinterpret_cast<rtmsg*>(bytes + NLMSG_HDRLEN);
@@ -280,6 +278,22 @@ RouteLookup::RouteLookup(UniqueFd fd) : fd_(std::move(fd)) {
   socklen_t len = sizeof(granted);
   if (::getsockopt(fd_.get(), SOL_SOCKET, SO_RCVBUF, &granted, &len) != 0 || granted <= 0) granted = 0;
   chunk_ = std::clamp<size_t>(static_cast<size_t>(granted) / kAnswerBufferBytes, 1, kMaxChunk);
+  // The send side: a chunk's requests go in one sendmsg(), refused whole past
+  // sk_sndbuf - 32 (netlink_sendmsg). Raised when smaller (the kernel doubles what
+  // is set; SO_SNDBUF alone is capped at net.core.wmem_max), never lowered.
+  constexpr int kWanted = static_cast<int>(kMaxChunk * kMaxRequestBytes + 64);
+  int sndbuf = 0;
+  len = sizeof(sndbuf);
+  if (::getsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) != 0) sndbuf = 0;
+  if (sndbuf < kWanted) {
+    const int half = kWanted / 2 + 1;
+    if (::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUFFORCE, &half, sizeof(half)) != 0) {
+      (void)::setsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUF, &half, sizeof(half));
+    }
+    len = sizeof(sndbuf);
+    if (::getsockopt(fd_.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) != 0) sndbuf = 0;
+  }
+  if (sndbuf > 32) chunk_ = std::clamp<size_t>((static_cast<size_t>(sndbuf) - 32) / kMaxRequestBytes, 1, chunk_);
   port_id_ = BindToKernelPort(fd_.get());
 }
 
@@ -312,7 +326,11 @@ void RouteLookup::GetMany(const RouteQuery* queries, size_t count, std::vector<L
   while (next < todo.size()) {
     const size_t n = std::min(chunk, todo.size() - next);
     lost.clear();
-    RunChunk(queries, &todo[next], n, out, lost);
+    if (!RunChunk(queries, &todo[next], n, out, lost)) {
+      // The send buffer shrank below the chunk (someone set SO_SNDBUF): smaller from now on.
+      chunk = chunk_ = std::max<size_t>(1, n / 2);
+      continue;
+    }
     if (lost.empty()) {
       next += n;
       continue;
@@ -332,7 +350,7 @@ void RouteLookup::GetMany(const RouteQuery* queries, size_t count, std::vector<L
   }
 }
 
-void RouteLookup::RunChunk(const RouteQuery* queries, const uint32_t* indexes, size_t count,
+bool RouteLookup::RunChunk(const RouteQuery* queries, const uint32_t* indexes, size_t count,
                            std::vector<LookupAnswer>& out, std::vector<uint32_t>& lost) {
   // Consecutive seqs, never 0 (netlink's "no sequence"): answer i carries first + i.
   if (seq_ > UINT32_MAX - count - 1) seq_ = 0;
@@ -345,8 +363,9 @@ void RouteLookup::RunChunk(const RouteQuery* queries, const uint32_t* indexes, s
   AnswerSink sink(first_seq, port_id_, queries, indexes, count, out, answered_);
 
   if (int err = SendToKernel(fd_.get(), requests_.data(), requests_.size())) {
+    if (err == EMSGSIZE && count > 1) return false;
     sink.FailRest(err, "sendto", std::string("cannot send RTM_GETROUTE: ") + std::strerror(err));
-    return;
+    return true;
   }
   bool overflowed = false;
   const int64_t deadline = NowMs() + kTimeoutMs;
@@ -365,28 +384,29 @@ void RouteLookup::RunChunk(const RouteQuery* queries, const uint32_t* indexes, s
     }
     if (err != EAGAIN && err != EWOULDBLOCK) {
       sink.FailRest(err, "recvmsg", std::strerror(err));
-      return;
+      return true;
     }
     if (overflowed) {
       // rtnetlink answered every request of the chunk before sendmsg() returned
       // (netlink_unicast_kernel runs the handler synchronously): with the queue
       // empty, what is missing was dropped. Asking again is the only way to know.
       sink.CollectRest(lost);
-      return;
+      return true;
     }
     const int64_t left = deadline - NowMs();
     if (left <= 0) {
       sink.FailRest(ETIMEDOUT, "poll",
                     "no answer from the kernel within " + std::to_string(kTimeoutMs) + " ms");
-      return;
+      return true;
     }
     pollfd pfd{fd_.get(), POLLIN, 0};
     if (::poll(&pfd, 1, static_cast<int>(left)) < 0 && errno != EINTR) {
       const int poll_err = errno;
       sink.FailRest(poll_err, "poll", std::strerror(poll_err));
-      return;
+      return true;
     }
   }
+  return true;
 }
 
 }  // namespace routeguard

@@ -56,8 +56,12 @@ class RouteLookup {
   // call, a chunk whose answers were dropped is asked again at half the size.
   static constexpr uint32_t kAnswerBufferBytes = 1024;
   // One sendmsg() must fit the socket's send buffer (netlink_sendmsg: EMSGSIZE past
-  // sk_sndbuf, 208 KiB by default); a request is at most 100 bytes.
+  // sk_sndbuf - 32; 208 KiB by default, less where net.core.wmem_default is lowered):
+  // the constructor raises the buffer to fit kMaxChunk requests of kMaxRequestBytes
+  // when it may, and the chunk follows what was granted.
   static constexpr size_t kMaxChunk = 1024;
+  // Room taken per request (6 attributes of <= 16 bytes: ~100 bytes with the headers).
+  static constexpr size_t kMaxRequestBytes = 128;
   // Times answers dropped (ENOBUFS) are asked again within one call; after that
   // the queries still unanswered fail with ENOBUFS.
   static constexpr int kMaxOverflowRetries = 10;
@@ -89,14 +93,16 @@ class RouteLookup {
   class Receiver;
 
   // Asks the kernel about queries[indexes[0..count)]; fills their answers, and
-  // appends to `lost` those whose answers the kernel dropped (overflow).
-  void RunChunk(const RouteQuery* queries, const uint32_t* indexes, size_t count,
+  // appends to `lost` those whose answers the kernel dropped (overflow). Returns
+  // false, with nothing answered, when the send buffer refused that many requests
+  // in one sendmsg() (EMSGSIZE): the caller asks again in smaller chunks.
+  bool RunChunk(const RouteQuery* queries, const uint32_t* indexes, size_t count,
                 std::vector<LookupAnswer>& out, std::vector<uint32_t>& lost);
 
   UniqueFd fd_;
   uint32_t port_id_ = 0;
   uint32_t seq_ = 0;
-  size_t chunk_ = 1;  // queries per sendmsg(), from the receive buffer granted
+  size_t chunk_ = 1;  // queries per sendmsg(), from the receive and send buffers granted
   std::vector<uint8_t> requests_;
   std::vector<uint8_t> answered_;
   std::unique_ptr<Receiver> receiver_;

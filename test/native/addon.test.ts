@@ -16,7 +16,7 @@
  */
 import { spawn } from 'node:child_process';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -121,6 +121,23 @@ describe('addon: argument validation and parse()', () => {
       expect(decodeBatch(lookup.get({ family: 4, to }))).toMatchObject([{ kind: 'route', route: { type: 'local' } }]);
     } finally {
       lookup.close();
+    }
+  });
+
+  it('tcpKeepalive() takes an integer descriptor only: NaN, 1.9 or fd + 2^32 would name another one', () => {
+    const keep = (fd: unknown, set?: Int32Array) => () => binding.tcpKeepalive(fd as number, set);
+    // Set values that would be applied to descriptor 0, 1 or `fd` if the number were coerced.
+    const set = Int32Array.of(1, 77, 7, 3, -1);
+    for (const fd of [Number.NaN, 1.9, 2 ** 32 + 3, -1, 2 ** 31, Infinity]) {
+      expect(keep(fd, set)).toThrow(new RangeError('tcpKeepalive(): the socket descriptor must be an integer from 0 to 2147483647'));
+    }
+    expect(keep('3')).toThrow(new TypeError('tcpKeepalive(): the socket descriptor must be a number'));
+    // A valid descriptor that is no socket: the getsockopt errno (ENOTSOCK, 88) is the answer.
+    const file = openSync('/dev/null', 'r');
+    try {
+      expect(binding.tcpKeepalive(file)[0]).toBe(88);
+    } finally {
+      closeSync(file);
     }
   });
 });
