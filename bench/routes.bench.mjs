@@ -34,6 +34,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { BenchNamespace as Namespace } from './namespace.mjs';
+import { mulberry32 } from '../test/helpers/seeded-random.mjs';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -193,17 +194,6 @@ async function child(kind, netnsName) {
 // ---------------------------------------------------------------------------------
 // Route sets
 // ---------------------------------------------------------------------------------
-
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Prefix lengths of the IPv4 Internet table (per million, roughly the 2024 DFZ
 // as reported by bgp.potaroo.net / CIDR report); /24 takes the rest (~62%).

@@ -160,12 +160,17 @@ export class BatchApplier {
     if (removed) {
       const old = this.stores.nexthops.remove(nh.id);
       if (old) this.ledger.report({ type: 'nexthop', action: 'removed', nexthop: old, previous: old, time }, fromDump, hooks);
+      if (!fromDump) this.routes.removeWithNexthop(nh.id, time, hooks);
       return;
     }
     const previous = this.stores.nexthops.put(nh, this.ledger.gen[DumpObject.Nexthop]);
     if (previous === undefined) return; // unchanged
     const action = previous ? 'changed' : 'added';
     this.ledger.report({ type: 'nexthop', action, nexthop: nh, previous, time }, fromDump, hooks);
+    // A group that lost a member (the member was deleted) is announced alone: the routes
+    // through it that list its nexthops now have fewer, with no RTM_NEWROUTE (a replace
+    // re-announces them). Only those make a confirmation dump worth its cost.
+    if (previous && !fromDump && (nh.group || previous.group) && this.routes.carriesNexthopsOf(nh.id)) hooks.silentChangesPossible();
   }
 
   private applyRule(rule: Rule, removed: boolean, fromDump: boolean, time: number, hooks: ApplyHooks): void {
@@ -188,8 +193,15 @@ export class BatchApplier {
     }
     // The kernel makes NOARP entries (multicast, broadcast, devices without ARP) with no
     // RTM_NEWNEIGH at all (neigh_create does not notify; seen for ff02:: groups on 6.18):
-    // a mirror of them would drift between dumps, and they never resolve anything.
-    if (n.state & NUD_NOARP) return;
+    // a mirror of them would drift between dumps, and they never resolve anything. An
+    // entry we hold that became NOARP (`ip neigh replace ... nud noarp`, which is
+    // notified) leaves the mirror as the dump's filter would leave it out.
+    if (n.state & NUD_NOARP) {
+      if (fromDump) return;
+      const previous = this.stores.neighbours.remove(n);
+      if (previous) this.ledger.report({ type: 'neighbour', action: 'removed', neighbour: n, previous, time }, false, hooks);
+      return;
+    }
     const previous = this.stores.neighbours.put(n, this.ledger.gen[DumpObject.Neigh]);
     if (previous === undefined) return; // a re-notification of what we hold
     const action = previous ? 'changed' : 'added';

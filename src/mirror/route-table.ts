@@ -106,9 +106,10 @@ export class RouteTable {
 
   /**
    * The first route (in the kernel's order) with the record's key, whatever its nexthops:
-   * the one `ip route replace` replaces and a lookup uses. -1 when none.
+   * the one `ip route replace` replaces and a lookup uses; with `accept`, the first it
+   * accepts. -1 when none.
    */
-  firstWithKey(view: RecordView, p: number): number {
+  firstWithKey(view: RecordView, p: number, accept?: (slot: number) => boolean): number {
     const u32 = view.u32;
     const hash = primaryHash(u32, p) | 0;
     let best = -1;
@@ -117,7 +118,7 @@ export class RouteTable {
       const slot = this.index[2 * i] - 1;
       if (this.index[2 * i + 1] !== hash || !this.sameBaseKey(slot, u32, p)) continue;
       const order = this.slotStore.get(slot, ORDER);
-      if (order < bestOrder) {
+      if (order < bestOrder && (accept === undefined || accept(slot))) {
         best = slot;
         bestOrder = order;
       }

@@ -8,18 +8,34 @@ import * as F from '../netlink/record-format';
 import { DumpObject } from '../netlink/record-format';
 import { readRoute, type RecordView } from '../netlink/decode';
 import { parseIp } from '../netlink/ip';
-import type { Route } from '../netlink/types';
+import type { Route, RouteNexthop } from '../netlink/types';
 import { ADDED, APPEND, PREPEND, type RouteTable } from './route-table';
 import type { ApplyHooks, SyncLedger } from './sync-ledger';
 
+const RTPROT_RA = 9;
+
 /**
- * IPv6 replaces the first route of the key that qualifies for ECMP as the new one does
- * (rt6_qualify_for_ecmp: has a gateway); multipath routes are handled as siblings.
+ * Whether an IPv6 route qualifies for ECMP (rt6_qualify_for_ecmp: a gateway, no nexthop
+ * object, not learned from a router advertisement); a multipath route is such siblings.
  */
-function sameEcmpKind(table: RouteTable, slot: number, view: RecordView, p: number): boolean {
-  if (table.word(slot, F.ROUTE_NH_COUNT) > 0 || view.u32[p + F.ROUTE_NH_COUNT] > 0) return false;
-  const gw = (present: number) => (present & F.ROUTE_HAS_GATEWAY) !== 0;
-  return gw(table.word(slot, F.ROUTE_PRESENT_GWFAMILY)) === gw(view.u32[p + F.ROUTE_PRESENT_GWFAMILY]);
+function ecmpKind(present: number, nhCount: number, protoWord: number): boolean {
+  if (nhCount > 0) return true;
+  return (present & F.ROUTE_HAS_GATEWAY) !== 0 && (present & F.ROUTE_HAS_NH_ID) === 0 && (protoWord & 0xff) !== RTPROT_RA;
+}
+
+function slotEcmpKind(table: RouteTable, slot: number): boolean {
+  return ecmpKind(table.word(slot, F.ROUTE_PRESENT_GWFAMILY), table.word(slot, F.ROUTE_NH_COUNT), table.word(slot, F.ROUTE_PROTO_SCOPE_TYPE_PREF));
+}
+
+/**
+ * The route an IPv6 `ip route replace` replaces (fib6_add_rt2node): the first of its key
+ * of the same ECMP kind as the new one, else the first of its key. -1 when none.
+ */
+function ipv6ReplaceTarget(table: RouteTable, view: RecordView, p: number): number {
+  const u32 = view.u32;
+  const kind = ecmpKind(u32[p + F.ROUTE_PRESENT_GWFAMILY], u32[p + F.ROUTE_NH_COUNT], u32[p + F.ROUTE_PROTO_SCOPE_TYPE_PREF]);
+  const same = table.firstWithKey(view, p, (slot) => slotEcmpKind(table, slot) === kind);
+  return same >= 0 ? same : table.firstWithKey(view, p);
 }
 
 export class RouteUpdates {
@@ -52,22 +68,22 @@ export class RouteUpdates {
     // `ip route prepend` (NLM_F_CREATE alone) puts the new route first among those of its key.
     const place = (flags & (F.FLAG_CREATE | F.FLAG_APPEND | F.FLAG_EXCL)) === F.FLAG_CREATE ? PREPEND : APPEND;
     const status = table.upsert(view, p, generation, !fromDump, place);
-    const route = readRoute(view, p);
-    if (route.family === 6 && route.multipath && status === ADDED) this.absorbSiblings(route, time, hooks);
+    let route = readRoute(view, p);
+    if (route.family === 6 && route.multipath) route = this.absorbSiblings(route, table.find(view, p), status === ADDED ? null : previous, time, hooks);
     const action = status === ADDED ? 'added' : 'changed';
     this.ledger.report({ type: 'route', action, route, previous, time }, fromDump, hooks);
   }
 
   /**
-   * `ip route replace` (NLM_F_REPLACE) replaces the first route of its key, which may have
-   * other nexthops than the new one (fib_table_insert, fib6_add_rt2node). False when there
-   * is none, or it is the same route (then an ordinary update).
+   * `ip route replace` (NLM_F_REPLACE) replaces the first route of its key (IPv6: of its
+   * ECMP kind when there is one), which may have other nexthops than the new one
+   * (fib_table_insert, fib6_add_rt2node). False when there is none, or it is the same
+   * route (then an ordinary update).
    */
   private replaceFirst(view: RecordView, p: number, generation: number, time: number, hooks: ApplyHooks): boolean {
     const table = this.table;
-    const first = table.firstWithKey(view, p);
+    const first = (view.u32[p] & 0xff) === 10 ? ipv6ReplaceTarget(table, view, p) : table.firstWithKey(view, p);
     if (first < 0 || first === table.find(view, p)) return false;
-    if ((view.u32[p] & 0xff) === 10 && !sameEcmpKind(table, first, view, p)) return false;
     const previous = table.read(first);
     const order = table.orderOf(first);
     table.remove(first);
@@ -86,17 +102,37 @@ export class RouteUpdates {
   }
 
   /**
-   * `ip -6 route append` turns a single-path route into ECMP siblings; the kernel then
-   * reports the whole multipath route, which replaces the single-path entries it includes.
+   * A gateway route added beside another of its key and metric (`ip -6 route append`, or
+   * `add`) becomes an ECMP sibling; the kernel then reports the whole multipath route,
+   * which replaces the routes it includes (single-path or already multipath). It lists
+   * the new sibling first (rt6_fill_node starts from the route notified), while dumps
+   * list siblings in the order they joined (list_add_tail in fib6_add_rt2node): the
+   * nexthops are kept in the dump's order (`previous`: the route this one updated in
+   * place, whose siblings came first). Returns the route as the mirror now holds it.
    */
-  private absorbSiblings(route: Route, time: number, hooks: ApplyHooks): void {
-    for (const c of this.ipv6Candidates(route)) {
-      if (c.route.multipath) continue;
-      const included = route.multipath!.some((h) => h.index === c.route.oif && h.gateway === c.route.gateway);
-      if (!included) continue;
+  private absorbSiblings(route: Route, slot: number, previous: Route | null, time: number, hooks: ApplyHooks): Route {
+    const hops = route.multipath!;
+    const sameHop = (a: { index: number; gateway: string | null }, b: { index: number; gateway: string | null }) =>
+      a.index === b.index && a.gateway === b.gateway;
+    const absorbed = this.ipv6Candidates(route)
+      .filter((c) => c.slot !== slot)
+      .map((c) => ({ ...c, hops: c.route.multipath ?? [{ index: c.route.oif ?? 0, gateway: c.route.gateway }] }))
+      .filter((c) => c.hops.every((h) => hops.some((x) => sameHop(x, h))))
+      .sort((a, b) => this.table.orderOf(a.slot) - this.table.orderOf(b.slot));
+    const earlier = [...(previous?.multipath ?? []), ...absorbed.flatMap((c) => c.hops)];
+    if (earlier.length === 0) return route;
+    const ordered: RouteNexthop[] = [];
+    for (const h of earlier) {
+      const hop = hops.find((x) => sameHop(x, h));
+      if (hop && !ordered.includes(hop)) ordered.push(hop);
+    }
+    for (const h of hops) if (!ordered.includes(h)) ordered.push(h);
+    for (const c of absorbed) {
       this.table.remove(c.slot);
       this.ledger.report({ type: 'route', action: 'removed', route: c.route, previous: c.route, time }, false, hooks);
     }
+    if (ordered.some((h, i) => h !== hops[i])) this.table.replaceNexthops(slot, ordered);
+    return this.table.read(slot);
   }
 
   /** RTM_DELROUTE. */
@@ -141,6 +177,37 @@ export class RouteUpdates {
       table.remove(slot);
       this.ledger.report({ type: 'route', action: 'removed', route, previous: route, time }, fromDump, hooks);
     }
+  }
+
+  /**
+   * A nexthop object was deleted: the kernel flushed the IPv4 routes through it without
+   * any RTM_DELROUTE (__remove_nexthop_fib marks their fib_info dead, fib_flush drops
+   * them); IPv6 ones are announced (RTM_DELROUTE) and left to that.
+   */
+  removeWithNexthop(id: number, time: number, hooks: ApplyHooks): void {
+    const table = this.table;
+    for (const slot of table.slots()) {
+      if ((table.word(slot, F.ROUTE_PRESENT_GWFAMILY) & F.ROUTE_HAS_NH_ID) === 0) continue;
+      if (table.word(slot, F.ROUTE_NH_ID) !== id || (table.word(slot, F.ROUTE_FAMILY_DLEN_SLEN_TOS) & 0xff) !== 2) continue;
+      const route = table.read(slot);
+      table.remove(slot);
+      this.ledger.report({ type: 'route', action: 'removed', route, previous: route, time }, false, hooks);
+    }
+  }
+
+  /**
+   * Whether a route through nexthop object `id` carries that object's nexthops (a gateway
+   * or a multipath list: the kernel adds them to route messages while
+   * net.ipv4.nexthop_compat_mode is 1, its default; at 0 a route names only the id).
+   */
+  carriesNexthopsOf(id: number): boolean {
+    const table = this.table;
+    for (const slot of table.slots()) {
+      const present = table.word(slot, F.ROUTE_PRESENT_GWFAMILY);
+      if ((present & F.ROUTE_HAS_NH_ID) === 0 || table.word(slot, F.ROUTE_NH_ID) !== id) continue;
+      if ((present & F.ROUTE_HAS_GATEWAY) !== 0 || table.word(slot, F.ROUTE_NH_COUNT) > 0) return true;
+    }
+    return false;
   }
 
   /** A route dump completed: removes what it did not stamp (silently during the initial sync). */

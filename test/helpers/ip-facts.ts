@@ -11,8 +11,10 @@ import type { NetNs } from './netns';
 interface IpLink { ifindex: number; ifname: string; mtu: number; operstate: string; address?: string; flags: string[] }
 interface IpAddrInfo { family: string; local: string; prefixlen: number; scope: string; tentative?: boolean; dadfailed?: boolean; deprecated?: boolean; temporary?: boolean; noprefixroute?: boolean }
 interface IpAddr { ifindex: number; addr_info: IpAddrInfo[] }
-interface IpNexthop { gateway?: string; dev: string; weight?: number }
-interface IpRoute {
+/** `ip -j` prints a gateway of the route's own family as `gateway`, another family's as `via` (RFC 5549). */
+interface IpVia { via?: { family: string; host: string } }
+interface IpNexthop extends IpVia { gateway?: string; dev: string; weight?: number }
+interface IpRoute extends IpVia {
   type?: string; dst: string; gateway?: string; dev?: string; protocol?: string; scope?: string; prefsrc?: string;
   metric?: number; table?: string; nexthops?: IpNexthop[]; nhid?: number;
 }
@@ -57,9 +59,9 @@ export function kernelFacts(ns: NetNs): { links: string[]; addresses: string[]; 
       routes.push(
         routeFact({
           table: r.table ?? 'main', family, type: r.type ?? 'unicast', dst: r.dst,
-          gateway: r.gateway, dev: r.dev ? `${devIndex.get(r.dev)}` : undefined,
+          gateway: r.gateway ?? r.via?.host, dev: r.dev ? `${devIndex.get(r.dev)}` : undefined,
           proto: r.protocol ?? 'boot', scope: r.scope ?? 'global', prefsrc: r.prefsrc, metric: r.metric ?? 0,
-          nexthops: r.nexthops?.map((h) => `${h.gateway ?? '-'}@${devIndex.get(h.dev)}*${h.weight ?? 1}`),
+          nexthops: r.nexthops?.map((h) => `${h.gateway ?? h.via?.host ?? '-'}@${devIndex.get(h.dev)}*${h.weight ?? 1}`),
           nhid: r.nhid,
         }),
       );

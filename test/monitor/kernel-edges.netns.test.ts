@@ -83,6 +83,112 @@ describeNetns('NetlinkMonitor on the kernel edge cases', () => {
     expect(resync).toMatchObject({ added: 0, changed: 0, removed: 0 });
   });
 
+  it('IPv6 replace takes the first route of the same ECMP kind, else the first of the key (fib6_add_rt2node)', async () => {
+    await startMonitor();
+    const prefix = '2001:db8:fe::/64';
+    const kinds = () => monitor.state.routesTo(254, prefix).map((r) => `${r.type} ${r.gateway ?? '-'}`);
+    // No route of the new one's kind (a gateway route over a prohibit one): the first is replaced.
+    ns.ip(`-6 route add prohibit ${prefix} metric 100`);
+    ns.ip(`-6 route replace ${prefix} via 2001:db8:1::10 dev v0 metric 100`);
+    await expectMirrorEqualsKernel();
+    expect(kinds()).toEqual(['unicast 2001:db8:1::10']);
+    // And back: an unreachable route replaces the gateway route.
+    ns.ip(`-6 route replace unreachable ${prefix} metric 100`);
+    await expectMirrorEqualsKernel();
+    expect(kinds()).toEqual(['unreachable -']);
+    // A device route first, a gateway route after it: a gateway replace takes the gateway route.
+    ns.ip(`-6 route del unreachable ${prefix} metric 100`);
+    ns.ip(`-6 route add ${prefix} dev v0 metric 100`);
+    ns.ip(`-6 route append ${prefix} via 2001:db8:1::11 dev v0 metric 100`);
+    ns.ip(`-6 route replace ${prefix} via 2001:db8:1::12 dev v0 metric 100`);
+    await expectMirrorEqualsKernel();
+    expect(kinds().sort()).toEqual(['unicast -', 'unicast 2001:db8:1::12']);
+  });
+
+  it('a deleted nexthop object takes its IPv4 routes with it (no RTM_DELROUTE); a group that lost it is confirmed by a dump', async () => {
+    await startMonitor();
+    ns.ipBatch([
+      'nexthop add id 1 via 192.0.2.2 dev v0',
+      'nexthop add id 2 via 192.0.2.3 dev v0',
+      'nexthop add id 3 group 1/2',
+      'route add 203.0.113.0/25 nhid 1',
+      'route add 203.0.113.128/25 nhid 3',
+    ]);
+    await expectMirrorEqualsKernel();
+    const before = events.length;
+    ns.ip('nexthop del id 1');
+    // The route through nexthop 1 is gone at once; the one through the group has one nexthop left.
+    await expectMirrorEqualsKernel();
+    await waitFor(() => events.slice(before).find((e) => e.type === 'resync' && e.reason === 'confirm'), 5000, 'confirmation dump');
+    const after = events.slice(before);
+    // The flushed route is removed with the nexthop's own event, before the confirmation dump.
+    const flushed = after.findIndex((e) => e.type === 'route' && e.action === 'removed' && e.route.destination === '203.0.113.0');
+    expect(flushed).toBeGreaterThan(after.findIndex((e) => e.type === 'nexthop' && e.action === 'removed'));
+    expect(flushed).toBeLessThan(after.findIndex((e) => e.type === 'resync'));
+    expect(monitor.state.routesTo(254, '203.0.113.128/25')[0].multipath ?? null).toBeNull();
+    expect(monitor.state.routesTo(254, '203.0.113.128/25')[0].gateway).toBe('192.0.2.3');
+    // The last member's deletion deletes the group, and its route with it.
+    ns.ip('nexthop del id 2');
+    await expectMirrorEqualsKernel();
+    expect(monitor.state.routesTo(254, '203.0.113.128/25')).toEqual([]);
+  });
+
+  it('with nexthop_compat_mode 0 (routes name only the id) a group losing a member costs no confirmation dump', async () => {
+    ns.exec('sysctl', ['-qw', 'net.ipv4.nexthop_compat_mode=0']);
+    await startMonitor();
+    ns.ipBatch([
+      'nexthop add id 1 via 192.0.2.2 dev v0',
+      'nexthop add id 2 via 192.0.2.3 dev v0',
+      'nexthop add id 3 group 1/2',
+      'route add 203.0.113.128/25 nhid 3',
+    ]);
+    await expectMirrorEqualsKernel();
+    expect(monitor.state.routesTo(254, '203.0.113.128/25')[0]).toMatchObject({ nexthopId: 3, gateway: null, multipath: null });
+    const before = events.length;
+    ns.ip('nexthop del id 1');
+    await waitFor(() => events.slice(before).find((e) => e.type === 'nexthop' && e.action === 'changed'));
+    // Past the confirmation delay (250 ms): nothing was dumped again.
+    await new Promise((r) => setTimeout(r, 750));
+    expect(events.slice(before).filter((e) => e.type === 'resync')).toEqual([]);
+    await expectMirrorEqualsKernel();
+  });
+
+  it('an IPv4 route through an IPv6 gateway (RFC 5549, direct and by nexthop object) has that gateway', async () => {
+    await startMonitor();
+    ns.ipBatch([
+      'route add 203.0.113.0/25 via inet6 2001:db8:1::2 dev v0',
+      'nexthop add id 5 via 2001:db8:1::3 dev v0',
+      'route add 203.0.113.128/25 nhid 5',
+    ]);
+    await expectMirrorEqualsKernel();
+    expect(monitor.state.routesTo(254, '203.0.113.0/25')[0].gateway).toBe('2001:db8:1::2');
+    expect(monitor.state.routesTo(254, '203.0.113.128/25')[0].gateway).toBe('2001:db8:1::3');
+  });
+
+  it('IPv6 ECMP siblings built by append keep the order the kernel dumps them in (its notifications list the new one first)', async () => {
+    ns.ip('addr add 2001:db8:2::1/64 dev v1 nodad');
+    await startMonitor();
+    const prefix = 'fd00:ff::7/128';
+    const hops = () => (monitor.state.routesTo(254, prefix)[0]?.multipath ?? []).map((h) => h.gateway);
+    ns.ip(`-6 route add ${prefix} via 2001:db8:1::9 dev v0`);
+    ns.ip(`-6 route append ${prefix} via 2001:db8:2::10 dev v1`);
+    await expectMirrorEqualsKernel();
+    expect(hops()).toEqual(['2001:db8:1::9', '2001:db8:2::10']);
+    // Appended to a route that is already multipath: one route of three siblings, not two routes.
+    ns.ip(`-6 route append ${prefix} via 2001:db8:2::11 dev v1`);
+    await expectMirrorEqualsKernel();
+    expect(monitor.state.routesTo(254, prefix)).toHaveLength(1);
+    expect(hops()).toEqual(['2001:db8:1::9', '2001:db8:2::10', '2001:db8:2::11']);
+    ns.ip(`-6 route del ${prefix} via 2001:db8:2::10 dev v1`);
+    await expectMirrorEqualsKernel();
+    expect(hops()).toEqual(['2001:db8:1::9', '2001:db8:2::11']);
+    // A resync finds nothing to correct.
+    const before = events.length;
+    monitor.resync();
+    const resync = await waitFor(() => events.slice(before).find((e) => e.type === 'resync'));
+    expect(resync).toMatchObject({ added: 0, changed: 0, removed: 0 });
+  });
+
   it('replaces an IPv6 route whose gateway changed instead of keeping both', async () => {
     await startMonitor();
     ns.ip('-6 route add 2001:db8:9::/48 via 2001:db8:1::10');

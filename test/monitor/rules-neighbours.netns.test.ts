@@ -125,6 +125,18 @@ describeNetns('rules and neighbours in the mirror (real kernel, private namespac
     expect(events.filter((e) => e.type === 'resync')).toEqual([]); // rule changes are never "silent"
   });
 
+  it('an entry that becomes NOARP (notified) leaves the mirror, as the dump leaves such entries out', async () => {
+    await startMonitor();
+    const v0 = ns.ifindex('v0');
+    ns.ip('neigh add 192.0.2.92 lladdr 02:00:5e:00:53:01 dev v0 nud permanent');
+    await neighbourEvent((e) => e.action === 'added' && e.neighbour.address === '192.0.2.92');
+    ns.ip('neigh replace 192.0.2.92 lladdr 02:00:5e:00:53:01 dev v0 nud noarp');
+    const removed = await neighbourEvent((e) => e.action === 'removed' && e.neighbour.address === '192.0.2.92');
+    expect(removed.previous).toMatchObject({ stateName: 'permanent' });
+    expect(monitor.state.neighbour(v0, '192.0.2.92')).toBeUndefined();
+    await expectMirrorEqualsKernel();
+  });
+
   it('tracks neighbours added, replaced and deleted with ip neigh, and flushed with their link', async () => {
     await startMonitor();
     const v0 = ns.ifindex('v0');
