@@ -443,6 +443,7 @@ function generate(seed: number, batches: number): string[][] {
 
 // Seeds that each once found a fault of the mirror (IPv6 replace, nexthop deletion, NOARP, sibling order), and 1.
 const SEEDS = (process.env.RG_DIFF_SEEDS ?? '1,4,7,10,30').split(',').map(Number);
+const OVERFLOW_SEEDS = (process.env.RG_DIFF_OVERFLOW_SEEDS ?? '2,3').split(',').filter(Boolean).map(Number);
 const REPLAY = process.env.RG_DIFF_REPLAY;
 const BATCHES_PER_SEED = 16;
 
@@ -457,7 +458,7 @@ describeNetns('the mirror against the kernel, randomized (seeded differential)',
     ns = undefined;
   });
 
-  async function run(label: string, batches: string[][]): Promise<void> {
+  async function run(label: string, batches: string[][], receiveBufferBytes?: number): Promise<{ overflows: number }> {
     ns = createNetns('rgdiff');
     // No router solicitations: less traffic of the kernel's own between checks. (DAD keeps
     // its 1 s: a namespace has no net.ipv6.neigh.default to shorten it; the checks wait.)
@@ -471,7 +472,7 @@ describeNetns('the mirror against the kernel, randomized (seeded differential)',
     };
 
     applied.push({ ops: batches[0], errors: applyBatch(ns, batches[0]) });
-    ({ monitor } = await startWatching(ns, { confirmDelayMs: 30 }));
+    ({ monitor } = await startWatching(ns, { confirmDelayMs: 30, receiveBufferBytes }));
     let checked = await settleAll(ns, monitor, 3000);
     let checks = 1;
     if (!checked.equal) expect.fail(fail('after the initial dump', checked.kernel, checked.mirror));
@@ -504,6 +505,7 @@ describeNetns('the mirror against the kernel, randomized (seeded differential)',
         `${f.links.length} links, ${f.addresses.length} addresses, ${f.routes.length} routes, ${f.nexthops.length} nexthops, ` +
         `${f.rules4.length + f.rules6.length} rules, ${f.neighbours.length} neighbours`,
     );
+    return { overflows: monitor.stats().overflows };
   }
 
   if (REPLAY) {
@@ -515,6 +517,14 @@ describeNetns('the mirror against the kernel, randomized (seeded differential)',
     for (const seed of SEEDS) {
       it(`seed ${seed}: ${BATCHES_PER_SEED} batches of random ip operations, mirror equal to ip -j after each`, async () => {
         await run(`seed-${seed}`, generate(seed, BATCHES_PER_SEED));
+      });
+    }
+    // The same with a receive buffer a batch overflows (ENOBUFS): events are lost, and the
+    // mirror must still come back equal to the kernel through its resyncs.
+    for (const seed of OVERFLOW_SEEDS) {
+      it(`seed ${seed} with a 4 KiB receive buffer: overflows, resyncs, mirror equal to ip -j after each batch`, async () => {
+        const { overflows } = await run(`seed-${seed}-overflow`, generate(seed, BATCHES_PER_SEED), 4096);
+        expect(overflows).toBeGreaterThan(0);
       });
     }
   }
