@@ -31,7 +31,8 @@ export interface MonitorOptions {
   signal?: AbortSignal;
   /**
    * Delay before re-dumping to confirm the kernel's silent route changes after a link
-   * changes state or an IPv4 address goes (IPv4 flushes routes without RTM_DELROUTE).
+   * changes state, an IPv4 address goes (IPv4 flushes routes without RTM_DELROUTE) or a
+   * nexthop group loses a member (its routes' nexthops change without RTM_NEWROUTE).
    * `false` disables it. Default 250 ms.
    */
   confirmDelayMs?: number | false;
