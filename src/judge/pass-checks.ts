@@ -8,8 +8,8 @@ import type { NetworkStateView } from '../netlink/view';
 import { linkLabel } from './evidence-log';
 import { pathsAffectedByAddress, pathsAffectedByLink } from './evidence/addresses';
 import type { ExpiryItem, Lifetimes } from './evidence/lifetimes';
-import { neighbourMatters, nextHopKey } from './evidence/neighbours';
-import { onlyExpiryChanged, pathsCoveredBy, pathsSelectedBy, pathsUsingNexthop, type LocalRoutes } from './evidence/routes';
+import { neighbourMatters, nextHopKey, pathsThroughGateways } from './evidence/neighbours';
+import { onlyExpiryChanged, pathsCoveredBy, pathsSelectedBy, pathsSourcedBy, pathsUsingNexthop, type LocalRoutes } from './evidence/routes';
 import { addressText, type InterfaceHistory } from './interface-history';
 import type { DeadlineGroup, DeadlineGroups } from './deadline-groups';
 import type { Pass } from './pass';
@@ -60,6 +60,9 @@ export function checkEvent(event: NetworkEvent, changed: 'all' | 'covered' | 'no
       const covered = pathsCoveredBy(index, route);
       if (changed === 'covered') checker.newConnections.forget(covered.map((ev) => ev.path));
       checker.checkAll(covered, pass, 'event');
+      // An AnyIP route that came or went: the sources it covers are (no longer) local.
+      const isAddress = (ip: string) => view.findAddresses(ip).length > 0 || history.lastSeenOn(ip) !== null;
+      checker.checkAll(pathsSourcedBy(index, route, isAddress), pass, 'event');
       return;
     }
     case 'nexthop':
@@ -71,7 +74,12 @@ export function checkEvent(event: NetworkEvent, changed: 'all' | 'covered' | 'no
       return;
     case 'neighbour': {
       const n = event.neighbour;
-      if (neighbourMatters(n, event.previous, removed)) checker.checkAll(index.viaNextHop(nextHopKey(n)), pass, 'event');
+      if (!neighbourMatters(n, event.previous, removed)) return;
+      checker.checkAll(index.viaNextHop(nextHopKey(n)), pass, 'event');
+      // IPv6 lookups pass over a route whose gateway's entry is FAILED for another route
+      // (rt6_score_route: RT6_NUD_FAIL_HARD) and come back once it answers, with no route
+      // event: a path routed through any gateway may move either way.
+      if (n.family === 6) checker.checkAll(pathsThroughGateways(index, 6), pass, 'event');
       return;
     }
     case 'resync':

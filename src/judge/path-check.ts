@@ -93,13 +93,14 @@ function lookupText(path: CanonicalPath): string {
  */
 function failure(
   path: CanonicalPath,
+  memory: PathMemory,
   env: CheckEnv,
   addressIndex: number | null,
   tentative: boolean,
   reason: VerdictReason,
   summary: string,
 ): PathFailure {
-  const alternative = alternativeFor(path, env);
+  const alternative = alternativeFor(path, env, memory);
   // One text per (finding, way) in a pass: the paths of a lost address share it (and its entry).
   const text = env.memo5('failure-text', summary, alternative, alternative ? null : path.remoteAtom, null, null, failureText, summary, alternative, path);
   return { ok: false, reason, summary: text, addressIndex, tentative, alternative };
@@ -216,7 +217,7 @@ export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv
   const scope = path.localLinkLocal ? path.ifindex : null;
   const address = env.memo5('address', path.localAtom, scope, path.mark, memory.addressIndex, replacementSince(memory, env), checkAddress, path, memory, env);
   const { addressIndex, tentative } = address;
-  if (address.reason) return failure(path, env, addressIndex, tentative, address.reason, address.summary);
+  if (address.reason) return failure(path, memory, env, addressIndex, tentative, address.reason, address.summary);
 
   // 2. The kernel's route lookup from the local address.
   const result = env.lookupPath(path, true);
@@ -224,16 +225,16 @@ export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv
   if (result.ok && isRoutable(result.route.type)) {
     const r = result.route;
     const linkReason = linkProblem(view, r.oif);
-    if (linkReason) return failure(path, env, addressIndex, tentative, linkReason, `${lookupText(path)} leaves through ${linkProblemText(view, r.oif!, linkReason)}`);
+    if (linkReason) return failure(path, memory, env, addressIndex, tentative, linkReason, `${lookupText(path)} leaves through ${linkProblemText(view, r.oif!, linkReason)}`);
     const nextHop = nextHopOf(r, path.remote);
     // The hop a neighbour-failed window is about stays suspect until it answers.
     const suspectedHop = memory.windowReason === 'neighbour-failed' && nextHop !== null && nextHopKey(nextHop) === memory.nextHop;
     const failedHop = failedNextHop(view, nextHop, suspectedHop);
-    if (failedHop) return failure(path, env, addressIndex, tentative, 'neighbour-failed', `${lookupText(path)}: ${failedHop}`);
+    if (failedHop) return failure(path, memory, env, addressIndex, tentative, 'neighbour-failed', `${lookupText(path)}: ${failedHop}`);
     const plain = env.lookupPath(path, false);
     const preferredSource = plain.ok ? plain.route.preferredSource : null;
     const misfit = sourceMisfit(path, memory, r, preferredSource, view);
-    if (misfit) return failure(path, env, addressIndex, tentative, 'source-mismatch', `${lookupText(path)}: ${misfit}`);
+    if (misfit) return failure(path, memory, env, addressIndex, tentative, 'source-mismatch', `${lookupText(path)}: ${misfit}`);
     // Neither the route nor its text names an end of the path: every path with this
     // answer shares one of each. The link's label (once per pass) is a key: it names the
     // interface, and a rename makes a new text. A tentative source has its own name (its
@@ -256,7 +257,7 @@ export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv
   const answer = result.ok ? `${result.route.type} route` : `${result.code} (${result.message})`;
   const linkReason = linkProblem(view, memory.egress);
   if (linkReason) {
-    return failure(path, env, addressIndex, tentative, linkReason, `${lookupText(path)}: ${answer}; ${linkProblemText(view, memory.egress!, linkReason)}`);
+    return failure(path, memory, env, addressIndex, tentative, linkReason, `${lookupText(path)}: ${answer}; ${linkProblemText(view, memory.egress!, linkReason)}`);
   }
-  return failure(path, env, addressIndex, tentative, lookupReason(result, path, env), `${lookupText(path)}: ${answer}${dadNote}`);
+  return failure(path, memory, env, addressIndex, tentative, lookupReason(result, path, env), `${lookupText(path)}: ${answer}${dadNote}`);
 }

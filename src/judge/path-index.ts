@@ -10,6 +10,7 @@
  * per-path strings, so a path costs a few map and array slots.
  */
 import type { Family } from '../netlink/types';
+import { prefixContains } from '../netlink/ip';
 import type { AddressAtom, CanonicalPath } from './path-spec';
 import { InterfaceLists, NextHopLists, removeAt, type SlotHolder } from './slot-lists';
 
@@ -189,6 +190,15 @@ export class PathIndex<P extends IndexedPath> {
   /** The paths indexed under this interface (unordered; do not change the index while iterating). */
   onInterface(index: number): readonly P[] | undefined {
     return this.byInterface.get(index);
+  }
+
+  /** Calls `fn` for each path whose local address lies inside prefix/length (a host has few of them). */
+  forEachLocalCovered(family: Family, prefix: Uint8Array, length: number, fn: (p: P) => void): void {
+    for (const mine of this.byLocal.values()) {
+      const first = mine[0];
+      if (first.path.family !== family || !prefixContains(prefix, length, first.path.localBytes)) continue;
+      for (const p of mine.slice()) fn(p);
+    }
   }
 
   /** Calls `fn` for each path whose peer lies inside prefix/length. */

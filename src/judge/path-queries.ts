@@ -37,6 +37,8 @@ export interface CheckEnv {
 export interface NewConnection {
   readonly source: string;
   readonly text: string;
+  /** Its next hop's key ("oif|address"), null when it hands nothing to a neighbour. */
+  readonly hop: string | null;
 }
 
 /** What the path's evaluation remembers between checks. */

@@ -176,3 +176,18 @@ export const timings: string[] = [];
 export function record(label: string, ms: number): void {
   timings.push(`${label}: ${Math.round(ms)} ms`);
 }
+
+/** Resolves once the monitor has heard no event for `ms` (at most 10 s). */
+export async function quiet(monitor: NetlinkMonitor, ms: number): Promise<void> {
+  let last = performance.now();
+  const heard = () => {
+    last = performance.now();
+  };
+  monitor.on('event', heard);
+  try {
+    const deadline = last + 10_000;
+    while (performance.now() - last < ms && performance.now() < deadline) await sleep(50);
+  } finally {
+    monitor.off('event', heard);
+  }
+}

@@ -10,7 +10,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_HOLD_DOWNS, JUDGE_DEFAULTS } from '../../src/judge/hold-downs';
 import { createVeth, waitFor } from '../helpers/netns';
-import { describeHostModes, events, expectGoneOnTime, record, sleep, timings, V4, V6, W, withHost } from './netns-host';
+import { describeHostModes, events, expectGoneOnTime, quiet, record, sleep, timings, V4, V6, W, withHost } from './netns-host';
 
 const HOLD = DEFAULT_HOLD_DOWNS;
 const CAP = JUDGE_DEFAULTS.maxSuspectMs;
@@ -182,6 +182,44 @@ describeHostModes('verdicts for real hosts (private namespaces)', () => {
           await sleep(HOLD['source-mismatch'] + 500);
           expect(paths[0].watch.state).toBe('viable');
           for (const p of paths.slice(1)) expect(events(p.seen).filter(([e]) => e === 'gone')).toEqual([]);
+        },
+        { secondUplink: true },
+      ));
+
+    it('an AnyIP prefix removed (no address event): its sources are checked and lost (another source reaches the peer: gone at the hold-down)', () =>
+      withHost(async (h) => {
+        h.ns.ip('route add local 203.0.113.128/26 dev lo');
+        const { watch, seen } = h.watch({ local: '203.0.113.130', remote: V4.peer });
+        expect(watch.state).toBe('viable');
+        await waitFor(() => watch.route !== null, 2000, 'the first check');
+        const t0 = performance.now();
+        h.ns.ip('route del local 203.0.113.128/26 dev lo');
+        record('AnyIP prefix removed', await expectGoneOnTime(seen, t0, 'local-address-removed', HOLD['local-address-removed']));
+      }));
+
+    it('an IPv6 gateway answers again: lookups come back to its route (no route event), and a path now off its source is lost', () =>
+      withHost(
+        async (h) => {
+          // A specific route through gateway G on v0; v0's own default gone, so while G is
+          // FAILED the kernel's IPv6 lookups fall back to w0's default (rt6_score_route).
+          h.ns.ipBatch([
+            `route del default via ${V6.gateway} dev v0`,
+            'neigh add 2001:db8:1::1 lladdr 02:00:5e:00:53:01 dev v0 nud permanent',
+            'route add 2001:db8:ff::/48 via 2001:db8:1::1 dev v0',
+          ]);
+          h.ns.ip('neigh change 2001:db8:1::1 dev v0 nud failed');
+          await waitFor(() => h.monitor.state.neighbour(h.ns.ifindex('v0'), '2001:db8:1::1')?.stateName === 'failed', 2000, 'FAILED in the mirror');
+          expect(h.monitor.lookupRoute({ to: V6.peer, from: W.v6 })).toMatchObject({ ok: true, route: { oif: h.ns.ifindex('w0') } });
+          const { watch, seen } = h.watch({ local: W.v6, remote: V6.peer });
+          expect(watch.state).toBe('viable');
+          await waitFor(() => watch.route !== null, 2000, 'the first check');
+          // Until the links' own events (link-local DAD) are over: any of them would re-check
+          // the path; the neighbour's event alone must.
+          await quiet(h.monitor, 1000);
+          const t0 = performance.now();
+          h.ns.ip('neigh replace 2001:db8:1::1 lladdr 02:00:5e:00:53:01 dev v0 nud permanent');
+          // Through v0 again, where W's address is not: new connections would use v0's.
+          record('IPv6 gateway back', await expectGoneOnTime(seen, t0, 'source-mismatch', HOLD['source-mismatch']));
         },
         { secondUplink: true },
       ));

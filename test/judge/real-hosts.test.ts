@@ -119,6 +119,21 @@ describe('neighbour evidence', () => {
     expect(watch.evidence.map((e) => e.summary).join('\n')).toMatch(/no other path reaches/);
   });
 
+  it('a new connection through the same unanswered gateway is no alternative: a non-preferred source waits for the cap too', () => {
+    const h = makeHost({}, (net) => net.addAddress(net.state.linkByName('eth0')!.index, '192.0.2.11/24'));
+    const { seen, watch } = h.watch({ local: '192.0.2.11', remote: V4.peer });
+    h.net.setNeighbour(h.eth0, V4.gateway, 'failed');
+    // The kernel collects the FAILED entry: no answer, and no FAILED either.
+    h.net.at(100, () => h.net.removeNeighbour(h.eth0, V4.gateway));
+    h.runUntil(CAP + 1000);
+    // New connections would leave from 192.0.2.10 through the same gateway: closing gains nothing.
+    expect(h.verdicts(seen)).toEqual([
+      [0, 'suspect', 'neighbour-failed'],
+      [CAP, 'gone', 'neighbour-failed'],
+    ]);
+    expect(watch.evidence.map((e) => e.summary).join('\n')).toMatch(/no other path reaches/);
+  });
+
   it('the manager moves the default to the second uplink while the path waits: confirmed at once (the hold-down is long over)', () => {
     const h = makeHost({}, (net) => addSecondUplink(net));
     const { seen } = h.watch({ local: V4.local, remote: V4.peer });

@@ -22,28 +22,8 @@ import type { NetworkStateView } from '../../src/netlink/view';
 import { kernelFacts, mirrorFacts } from '../helpers/ip-facts';
 import { kernelNeighbours, kernelRules, mirrorNeighbours, mirrorRules } from '../helpers/ip-rule-facts';
 import { createNetns, describeNetns, type NetNs } from '../helpers/netns';
-import { mulberry32 } from '../helpers/seeded-random.mjs';
+import { mulberry32, Rand } from '../helpers/seeded-random.mjs';
 import { expectMirrorEqualsKernel, startWatching } from '../helpers/watched-monitor';
-
-class Rand {
-  constructor(readonly next: () => number) {}
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[Math.floor(this.next() * xs.length)];
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  /** Picks a generator by weight. */
-  weighted<T>(table: ReadonlyArray<readonly [number, T]>): T {
-    const total = table.reduce((s, [w]) => s + w, 0);
-    let x = this.next() * total;
-    for (const [w, v] of table) if ((x -= w) < 0) return v;
-    return table[table.length - 1][1];
-  }
-}
 
 const PAIRS = 4; // veth pairs d0a/d0b .. d3a/d3b; device j = 2 * pair + (b ? 1 : 0)
 const TABLES = ['', ' table 100', ' table 200'];

@@ -5,7 +5,8 @@
  * died at L3, which netlink otherwise shows only at lease or valid-lifetime end.
  */
 import { normalizeIp } from '../../netlink/ip';
-import type { Neighbour, Route } from '../../netlink/types';
+import type { Family, Neighbour, Route } from '../../netlink/types';
+import type { IndexedPath, PathIndex } from '../path-index';
 import type { NetworkStateView } from '../../netlink/view';
 import { linkLabel } from '../evidence-log';
 
@@ -62,4 +63,18 @@ export function failedNextHop(view: NetworkStateView, hop: NextHop | null, suspe
 export function neighbourMatters(n: Neighbour, previous: Neighbour | null, removed: boolean): boolean {
   const bad = (x: Neighbour | null) => x !== null && (x.stateName === 'failed' || x.stateName === 'incomplete');
   return removed ? bad(n) : bad(n) !== bad(previous);
+}
+
+/**
+ * The paths of a family that are not handed to their peer directly: through a gateway
+ * (their next hop is not the peer), or without a working route now (suspect, or never
+ * checked good), which a gateway that answers again may give one.
+ */
+export function pathsThroughGateways<P extends IndexedPath & { nextHop: string | null; state: string }>(index: PathIndex<P>, family: Family): P[] {
+  const out: P[] = [];
+  index.forEachOfFamily(family, (p) => {
+    const hop = p.nextHop;
+    if (hop === null || p.state !== 'viable' || hop.slice(hop.indexOf('|') + 1) !== p.path.remote) out.push(p);
+  });
+  return out;
 }

@@ -13,7 +13,7 @@ import { isLinkLocalText, isUsable, linkIsUp } from '../interface-history';
 import { isRoutable, type CheckEnv, type NewConnection, type PathMemory } from '../path-queries';
 import type { IndexedPath, PathIndex } from '../path-index';
 import type { CanonicalPath, NormalizedPath } from '../path-spec';
-import { failedNextHop, nextHopOf } from './neighbours';
+import { failedNextHop, nextHopKey, nextHopOf } from './neighbours';
 
 const IFF_LOOPBACK = 0x8;
 
@@ -86,10 +86,13 @@ export function sourceMisfit(
  * whose next hop has not failed, with a usable source other than the path's own (and
  * not a link-local one for a peer beyond the link).
  */
-export function alternativeFor(path: CanonicalPath, env: CheckEnv): string | null {
+export function alternativeFor(path: CanonicalPath, env: CheckEnv, memory: PathMemory): string | null {
   // What a new connection to the peer gets is the same for every path to it: asked once per pass.
   const way = env.newConnection(path, newConnectionTo);
   if (!way || way.source === path.local) return null;
+  // Through the very next hop the path is suspect for (not answered yet, though not FAILED
+  // again): a reconnect would wait on the same neighbour.
+  if (memory.windowReason === 'neighbour-failed' && way.hop !== null && way.hop === memory.nextHop) return null;
   // A link-local source reaches only link-local peers (what the kernel offers when nothing else is left).
   if (!path.linkLocal && isLinkLocalText(way.source)) return null;
   return way.text;
@@ -104,8 +107,13 @@ function newConnectionTo(path: CanonicalPath, env: CheckEnv): NewConnection | nu
   const link = env.view.link(oif);
   if (!link || !linkIsUp(link)) return null;
   if (!env.view.findAddresses(preferredSource).some(isUsable)) return null;
-  if (failedNextHop(env.view, nextHopOf(r.route, path.remote), false)) return null;
-  return { source: preferredSource, text: `a new connection would go through ${linkLabel(env.view, oif)} from ${preferredSource}` };
+  const hop = nextHopOf(r.route, path.remote);
+  if (failedNextHop(env.view, hop, false)) return null;
+  return {
+    source: preferredSource,
+    text: `a new connection would go through ${linkLabel(env.view, oif)} from ${preferredSource}`,
+    hop: hop ? nextHopKey(hop) : null,
+  };
 }
 
 /** A route refresh that only moved `expires` (RA, userspace-managed routes). */
@@ -130,6 +138,23 @@ export function pathsUsingNexthop<P extends IndexedPath>(
   const out = new Set<P>();
   for (const oif of oifs) for (const p of index.onInterface(oif) ?? []) out.add(p);
   return [...out];
+}
+
+/**
+ * Paths whose source a `local` route accepts or stopped accepting without an address
+ * object (AnyIP: `ip route add local PREFIX dev lo`), so no address event names them.
+ * An address's own local route (full length, the address known to `isAddress`) is left
+ * to the address's event.
+ */
+export function pathsSourcedBy<P extends IndexedPath>(index: PathIndex<P>, route: Route, isAddress: (ip: string) => boolean): P[] {
+  if (route.type !== 'local') return [];
+  const bytes = parseIp(route.destination)?.bytes;
+  const out: P[] = [];
+  if (!bytes) return out;
+  const full = route.destinationLength === (route.family === 4 ? 32 : 128);
+  if (full && isAddress(route.destination)) return out;
+  index.forEachLocalCovered(route.family, bytes, route.destinationLength, (p) => out.push(p));
+  return out;
 }
 
 /** Paths whose peer lies inside the route's destination prefix. */
