@@ -8,7 +8,7 @@ import type { NetworkStateView } from '../netlink/view';
 import { linkLabel } from './evidence-log';
 import { pathsAffectedByAddress, pathsAffectedByLink } from './evidence/addresses';
 import type { ExpiryItem, Lifetimes } from './evidence/lifetimes';
-import { neighbourMatters, nextHopKey, pathsThroughGateways } from './evidence/neighbours';
+import { isRouter6, neighbourMatters, nextHopKey, pathsThroughGateways } from './evidence/neighbours';
 import { onlyExpiryChanged, pathsCoveredBy, pathsSelectedBy, pathsSourcedBy, pathsUsingNexthop, type LocalRoutes } from './evidence/routes';
 import { addressText, type InterfaceHistory } from './interface-history';
 import type { DeadlineGroup, DeadlineGroups } from './deadline-groups';
@@ -78,8 +78,9 @@ export function checkEvent(event: NetworkEvent, changed: 'all' | 'covered' | 'no
       checker.checkAll(index.viaNextHop(nextHopKey(n)), pass, 'event');
       // IPv6 lookups pass over a route whose gateway's entry is FAILED for another route
       // (rt6_score_route: RT6_NUD_FAIL_HARD) and come back once it answers, with no route
-      // event: a path routed through any gateway may move either way.
-      if (n.family === 6) checker.checkAll(pathsThroughGateways(index, 6), pass, 'event');
+      // event: when the neighbour is a router (a gateway of ours, a link-local address, or
+      // flagged NTF_ROUTER), a path routed through any gateway may move either way.
+      if (n.family === 6 && isRouter6(n, checker.gateways6)) checker.checkAll(pathsThroughGateways(index, 6), pass, 'event');
       return;
     }
     case 'resync':

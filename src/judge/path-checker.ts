@@ -31,6 +31,12 @@ const PREFETCH_CHUNK = 512;
 export class PathChecker {
   readonly newConnections = new NewConnections();
   readonly stats = { checks: 0, kernelLookups: 0 };
+  /**
+   * Next hops ("oif|address") that were an IPv6 path's gateway at a good check: the
+   * neighbours whose FAILED-ness can move IPv6 lookups between routes (see pass-checks.ts).
+   * Bounded: forgotten all at once past 4096.
+   */
+  readonly gateways6 = new Set<string>();
   /** Route answers and their texts, shared by every path with the same answer (bounded). */
   private readonly interned = new TupleMemo(4096);
   /** Reused for every batch (grown to the largest chunk). */
@@ -154,6 +160,7 @@ export class PathChecker {
       ev.egress = finding.route.oif;
       ev.sourceOnEgress = finding.sourceOnEgress;
       ev.nextHop = this.index.setNextHop(ev, ev.nextHop, finding.nextHop);
+      if (ev.nextHop !== null && finding.route.gateway !== null && ev.path.family === 6) this.noteGateway6(ev.nextHop);
     }
     if (ev.addressIndex !== ev.indexedAddress || ev.egress !== ev.indexedEgress) {
       this.index.moveInterfaces(ev, ev.indexedAddress, ev.indexedEgress, ev.addressIndex, ev.egress, ev.path.ifindex, ev.path.boundIfindex);
@@ -170,6 +177,13 @@ export class PathChecker {
     ev.lastOk = finding.ok;
     if (finding.ok) this.verdicts.passed(ev, finding, pass);
     else this.verdicts.failed(ev, finding, pass, cause === 'deadline');
+  }
+
+  private noteGateway6(hop: string): void {
+    const seen = this.gateways6;
+    if (seen.has(hop)) return;
+    if (seen.size >= 4096) seen.clear();
+    seen.add(hop);
   }
 
   /** Drops a path from the interface and next-hop indexes (it is forgotten). */

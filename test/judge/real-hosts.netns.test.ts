@@ -207,6 +207,9 @@ describeHostModes('verdicts for real hosts (private namespaces)', () => {
             'neigh add 2001:db8:1::1 lladdr 02:00:5e:00:53:01 dev v0 nud permanent',
             'route add 2001:db8:ff::/48 via 2001:db8:1::1 dev v0',
           ]);
+          // A path through G while it answers: G is a gateway the judge has seen.
+          const before = h.watch({ local: V6.local, remote: V6.peer });
+          await waitFor(() => before.watch.route?.gateway === '2001:db8:1::1', 2000, 'a path through G');
           h.ns.ip('neigh change 2001:db8:1::1 dev v0 nud failed');
           await waitFor(() => h.monitor.state.neighbour(h.ns.ifindex('v0'), '2001:db8:1::1')?.stateName === 'failed', 2000, 'FAILED in the mirror');
           expect(h.monitor.lookupRoute({ to: V6.peer, from: W.v6 })).toMatchObject({ ok: true, route: { oif: h.ns.ifindex('w0') } });

@@ -150,7 +150,11 @@ describe('neighbour evidence', () => {
   it('the gateway answers again (a router reboot): recovered; other neighbours and states touch nothing', () => {
     const h = makeHost();
     const { seen } = h.watch({ local: V4.local, remote: V4.peer });
+    // IPv6 paths through the gateway: an IPv6 LAN host's entry failing is no router's (no
+    // walk of the paths through gateways), unlike the gateway's own below.
+    h.watch({ local: V6.local, remote: V6.peer });
     const checks = h.judge.counters().checks;
+    h.net.setNeighbour(h.eth0, '2001:db8:1::77', 'failed');
     h.net.setNeighbour(h.eth0, '192.0.2.77', 'failed');
     h.net.setNeighbour(h.eth0, V4.gateway, 'stale');
     h.net.setNeighbour(h.eth0, V4.gateway, 'delay');

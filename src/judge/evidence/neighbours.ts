@@ -78,3 +78,14 @@ export function pathsThroughGateways<P extends IndexedPath & { nextHop: string |
   });
   return out;
 }
+
+const NTF_ROUTER = 0x80;
+
+/**
+ * Whether an IPv6 neighbour may be some route's gateway: one a path went through, a
+ * link-local address (what router advertisements give as gateways) or an entry flagged
+ * NTF_ROUTER. A LAN host's entry failing walks no path.
+ */
+export function isRouter6(n: Neighbour, gateways: ReadonlySet<string>): boolean {
+  return (n.flags & NTF_ROUTER) !== 0 || n.address.startsWith('fe80:') || gateways.has(nextHopKey(n));
+}
