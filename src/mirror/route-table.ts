@@ -95,8 +95,12 @@ export class RouteTable {
     // IPv6 keeps routes that differ only in device or gateway side by side (fib6_add_rt2node:
     // not ECMP siblings unless they have gateways); multipath routes carry neither at top level.
     if ((u32[p] & 0xff) === AF_INET6) return true;
-    // IPv4 aliases of one key differ in type and nexthops (fib_table_insert: fa_match).
-    if ((s.get(slot, F.ROUTE_PROTO_SCOPE_TYPE_PREF) ^ u32[p + F.ROUTE_PROTO_SCOPE_TYPE_PREF]) & 0x00ff0000) return false;
+    // IPv4 aliases of one key differ in type and fib_info (fib_table_insert: fa_match), which
+    // holds the protocol, scope, preferred source, metrics (MTU) and nexthops: `ip route
+    // prepend blackhole P` beside `blackhole P mtu 1400` is a second route.
+    if ((s.get(slot, F.ROUTE_PROTO_SCOPE_TYPE_PREF) ^ u32[p + F.ROUTE_PROTO_SCOPE_TYPE_PREF]) & 0x00ffffff) return false;
+    if (s.get(slot, F.ROUTE_MTU) !== u32[p + F.ROUTE_MTU]) return false;
+    for (let i = F.ROUTE_PREFSRC; i < F.ROUTE_PREFSRC + 4; i++) if (s.get(slot, i) !== u32[p + i]) return false;
     if (s.get(slot, F.ROUTE_NH_ID) !== u32[p + F.ROUTE_NH_ID]) return false;
     if ((s.get(slot, F.ROUTE_PRESENT_GWFAMILY) ^ u32[p + F.ROUTE_PRESENT_GWFAMILY]) & 0x00ff0000) return false;
     if (s.get(slot, F.ROUTE_NH_COUNT) !== u32[p + F.ROUTE_NH_COUNT]) return false;

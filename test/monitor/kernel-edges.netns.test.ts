@@ -189,6 +189,19 @@ describeNetns('NetlinkMonitor on the kernel edge cases', () => {
     expect(resync).toMatchObject({ added: 0, changed: 0, removed: 0 });
   });
 
+  it('IPv4 routes of one key that differ only in MTU, source or protocol are two routes (fib_info), as the kernel keeps them', async () => {
+    await startMonitor();
+    const prefix = '198.51.100.0/25';
+    ns.ip(`route replace blackhole ${prefix} mtu 1400`);
+    ns.ip(`route prepend blackhole ${prefix}`);
+    ns.ip(`route append blackhole ${prefix} proto static`);
+    await expectMirrorEqualsKernel();
+    expect(monitor.state.routesTo(254, prefix).map((r) => `${r.mtu ?? '-'} ${r.protocol}`)).toEqual(['- 3', '1400 3', '- 4']);
+    ns.ip(`route del blackhole ${prefix} mtu 1400`);
+    await expectMirrorEqualsKernel();
+    expect(monitor.state.routesTo(254, prefix)).toHaveLength(2);
+  });
+
   it('replaces an IPv6 route whose gateway changed instead of keeping both', async () => {
     await startMonitor();
     ns.ip('-6 route add 2001:db8:9::/48 via 2001:db8:1::10');
