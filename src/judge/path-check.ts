@@ -39,6 +39,8 @@ export interface PathOk extends FindingBase {
   sourceOnEgress: boolean;
   /** "oif|address" of the next hop whose neighbour entry speaks for the path; null for local routes. */
   nextHop: string | null;
+  /** The next hop is a gateway, not the peer itself. */
+  viaGateway: boolean;
 }
 
 export interface PathFailure extends FindingBase {
@@ -252,6 +254,7 @@ export function checkPath(path: CanonicalPath, memory: PathMemory, env: CheckEnv
       // addressesOn() walks every address of the host: once per egress and local address in a pass.
       sourceOnEgress: r.oif !== null && env.memo5('on-egress', r.oif, path.localAtom, null, null, null, ownsAddress, view, r.oif, path.local),
       nextHop: nextHop ? nextHopKey(nextHop) : null,
+      viaGateway: nextHop !== null && nextHop.address !== path.remote,
     };
   }
   const answer = result.ok ? `${result.route.type} route` : `${result.code} (${result.message})`;

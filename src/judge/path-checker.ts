@@ -160,6 +160,7 @@ export class PathChecker {
       ev.egress = finding.route.oif;
       ev.sourceOnEgress = finding.sourceOnEgress;
       ev.nextHop = this.index.setNextHop(ev, ev.nextHop, finding.nextHop);
+      ev.viaGateway = finding.viaGateway;
       if (ev.nextHop !== null && finding.route.gateway !== null && ev.path.family === 6) this.noteGateway6(ev.nextHop);
     }
     if (ev.addressIndex !== ev.indexedAddress || ev.egress !== ev.indexedEgress) {

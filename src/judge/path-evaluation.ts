@@ -55,7 +55,7 @@ export class PathEvaluation implements PathMemory, DeadlineMember {
   indexedEgress: number | null = null;
   /** Outcome of the last check (evidence records changes, not repeats); null before the first. */
   lastOk: boolean | null = null;
-  /** Two booleans in one field (a judge holds 100k of these objects): see the accessors. */
+  /** Three booleans in one field (a judge holds 100k of these objects): see the accessors. */
   private bits = 0;
   /** The group of its window's deadline and its position there (deadline-groups.ts). */
   deadline: DeadlineGroup<DeadlineMember> | null = null;
@@ -87,6 +87,14 @@ export class PathEvaluation implements PathMemory, DeadlineMember {
   }
   set sourceOnEgress(v: boolean) {
     this.bits = v ? this.bits | 1 : this.bits & ~1;
+  }
+
+  /** At the last good check the next hop was a gateway, not the peer itself. */
+  get viaGateway(): boolean {
+    return (this.bits & 4) !== 0;
+  }
+  set viaGateway(v: boolean) {
+    this.bits = v ? this.bits | 4 : this.bits & ~4;
   }
 
   /** The local address was still tentative at the last good check. */

@@ -22,6 +22,7 @@ import { readRoute, readRouteNexthops, type RecordView } from '../netlink/decode
 import { parseIp } from '../netlink/ip';
 import type { Route, RouteNexthop } from '../netlink/types';
 import { GEN, HASH, ORDER, RouteSlots } from './route-slots';
+import { NexthopUse } from './nexthop-use';
 
 const AF_INET6 = 10;
 
@@ -60,6 +61,8 @@ export class RouteTable {
   private index = new Int32Array(2 * 1024);
   private mask = 1023;
   private readonly multipath = new Map<number, RouteNexthop[]>();
+  /** Routes by the nexthop object they name (nexthop events ask). */
+  readonly nexthopUse = new NexthopUse();
   private count = 0;
   /** Order stamps grow up from the middle for appends and down for prepends. */
   private orderLast = 0x80000000;
@@ -184,12 +187,14 @@ export class RouteTable {
       const same = this.sameValues(found, view, p, compareExpiry);
       const hops = this.nexthopsOf(view, p);
       const order = s.get(found, ORDER);
+      this.noteNexthop(found, -1);
       // A compact route that gained a value a compact slot cannot hold (an expiry, say) moves.
       const slot = s.canHold(found, u32, p) ? found : this.move(found, u32, p);
       s.write(slot, u32, p);
       s.set(slot, ORDER, order);
       s.set(slot, GEN, generation);
       this.setMultipath(slot, hops);
+      this.noteNexthop(slot, 1);
       return same ? SAME : CHANGED;
     }
     this.count++;
@@ -201,6 +206,7 @@ export class RouteTable {
     s.set(slot, HASH, hash);
     this.setMultipath(slot, this.nexthopsOf(view, p));
     this.insertIndex(slot, hash | 0);
+    if ((u32[p + F.ROUTE_PRESENT_GWFAMILY] & F.ROUTE_HAS_NH_ID) !== 0) this.noteNexthop(slot, 1);
     return ADDED;
   }
 
@@ -221,6 +227,11 @@ export class RouteTable {
     let i = this.slotStore.get(slot, HASH) & this.mask;
     while (index[2 * i] !== slot + 1) i = (i + 1) & this.mask;
     return i;
+  }
+
+  private noteNexthop(slot: number, delta: 1 | -1): void {
+    const s = this.slotStore;
+    this.nexthopUse.note(s.get(slot, F.ROUTE_PRESENT_GWFAMILY), s.get(slot, F.ROUTE_NH_ID), s.get(slot, F.ROUTE_NH_COUNT), delta);
   }
 
   private nexthopsOf(view: RecordView, p: number): RouteNexthop[] | null {
@@ -253,6 +264,7 @@ export class RouteTable {
       }
     }
     index[2 * i] = 0;
+    this.noteNexthop(slot, -1);
     this.slotStore.release(slot);
     this.multipath.delete(slot);
     this.count--;
@@ -262,6 +274,7 @@ export class RouteTable {
   replaceNexthops(slot: number, hops: RouteNexthop[]): void {
     // Multipath routes never fit a compact slot: this is a full one.
     const s = this.slotStore;
+    this.noteNexthop(slot, -1);
     if (hops.length === 1) {
       // One sibling left: the kernel now reports a plain route through it.
       const [h] = hops;
@@ -279,10 +292,12 @@ export class RouteTable {
       s.set(slot, F.ROUTE_PRESENT_GWFAMILY, present | ((gwFamily || af) << 16));
       s.set(slot, F.ROUTE_NH_COUNT, 0);
       this.multipath.delete(slot);
+      this.noteNexthop(slot, 1);
       return;
     }
     s.set(slot, F.ROUTE_NH_COUNT, hops.length);
     this.multipath.set(slot, hops);
+    this.noteNexthop(slot, 1);
   }
 
   /** Live slots not stamped with `generation` (the sweep after a dump). */
@@ -344,6 +359,7 @@ export class RouteTable {
     this.index = new Int32Array(2 * 1024);
     this.mask = 1023;
     this.multipath.clear();
+    this.nexthopUse.clear();
     this.count = 0;
     this.orderLast = 0x80000000;
     this.orderFirst = 0x80000000;

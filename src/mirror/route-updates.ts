@@ -186,6 +186,7 @@ export class RouteUpdates {
    */
   removeWithNexthop(id: number, time: number, hooks: ApplyHooks): void {
     const table = this.table;
+    if (table.nexthopUse.routesNaming(id) === 0) return;
     for (const slot of table.slots()) {
       if ((table.word(slot, F.ROUTE_PRESENT_GWFAMILY) & F.ROUTE_HAS_NH_ID) === 0) continue;
       if (table.word(slot, F.ROUTE_NH_ID) !== id || (table.word(slot, F.ROUTE_FAMILY_DLEN_SLEN_TOS) & 0xff) !== 2) continue;
@@ -201,13 +202,7 @@ export class RouteUpdates {
    * net.ipv4.nexthop_compat_mode is 1, its default; at 0 a route names only the id).
    */
   carriesNexthopsOf(id: number): boolean {
-    const table = this.table;
-    for (const slot of table.slots()) {
-      const present = table.word(slot, F.ROUTE_PRESENT_GWFAMILY);
-      if ((present & F.ROUTE_HAS_NH_ID) === 0 || table.word(slot, F.ROUTE_NH_ID) !== id) continue;
-      if ((present & F.ROUTE_HAS_GATEWAY) !== 0 || table.word(slot, F.ROUTE_NH_COUNT) > 0) return true;
-    }
-    return false;
+    return this.table.nexthopUse.routesListing(id) > 0;
   }
 
   /** A route dump completed: removes what it did not stamp (silently during the initial sync). */

@@ -39,6 +39,7 @@ import { afterEach, expect, it } from 'vitest';
 import { PathJudge } from '../../src/judge/path-judge';
 import type { EvidenceEntry, HoldDowns, PathSpec, PathWatch, VerdictReason } from '../../src/judge/types';
 import { NetlinkMonitor } from '../../src/monitor';
+import { applyIpOps, stderrOf } from '../helpers/ip-ops';
 import { createNetns, describeNetns, type NetNs } from '../helpers/netns';
 import { mulberry32, Rand } from '../helpers/seeded-random.mjs';
 
@@ -221,45 +222,9 @@ function judgeOptionsFor(seed: number): { holdDowns: HoldDowns; maxSuspectMs: nu
   return { holdDowns, maxSuspectMs: 800 };
 }
 
-// ---- applying ops ----
+// ---- the oracle ----
 
 const { LD_PRELOAD: _preload, ...TOOL_ENV } = process.env;
-const stderrOf = (err: unknown) => String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim();
-
-function applyBatch(h: NetNs, n: NetNs, ops: string[]): string {
-  const errors: string[] = [];
-  let run: string[] = [];
-  let runNs: NetNs = h;
-  const flush = () => {
-    if (!run.length) return;
-    try {
-      runNs.ipBatch(run, { force: true });
-    } catch (err) {
-      errors.push(stderrOf(err));
-    }
-    run = [];
-  };
-  for (const raw of ops) {
-    const op = raw.replace('NETNS_N', n.name);
-    if (/^-[46] /.test(op)) {
-      flush();
-      try {
-        h.ip(op);
-      } catch (err) {
-        errors.push(`${op}: ${stderrOf(err)}`);
-      }
-      continue;
-    }
-    const target = op.startsWith('N ') ? n : h;
-    if (target !== runNs) flush();
-    runNs = target;
-    run.push(op.startsWith('N ') ? op.slice(2) : op);
-  }
-  flush();
-  return errors.join('\n');
-}
-
-// ---- the oracle ----
 
 interface IpAddrInfo { family: string; local: string; prefixlen: number; dadfailed?: boolean; tentative?: boolean }
 interface IpLink { ifindex: number; ifname: string; flags: string[]; addr_info?: IpAddrInfo[] }
@@ -398,7 +363,7 @@ describeNetns('the judge against a kernel oracle, randomized (seeded differentia
       h.ip(`link set u${i} up`);
     }
     n.ipBatch(networkSetup());
-    applyBatch(h, n, hostSetup());
+    applyIpOps(h, hostSetup(), n);
     const mode = seed % 2 ? 'events' : 'mirror';
     const monitor = new NetlinkMonitor({ netns: h.path, routes: mode });
     await monitor.start();
@@ -505,7 +470,7 @@ describeNetns('the judge against a kernel oracle, randomized (seeded differentia
         if (m && m[3]) failedHops.add(`${m[4]}|${m[3]}`);
         else if (m) failedHops.add(`${m[2]}|${m[1]}`);
       }
-      applied.push({ ops: batches[b], errors: applyBatch(h, n, batches[b]) });
+      applied.push({ ops: batches[b], errors: applyIpOps(h, batches[b], n) });
       await check(b, batches[b]);
     }
     const ops = applied.reduce((s, x) => s + x.ops.length, 0);

@@ -8,6 +8,7 @@ import { readRoute, type RecordView } from '../../src/netlink/decode';
 import * as F from '../../src/netlink/record-format';
 import { fitsCompact } from '../../src/mirror/route-slots';
 import { ADDED, APPEND, CHANGED, PREPEND, RouteTable, SAME } from '../../src/mirror/route-table';
+import { mulberry32 } from '../helpers/seeded-random.mjs';
 
 interface RouteWords {
   family?: 2 | 10;
@@ -20,6 +21,7 @@ interface RouteWords {
   type?: number;
   expires?: number;
   mtu?: number;
+  nhId?: number;
 }
 
 /** One route payload (30 words) in a view of its own, at word 0. */
@@ -47,6 +49,10 @@ function record(r: RouteWords): RecordView {
   if (r.mtu !== undefined) {
     present |= F.ROUTE_HAS_MTU;
     u32[F.ROUTE_MTU] = r.mtu;
+  }
+  if (r.nhId !== undefined) {
+    present |= F.ROUTE_HAS_NH_ID;
+    u32[F.ROUTE_NH_ID] = r.nhId;
   }
   u32[F.ROUTE_PRESENT_GWFAMILY] = present | (gwFamily << 16);
   return { u32, u8 };
@@ -125,5 +131,47 @@ describe('RouteTable slots', () => {
     const indexBytes = 8 * 2 ** Math.ceil(Math.log2(2 * n)); // [slot, hash] pairs, at most half full
     expect(t.byteSize - indexBytes).toBe(n * 56);
     expect(t.size).toBe(n);
+  });
+});
+
+describe('RouteTable nexthop-object counts', () => {
+  /** What a walk of the table finds for nexthop object `id`: routes naming it, and those also listing a gateway. */
+  function scan(t: RouteTable, id: number): [number, number] {
+    let naming = 0;
+    let listing = 0;
+    for (const slot of t.slots()) {
+      const present = t.word(slot, F.ROUTE_PRESENT_GWFAMILY);
+      if ((present & F.ROUTE_HAS_NH_ID) === 0 || t.word(slot, F.ROUTE_NH_ID) !== id) continue;
+      naming++;
+      if ((present & F.ROUTE_HAS_GATEWAY) !== 0 || t.word(slot, F.ROUTE_NH_COUNT) > 0) listing++;
+    }
+    return [naming, listing];
+  }
+
+  it('match a walk of the table through adds, replacements that change the id, and removals', () => {
+    const random = mulberry32(11);
+    const t = new RouteTable();
+    for (let step = 0; step < 3000; step++) {
+      const third = Math.floor(random() * 40);
+      const roll = random();
+      const nhId = roll < 0.3 ? undefined : 1 + Math.floor(random() * 4);
+      // With compat mode the kernel lists the object's gateway too; without, only the id.
+      const gateway = nhId === undefined || random() < 0.5 ? [192, 0, 2, 1 + Math.floor(random() * 3)] : undefined;
+      const r = record({ dst: [198, 51, third, 0], dstLen: 24, nhId, gateway });
+      if (random() < 0.25) {
+        const slot = t.find(r, 0);
+        if (slot >= 0) t.remove(slot);
+      } else {
+        t.upsert(r, 0, step, false);
+      }
+      if (step % 100 === 0 || step === 2999) {
+        for (let id = 1; id <= 4; id++) {
+          expect([t.nexthopUse.routesNaming(id), t.nexthopUse.routesListing(id)], `step ${step}, id ${id}`).toEqual(scan(t, id));
+        }
+      }
+    }
+    expect(scan(t, 1)[0] + scan(t, 2)[0]).toBeGreaterThan(0);
+    t.clear();
+    expect(t.nexthopUse.routesNaming(1)).toBe(0);
   });
 });

@@ -20,6 +20,7 @@ import type { MonitorOptions, NetlinkMonitor } from '../../src/monitor';
 import type { Nexthop } from '../../src/netlink/types';
 import type { NetworkStateView } from '../../src/netlink/view';
 import { kernelFacts, mirrorFacts } from '../helpers/ip-facts';
+import { applyIpOps } from '../helpers/ip-ops';
 import { kernelNeighbours, kernelRules, mirrorNeighbours, mirrorRules } from '../helpers/ip-rule-facts';
 import { createNetns, describeNetns, type NetNs } from '../helpers/netns';
 import { mulberry32, Rand } from '../helpers/seeded-random.mjs';
@@ -367,41 +368,6 @@ interface AppliedBatch {
   errors: string;
 }
 
-const stderrOf = (err: unknown) => String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim();
-
-/**
- * Applies one batch in order: runs of plain lines with `ip -force -batch`, and each
- * `-4 ...`/`-6 ...` line (rules, whose family cannot follow from an address) on its own,
- * since a batch line takes no global options. Returns what iproute2 refused.
- */
-function applyBatch(ns: NetNs, ops: string[]): string {
-  const errors: string[] = [];
-  let run: string[] = [];
-  const flush = () => {
-    if (!run.length) return;
-    try {
-      ns.ipBatch(run, { force: true });
-    } catch (err) {
-      errors.push(stderrOf(err));
-    }
-    run = [];
-  };
-  for (const op of ops) {
-    if (!/^-[46] /.test(op)) {
-      run.push(op);
-      continue;
-    }
-    flush();
-    try {
-      ns.ip(op);
-    } catch (err) {
-      errors.push(`${op}: ${stderrOf(err)}`);
-    }
-  }
-  flush();
-  return errors.join('\n');
-}
-
 /** The batches a seed makes: one setup batch before the monitor starts, then `batches` more. */
 function generate(seed: number, batches: number): string[][] {
   const r = new Rand(mulberry32(seed));
@@ -458,14 +424,14 @@ describeNetns('the mirror against the kernel, randomized (seeded differential)',
       return `${label}: mirror differs from kernel ${at}\n${describeDiff(kernel, mirror)}\n\nops (also in ${file}):\n${log}`;
     };
 
-    applied.push({ ops: batches[0], errors: applyBatch(ns, batches[0]) });
+    applied.push({ ops: batches[0], errors: applyIpOps(ns, batches[0]) });
     ({ monitor } = await startWatching(ns, { confirmDelayMs: 30, ...options }));
     let checked = await settleAll(ns, monitor, 3000);
     let checks = 1;
     if (!checked.equal) expect.fail(fail('after the initial dump', checked.kernel, checked.mirror));
 
     for (let i = 1; i < batches.length; i++) {
-      applied.push({ ops: batches[i], errors: applyBatch(ns, batches[i]) });
+      applied.push({ ops: batches[i], errors: applyIpOps(ns, batches[i]) });
       // Sometimes check at once, sometimes let events pile up over two batches.
       if (i < batches.length - 1 && (i * 7919) % 5 === 0) continue;
       checked = await settleAll(ns, monitor, 4000);

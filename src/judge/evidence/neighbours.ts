@@ -9,6 +9,7 @@ import type { Family, Neighbour, Route } from '../../netlink/types';
 import type { IndexedPath, PathIndex } from '../path-index';
 import type { NetworkStateView } from '../../netlink/view';
 import { linkLabel } from '../evidence-log';
+import { isLinkLocalText } from '../interface-history';
 
 export interface NextHop {
   oif: number;
@@ -70,11 +71,13 @@ export function neighbourMatters(n: Neighbour, previous: Neighbour | null, remov
  * (their next hop is not the peer), or without a working route now (suspect, or never
  * checked good), which a gateway that answers again may give one.
  */
-export function pathsThroughGateways<P extends IndexedPath & { nextHop: string | null; state: string }>(index: PathIndex<P>, family: Family): P[] {
+export function pathsThroughGateways<P extends IndexedPath & { nextHop: string | null; viaGateway: boolean; state: string }>(
+  index: PathIndex<P>,
+  family: Family,
+): P[] {
   const out: P[] = [];
   index.forEachOfFamily(family, (p) => {
-    const hop = p.nextHop;
-    if (hop === null || p.state !== 'viable' || hop.slice(hop.indexOf('|') + 1) !== p.path.remote) out.push(p);
+    if (p.nextHop === null || p.state !== 'viable' || p.viaGateway) out.push(p);
   });
   return out;
 }
@@ -87,5 +90,5 @@ const NTF_ROUTER = 0x80;
  * NTF_ROUTER. A LAN host's entry failing walks no path.
  */
 export function isRouter6(n: Neighbour, gateways: ReadonlySet<string>): boolean {
-  return (n.flags & NTF_ROUTER) !== 0 || n.address.startsWith('fe80:') || gateways.has(nextHopKey(n));
+  return (n.flags & NTF_ROUTER) !== 0 || isLinkLocalText(n.address) || gateways.has(nextHopKey(n));
 }
