@@ -720,7 +720,18 @@ NetlinkMonitor::DrainResult NetlinkMonitor::Drain(RecordWriter& out) {
     // routes, producing nothing) instead of reaching JS before them. So one read
     // per part, into a buffer far larger than any; a longer datagram is cut and
     // recovered like any lost message (HandleTruncated).
-    const bool sized = !dump_.active;
+    //
+    // After an ENOBUFS the next read is not sized either: a peek runs the next part
+    // of a dump still running in the kernel (one we abandoned) like any read, and
+    // when that part does not fit beside what is queued netlink_dump fails and sets
+    // sk_err = ENOBUFS, which the read after the peek returns instead of the
+    // datagram. With a receive buffer under two dump parts (~64 KiB of truesize
+    // each) every peek did that: nothing was ever consumed, and the socket spun
+    // through thousands of ENOBUFS a second while the events behind it were lost
+    // (seen on Linux 6.18 with a 4 KiB buffer). A plain read consumes a datagram
+    // whatever the dump does.
+    const bool sized = !dump_.active && !consume_next_;
+    consume_next_ = false;
     if (!sized && buffer_.size() < kDumpReadBytes) buffer_.Resize(kDumpReadBytes);
     Datagram d;
     int err = ReceiveDatagram(fd_.get(), buffer_, sized, &d);
@@ -729,6 +740,7 @@ NetlinkMonitor::DrainResult NetlinkMonitor::Drain(RecordWriter& out) {
       break;
     }
     if (err == ENOBUFS) {
+      consume_next_ = true;
       HandleOverflow(out);
       continue;
     }

@@ -258,6 +258,7 @@ class NetlinkMonitor {
   // until it ends, and its replies (older seqs) are dropped unseen.
   Dump dump_;
   bool overflow_reported_in_batch_ = false;
+  bool consume_next_ = false;           // the read after an ENOBUFS takes a datagram unsized (Drain)
   uint32_t pending_not_from_kernel_ = 0;
   uint32_t pending_truncated_ = 0;
   uint32_t pending_malformed_ = 0;

@@ -391,11 +391,10 @@ function generate(seed: number, batches: number): string[][] {
 }
 
 // Seeds that each once found a fault of the mirror (IPv6 replace, nexthop deletion, NOARP, sibling order), and 1.
-const SEEDS = (process.env.RG_DIFF_SEEDS ?? '1,4,7,10,30').split(',').map(Number);
-// Not in the default run: once, under the ASan build's timing, seed 2 ended a batch with an IPv6
-// local route (of an address replaced on a down link) in the kernel and not in the mirror for
-// 4 s; not understood yet, and passing 24 of 24 seeds otherwise. RG_DIFF_OVERFLOW_SEEDS=2,3 runs it.
-const OVERFLOW_SEEDS = (process.env.RG_DIFF_OVERFLOW_SEEDS ?? '').split(',').filter(Boolean).map(Number);
+const SEEDS = (process.env.RG_DIFF_SEEDS ?? '1,4,7,10,30').split(',').filter(Boolean).map(Number);
+// Seed 2 found the ENOBUFS spin (a peek before each read never consuming a datagram while an
+// abandoned dump's parts did not fit the buffer), under the ASan build's timing.
+const OVERFLOW_SEEDS = (process.env.RG_DIFF_OVERFLOW_SEEDS ?? '2,3').split(',').filter(Boolean).map(Number);
 const EVENTS_SEEDS = (process.env.RG_DIFF_EVENTS_SEEDS ?? '5').split(',').filter(Boolean).map(Number);
 const REPLAY = process.env.RG_DIFF_REPLAY;
 const BATCHES_PER_SEED = 16;
